@@ -1,0 +1,232 @@
+"""The loaded catalogue, indexed so matching cost does not grow with the number of rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from fhir_resist.catalogue.schema import (
+    AlterationPattern,
+    CatalogueMeta,
+    Drug,
+    DrugClass,
+    DrugsFile,
+    Gene,
+    GenesFile,
+    RequirementRule,
+    Rule,
+    TherapyScope,
+    TumourNode,
+    TumoursFile,
+)
+from fhir_resist.domain import Coding
+from fhir_resist.fhir import codes
+
+ANY = "ANY"
+SOLID = "SOLID"
+
+
+def pattern_keys(pattern: AlterationPattern) -> tuple[str, ...]:
+    """Index keys of a pattern: the gene for gene-level kinds, the biomarker kind otherwise."""
+    if pattern.gene:
+        return (f"{pattern.kind}:{pattern.gene}",)
+    return (pattern.kind,)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    meta: CatalogueMeta
+    genes: Mapping[str, Gene]
+    drugs: Mapping[str, Drug]
+    classes: Mapping[str, DrugClass]
+    tumours: Mapping[str, TumourNode]
+    rules: tuple[Rule, ...]
+    rule_files: Mapping[str, str]
+    requirements: tuple[RequirementRule, ...]
+    _by_key: Mapping[str, tuple[Rule, ...]]
+    _gene_by_hgnc: Mapping[str, str]
+    _gene_by_name: Mapping[str, str]
+    _drug_by_code: Mapping[tuple[str, str], str]
+    _drug_by_name: Mapping[str, str]
+    _class_members: Mapping[str, frozenset[str]]
+    _tumour_by_code: Mapping[tuple[str, str], str]
+    _tumour_by_icd: tuple[tuple[str, str], ...]
+    _ancestors: Mapping[str, tuple[str, ...]]
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    # ---------------------------------------------------------------- building
+
+    @classmethod
+    def build(
+        cls,
+        meta: CatalogueMeta,
+        genes: GenesFile,
+        drugs: DrugsFile,
+        tumours: TumoursFile,
+        rules: Iterable[tuple[str, Rule]],
+        requirements: Iterable[RequirementRule] = (),
+    ) -> Catalogue:
+        rule_list = list(rules)
+        by_key: defaultdict[str, list[Rule]] = defaultdict(list)
+        for _, rule in rule_list:
+            keys = {key for pattern in rule.alterations for key in pattern_keys(pattern)}
+            for key in sorted(keys):
+                by_key[key].append(rule)
+
+        gene_by_hgnc = {g.hgnc_id: symbol for symbol, g in genes.genes.items() if g.hgnc_id}
+        gene_by_name: dict[str, str] = {}
+        for symbol, gene in genes.genes.items():
+            for name in (*gene.aliases, *gene.previous_symbols):
+                gene_by_name.setdefault(name.upper(), symbol)
+        for symbol in genes.genes:
+            gene_by_name[symbol.upper()] = symbol
+
+        drug_by_code: dict[tuple[str, str], str] = {}
+        drug_by_name: dict[str, str] = {}
+        members: defaultdict[str, set[str]] = defaultdict(set)
+        for drug in drugs.drugs:
+            if drug.codes.rxnorm:
+                drug_by_code[(codes.RXNORM, drug.codes.rxnorm)] = drug.id
+            for atc in (*drug.codes.atc, *drug.codes.atc_superseded):
+                drug_by_code[(codes.ATC, atc)] = drug.id
+            if drug.codes.ncit:
+                drug_by_code[(codes.NCIT, drug.codes.ncit)] = drug.id
+            for name in (drug.id, drug.name, *drug.synonyms):
+                drug_by_name[_name_key(name)] = drug.id
+            for class_id in drug.classes:
+                members[class_id].add(drug.id)
+
+        tumour_by_code: dict[tuple[str, str], str] = {}
+        icd: list[tuple[str, str]] = []
+        for node in tumours.tumours:
+            tumour_by_code[("oncotree", node.code)] = node.code
+            for snomed in node.snomed:
+                tumour_by_code[(codes.SNOMED, snomed)] = node.code
+            for ncit in node.ncit:
+                tumour_by_code[(codes.NCIT, ncit)] = node.code
+            icd.extend((prefix.upper(), node.code) for prefix in node.icd10cm)
+        icd.sort(key=lambda item: -len(item[0]))  # most specific prefix first
+
+        nodes = {node.code: node for node in tumours.tumours}
+        ancestors: dict[str, tuple[str, ...]] = {}
+        for code in nodes:
+            chain: list[str] = []
+            current: str | None = code
+            while current is not None and current in nodes and current not in chain:
+                chain.append(current)
+                current = nodes[current].parent
+            ancestors[code] = tuple(chain)
+
+        return cls(
+            meta=meta,
+            genes=MappingProxyType(dict(genes.genes)),
+            drugs=MappingProxyType({d.id: d for d in drugs.drugs}),
+            classes=MappingProxyType({c.id: c for c in drugs.classes}),
+            tumours=MappingProxyType(nodes),
+            rules=tuple(rule for _, rule in rule_list),
+            rule_files=MappingProxyType({rule.id: file for file, rule in rule_list}),
+            requirements=tuple(requirements),
+            _by_key=MappingProxyType({k: tuple(v) for k, v in by_key.items()}),
+            _gene_by_hgnc=MappingProxyType(gene_by_hgnc),
+            _gene_by_name=MappingProxyType(gene_by_name),
+            _drug_by_code=MappingProxyType(drug_by_code),
+            _drug_by_name=MappingProxyType(drug_by_name),
+            _class_members=MappingProxyType({k: frozenset(v) for k, v in members.items()}),
+            _tumour_by_code=MappingProxyType(tumour_by_code),
+            _tumour_by_icd=tuple(icd),
+            _ancestors=MappingProxyType(ancestors),
+        )
+
+    # ---------------------------------------------------------------- lookups
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def rules_for(self, key: str) -> tuple[Rule, ...]:
+        """Rules with a pattern keyed ``variant:KRAS``, ``cnv:ERBB2``, ``msi``, ``tmb``..."""
+        return self._by_key.get(key, ())
+
+    def gene_symbol(self, symbol: str | None, hgnc_id: str | None) -> str | None:
+        """The current HGNC symbol for a reported symbol or HGNC id (the id wins)."""
+        if hgnc_id and hgnc_id in self._gene_by_hgnc:
+            return self._gene_by_hgnc[hgnc_id]
+        if symbol:
+            return self._gene_by_name.get(symbol.upper(), symbol.upper())
+        return None
+
+    def resolve_drugs(self, codings: Iterable[Coding], text: str | None) -> tuple[str, ...]:
+        """Catalogue drug ids named by codings (RxNorm, ATC, NCIt) or, failing that, by text."""
+        found: list[str] = []
+        for coding in codings:
+            if coding.system and coding.code:
+                drug = self._drug_by_code.get((coding.system, coding.code))
+                if drug and drug not in found:
+                    found.append(drug)
+        if not found:
+            for name in (text, *(c.display for c in codings)):
+                drug = self._drug_by_name.get(_name_key(name)) if name else None
+                if drug and drug not in found:
+                    found.append(drug)
+        expanded: list[str] = []
+        for drug in found:
+            for part in (drug, *self.drugs[drug].components):
+                if part not in expanded:
+                    expanded.append(part)
+        return tuple(expanded)
+
+    def members(self, scope: TherapyScope) -> frozenset[str]:
+        """Drug ids a therapy scope covers."""
+        out: set[str] = set(scope.drugs)
+        for class_id in scope.classes:
+            out |= self._class_members.get(class_id, frozenset())
+        return frozenset(out - set(scope.except_drugs))
+
+    def class_members(self, class_id: str) -> frozenset[str]:
+        return self._class_members.get(class_id, frozenset())
+
+    def resolve_tumour(self, codings: Iterable[Coding]) -> str | None:
+        """The OncoTree code for a Condition's codings (SNOMED CT, NCIt, ICD-10-CM, OncoTree)."""
+        icd_codes: list[str] = []
+        for coding in codings:
+            if not coding.code:
+                continue
+            system = coding.system or ""
+            if "oncotree" in system.lower():
+                hit = self._tumour_by_code.get(("oncotree", coding.code.upper()))
+            else:
+                hit = self._tumour_by_code.get((system, coding.code))
+            if hit:
+                return hit
+            if system in {codes.ICD10CM, codes.ICD10}:
+                icd_codes.append(coding.code.upper())
+        for code in icd_codes:
+            for prefix, node in self._tumour_by_icd:
+                if code.startswith(prefix):
+                    return node
+        return None
+
+    def lineage(self, code: str) -> tuple[str, ...]:
+        """The code and its ancestors, nearest first."""
+        return self._ancestors.get(code, (code,))
+
+    def tumour_in_scope(self, code: str, include: Iterable[str]) -> bool:
+        scope = set(include)
+        if ANY in scope:
+            return True
+        node = self.tumours.get(code)
+        if SOLID in scope and node is not None and node.solid:
+            return True
+        return any(c in scope for c in self.lineage(code))
+
+    def tumour_name(self, code: str) -> str:
+        node = self.tumours.get(code)
+        return node.name if node else code
+
+
+def _name_key(name: str | None) -> str:
+    return " ".join((name or "").lower().replace("-", " ").replace("/", " ").split())

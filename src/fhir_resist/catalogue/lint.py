@@ -1,0 +1,115 @@
+"""Cross-file checks the schema cannot make: every name a rule uses must exist and agree."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import PurePath
+
+from fhir_resist.catalogue.index import ANY, SOLID, Catalogue
+from fhir_resist.catalogue.schema import AlterationPattern, Effect, Rule, Strategy
+
+
+def lint(catalogue: Catalogue) -> list[str]:
+    """Every problem as ``file: rule-id: message (hint)``; empty when the catalogue is clean."""
+    problems: list[str] = []
+    problems += _reference_data(catalogue)
+    counts = Counter(rule.id for rule in catalogue.rules)
+    for rule in catalogue.rules:
+        file = catalogue.rule_files.get(rule.id, "?")
+        where = f"{file}: {rule.id}"
+        if counts[rule.id] > 1:
+            problems.append(f"{where}: duplicate rule id (ids must be unique across rules/)")
+        if PurePath(file).stem != rule.id:
+            problems.append(f"{where}: file name must be the rule id ({rule.id}.yaml)")
+        problems += [f"{where}: {p}" for p in _rule(catalogue, rule)]
+    return problems
+
+
+def _reference_data(catalogue: Catalogue) -> list[str]:
+    problems: list[str] = []
+    for drug in catalogue.drugs.values():
+        for class_id in drug.classes:
+            if class_id not in catalogue.classes:
+                problems.append(
+                    f"drugs.yaml: {drug.id}: unknown class '{class_id}' (declare it under classes)"
+                )
+        for part in drug.components:
+            if part not in catalogue.drugs:
+                problems.append(f"drugs.yaml: {drug.id}: unknown component drug '{part}'")
+        codes = drug.codes
+        if not (codes.rxnorm or codes.atc or codes.ncit) and not drug.note:
+            problems.append(f"drugs.yaml: {drug.id}: no verified code; say why in 'note'")
+    for node in catalogue.tumours.values():
+        if node.parent is not None and node.parent not in catalogue.tumours:
+            problems.append(f"tumours.yaml: {node.code}: unknown parent '{node.parent}'")
+    return problems
+
+
+def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
+    problems: list[str] = []
+    patterns = [
+        *rule.alterations,
+        *rule.requires.all_of,
+        *rule.requires.none_of,
+        *rule.requires.wild_type_tested,
+    ]
+    patterns += [p for cm in rule.countermeasures for p in cm.only_if]
+    for pattern in patterns:
+        problems += _pattern(catalogue, pattern)
+    for class_id in rule.therapies.classes:
+        if class_id not in catalogue.classes:
+            problems.append(f"therapies: unknown drug class '{class_id}' (see drugs.yaml classes)")
+    for drug in (*rule.therapies.drugs, *rule.therapies.except_drugs):
+        if drug not in catalogue.drugs:
+            problems.append(f"therapies: unknown drug '{drug}' (see drugs.yaml)")
+    for code in rule.tumours.include:
+        if code not in {ANY, SOLID} and code not in catalogue.tumours:
+            problems.append(f"tumours: unknown OncoTree code '{code}' (see tumours.yaml)")
+    covered = catalogue.members(rule.therapies)
+    if not covered:
+        problems.append("therapies: the scope covers no drug")
+    for index, cm in enumerate(rule.countermeasures):
+        here = f"countermeasures[{index}]"
+        for drug in cm.drugs:
+            if drug not in catalogue.drugs:
+                problems.append(f"{here}: unknown drug '{drug}' (see drugs.yaml)")
+        for class_id in cm.classes:
+            if class_id not in catalogue.classes:
+                problems.append(f"{here}: unknown drug class '{class_id}'")
+        failing = rule.effect in {Effect.RESISTANCE, Effect.REDUCED_RESPONSE}
+        if failing and cm.outcome == "recommended" and cm.strategy is Strategy.SWITCH:
+            offered = set(cm.drugs) | {d for c in cm.classes for d in catalogue.class_members(c)}
+            clash = sorted(offered & covered)
+            if clash:
+                problems.append(
+                    f"{here}: switches to {', '.join(clash)}, which this rule says fails "
+                    "(use 'combine' when the drug works only with a partner)"
+                )
+    if not rule.evidence.references:
+        problems.append("evidence: no references")
+    for index, case in enumerate(rule.cases):
+        if case.drug not in catalogue.drugs:
+            problems.append(f"cases[{index}]: unknown drug '{case.drug}'")
+        if case.tumour not in catalogue.tumours:
+            problems.append(f"cases[{index}]: unknown OncoTree code '{case.tumour}'")
+        for alt in (*case.alterations, *case.absent):
+            if alt.gene and alt.gene not in catalogue.genes:
+                problems.append(f"cases[{index}]: unknown gene '{alt.gene}'")
+    return problems
+
+
+def _pattern(catalogue: Catalogue, pattern: AlterationPattern) -> list[str]:
+    problems: list[str] = []
+    if pattern.gene and pattern.gene not in catalogue.genes:
+        problems.append(
+            f"alterations: unknown gene '{pattern.gene}' (use the current HGNC symbol in genes.yaml)"
+        )
+    if pattern.partner and pattern.partner not in catalogue.genes:
+        problems.append(f"alterations: unknown fusion partner '{pattern.partner}'")
+    gene = catalogue.genes.get(pattern.gene or "")
+    if pattern.exons and gene is not None and not gene.exons:
+        problems.append(
+            f"alterations: exons given for {pattern.gene}, but genes.yaml has no exon map for it "
+            "(use codons, or add the exon map with its source)"
+        )
+    return problems

@@ -1,0 +1,133 @@
+"""Load the catalogue directory: YAML files into schema models, with file:line errors."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.catalogue.lint import lint
+from fhir_resist.catalogue.schema import (
+    CatalogueMeta,
+    DrugsFile,
+    GenesFile,
+    RequirementsFile,
+    Rule,
+    TumoursFile,
+)
+from fhir_resist.errors import CatalogueError
+
+M = TypeVar("M", bound=BaseModel)
+
+ENV_CATALOGUE = "FHIR_RESIST_CATALOGUE"
+
+
+def default_path() -> Path:
+    """The catalogue to use: $FHIR_RESIST_CATALOGUE, the packaged one, or the source tree's."""
+    configured = os.environ.get(ENV_CATALOGUE)
+    if configured:
+        return Path(configured)
+    packaged = Path(str(resources.files("fhir_resist"))) / "data" / "catalogue"
+    if (packaged / "catalogue.yaml").is_file():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "catalogue"
+
+
+def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
+    """Load, validate and lint a catalogue directory; raise CatalogueError listing every problem."""
+    root = Path(path) if path is not None else default_path()
+    if not (root / "catalogue.yaml").is_file():
+        raise CatalogueError([f"{root}: not a catalogue directory (no catalogue.yaml)"])
+    problems: list[str] = []
+    meta = _load(root / "catalogue.yaml", CatalogueMeta, problems)
+    genes = _load(root / "genes.yaml", GenesFile, problems)
+    drugs = _load(root / "drugs.yaml", DrugsFile, problems)
+    tumours = _load(root / "tumours.yaml", TumoursFile, problems)
+    requirements = _load(root / "requirements.yaml", RequirementsFile, problems)
+    rules: list[tuple[str, Rule]] = []
+    for file in sorted((root / "rules").rglob("*.yaml")):
+        rule = _load(file, Rule, problems)
+        if rule is not None:
+            rules.append((_display(file, root), rule))
+    if meta is None or genes is None or drugs is None or tumours is None or requirements is None:
+        raise CatalogueError(problems or [f"{root}: incomplete catalogue"])
+    if problems:
+        raise CatalogueError(problems)
+    catalogue = Catalogue.build(meta, genes, drugs, tumours, rules, requirements.requirements)
+    problems.extend(lint(catalogue))
+    if problems:
+        raise CatalogueError(problems)
+    return catalogue
+
+
+def _display(file: Path, root: Path) -> str:
+    try:
+        return str(file.relative_to(root.parent))
+    except ValueError:
+        return str(file)
+
+
+def _load(file: Path, model: type[M], problems: list[str]) -> M | None:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(f"{file}: cannot read ({exc.strerror})")
+        return None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problems.append(f"{file}{line}: not valid YAML ({getattr(exc, 'problem', exc)})")
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            path = ".".join(str(p) for p in loc) or "(top level)"
+            problems.append(f"{file}:{_line_of(node, loc)}: {path}: {error['msg']}{_hint(error)}")
+        return None
+
+
+_HINTS = {
+    "extra_forbidden": " (unknown key: check its spelling against catalogue/README.md)",
+    "missing": " (required key missing: see catalogue/README.md)",
+}
+
+
+def _hint(error: Any) -> str:
+    return _HINTS.get(str(error.get("type")), "")
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the YAML node at a pydantic error location (closest known)."""
+    if node is None:
+        return 1
+    line = node.start_mark.line + 1
+    for part in loc:
+        child = _child(node, part)
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                found: yaml.Node = value
+                return found
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        item: yaml.Node = node.value[part]
+        return item
+    return None

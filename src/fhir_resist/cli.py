@@ -1,0 +1,250 @@
+"""The ``fhir-resist`` command line. The only place that maps errors to exit codes.
+
+Exit codes: 0 done; 2 bad input or usage (one clear line naming file and element);
+3 the FHIR server failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fhir_resist import __version__
+from fhir_resist.catalogue import Catalogue, default_path, load_catalogue
+from fhir_resist.catalogue.schema import Rule
+from fhir_resist.domain import Message, Severity
+from fhir_resist.engine.assess import assess
+from fhir_resist.errors import CatalogueError, InputError
+from fhir_resist.fhir.read import read_context
+from fhir_resist.fhir.write import to_bundle
+from fhir_resist.files import read_files
+from fhir_resist.render import context_json, summary
+
+EXIT_OK, EXIT_INPUT, EXIT_SERVER = 0, 2, 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except InputError as exc:
+        print(f"fhir-resist: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except CatalogueError as exc:
+        print("fhir-resist: the catalogue is invalid:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fhir-resist",
+        description="Targeted-therapy resistance decision support on FHIR genomic reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"fhir-resist {__version__}")
+    parser.add_argument(
+        "--catalogue",
+        metavar="DIR",
+        help="catalogue directory (default: $FHIR_RESIST_CATALOGUE or the bundled one)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ev = commands.add_parser("evaluate", help="evaluate FHIR files; print the transaction Bundle")
+    ev.add_argument("paths", nargs="+", metavar="PATH", help="JSON (Bundle or resource) or NDJSON files")
+    ev.add_argument("--tumour", metavar="CODE", help="OncoTree code overriding the Condition")
+    ev.add_argument("--at", metavar="DATETIME", help="evaluation time (ISO 8601; default now)")
+    ev.add_argument("--out", metavar="FILE", help="write the Bundle here instead of stdout")
+    ev.add_argument("--summary", action="store_true", help="print a readable summary instead of JSON")
+    ev.set_defaults(run=_evaluate)
+
+    ins = commands.add_parser("inspect", help="show what was understood of FHIR files")
+    ins.add_argument("paths", nargs="+", metavar="PATH")
+    ins.add_argument("--json", action="store_true", help="machine-readable output")
+    ins.set_defaults(run=_inspect)
+
+    cat = commands.add_parser("catalogue", help="validate and browse the resistance catalogue")
+    sub = cat.add_subparsers(dest="action", required=True)
+    for name, helptext in (
+        ("validate", "check schema, references and per-rule cases"),
+        ("list", "list the rules"),
+        ("stats", "count rules by area, mechanism, level"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(run=_catalogue)
+    show = sub.add_parser("show", help="show one rule")
+    show.add_argument("rule_id", metavar="ID")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=_catalogue)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Catalogue:
+    return load_catalogue(args.catalogue) if args.catalogue else load_catalogue()
+
+
+def _at(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"'{text}' is not an ISO 8601 date-time", where="--at") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _read(paths: Sequence[str]) -> tuple[list[dict[str, Any]], list[Message]]:
+    resources, problems = read_files([Path(p) for p in paths])
+    if not resources:
+        first = problems[0] if problems else None
+        raise InputError(
+            first.text if first else "no FHIR resources in the input", where=first.where if first else None
+        )
+    for problem in problems:
+        print(f"fhir-resist: {problem.where}: {problem.text}", file=sys.stderr)
+    return resources, problems
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    catalogue = _load(args)
+    resources, problems = _read(args.paths)
+    at = _at(args.at)
+    context = read_context(resources, tumour_override=args.tumour)
+    if problems:
+        from dataclasses import replace
+
+        context = replace(context, messages=(*problems, *context.messages))
+    assessment = assess(context, catalogue, at)
+    text = summary(assessment) if args.summary else json.dumps(to_bundle(assessment), indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    resources, problems = _read(args.paths)
+    context = read_context(resources)
+    data = context_json(context, problems)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(f"patient: {data['patient']}")
+    for alt in data["alterations"]:
+        print(f"  {alt['call']:8} {alt['label']:40} {alt['source']}")
+    for therapy in data["therapies"]:
+        print(f"  therapy  {therapy['label']:40} {therapy['source']} ({therapy['status']})")
+    for tumour in data["tumours"]:
+        print(f"  tumour   {tumour['label']:40} {tumour['source']}")
+    for message in data["messages"]:
+        print(f"  {message['severity']:8} {message['where']}: {message['text']}")
+    return EXIT_OK
+
+
+def _catalogue(args: argparse.Namespace) -> int:
+    catalogue = _load(args)
+    rows = [_rule_row(catalogue, r) for r in catalogue.rules]
+    if args.action == "validate":
+        from fhir_resist.catalogue.cases import run_cases
+
+        failures = run_cases(catalogue)
+        where = args.catalogue or str(default_path())
+        if failures:
+            for failure in failures:
+                print(f"  {failure}", file=sys.stderr)
+            print(f"fhir-resist: {len(failures)} rule case(s) failed in {where}", file=sys.stderr)
+            return EXIT_INPUT
+        cases = sum(len(r.cases) for r in catalogue.rules)
+        msg = {"valid": True, "version": catalogue.version, "rules": len(rows), "cases": cases}
+        print(
+            json.dumps(msg)
+            if args.json
+            else f"catalogue {catalogue.version}: {len(rows)} rules, {cases} cases, all valid"
+        )
+        return EXIT_OK
+    if args.action == "list":
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                print(
+                    f"{row['id']:48} {row['effect']:16} {row['mechanism']:18} {row['level']}  {row['title']}"
+                )
+        return EXIT_OK
+    if args.action == "show":
+        rule = catalogue.rule(args.rule_id)
+        if rule is None:
+            raise InputError(
+                f"no rule '{args.rule_id}' in catalogue {catalogue.version}", where="catalogue show"
+            )
+        data = rule.model_dump(mode="json", exclude_defaults=True)
+        print(json.dumps(data, indent=2) if args.json else _yaml(data))
+        return EXIT_OK
+    stats = _stats(rows)
+    print(
+        json.dumps(stats, indent=2)
+        if args.json
+        else "\n".join(
+            f"{group}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            for group, counts in stats.items()
+        )
+    )
+    return EXIT_OK
+
+
+def _rule_row(catalogue: Catalogue, rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "title": rule.title,
+        "file": catalogue.rule_files.get(rule.id),
+        "effect": rule.effect.value,
+        "mechanism": rule.mechanism.value,
+        "level": rule.evidence.level.value,
+        "tumours": list(rule.tumours.include),
+        "timing": [t.value for t in rule.timing],
+        "genes": sorted({p.gene or p.kind for p in rule.alterations}),
+    }
+
+
+def _stats(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    stats: dict[str, dict[str, int]] = {
+        "rules": {"total": len(rows)},
+        "tumour": {},
+        "mechanism": {},
+        "level": {},
+        "effect": {},
+        "gene": {},
+    }
+    for row in rows:
+        for tumour in row["tumours"]:
+            stats["tumour"][tumour] = stats["tumour"].get(tumour, 0) + 1
+        for key in ("mechanism", "level", "effect"):
+            stats[key][row[key]] = stats[key].get(row[key], 0) + 1
+        for gene in row["genes"]:
+            stats["gene"][gene] = stats["gene"].get(gene, 0) + 1
+    return stats
+
+
+def _yaml(data: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100).rstrip()
+
+
+def _message(severity: Severity, where: str, text: str) -> Message:
+    return Message(severity, where, text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

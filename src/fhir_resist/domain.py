@@ -1,0 +1,186 @@
+"""Frozen domain models: what fhir_resist understood of a patient's FHIR data.
+
+These are independent of FHIR shapes and of the catalogue: the reader fills them from
+resources, the engine reads them. Codes stay as codings here; the engine resolves them
+against the catalogue (genes, drugs, tumours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from fhir_resist.hgvs import CodingChange, ProteinChange
+
+
+class Kind(StrEnum):
+    VARIANT = "variant"
+    CNV = "cnv"
+    FUSION = "fusion"
+    MSI = "msi"
+    TMB = "tmb"
+    EXPRESSION = "expression"
+
+
+class Call(StrEnum):
+    """Whether the report says the alteration is there. No-call is never kept as a finding."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+
+
+class Origin(StrEnum):
+    SOMATIC = "somatic"
+    GERMLINE = "germline"
+    UNKNOWN = "unknown"
+
+
+class CnvCall(StrEnum):
+    AMPLIFICATION = "amplification"
+    GAIN = "gain"
+    LOSS = "loss"
+    DELETION = "deletion"  # homozygous / deep deletion
+
+
+class MsiStatus(StrEnum):
+    HIGH = "msi-high"
+    LOW = "msi-low"
+    STABLE = "stable"
+
+
+class SpecimenType(StrEnum):
+    TISSUE = "tissue"
+    PLASMA = "plasma"
+    UNKNOWN = "unknown"
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFORMATION = "information"
+
+
+@dataclass(frozen=True, slots=True)
+class Coding:
+    system: str | None
+    code: str | None
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Something about the input that was ignored or not understood, and where it was."""
+
+    severity: Severity
+    where: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alteration:
+    """One genomic finding (or pertinent negative) as reported by one Observation."""
+
+    kind: Kind
+    call: Call
+    source: str  # the Observation reference as the input names it, e.g. "Observation/v-kras"
+    gene: str | None = None  # symbol as reported (upper case); resolved by the engine
+    hgnc_id: str | None = None
+    protein: ProteinChange | None = None
+    coding: CodingChange | None = None
+    codon: int | None = None  # from the protein change, else derived from the c. change
+    exon: int | None = None
+    consequence: str | None = None
+    origin: Origin = Origin.UNKNOWN
+    vaf: float | None = None  # as a fraction 0..1
+    cnv: CnvCall | None = None
+    copy_number: float | None = None
+    partner: str | None = None
+    msi: MsiStatus | None = None
+    tmb: float | None = None
+    expression: str | None = None
+    specimen: str | None = None  # Specimen reference
+    report: str | None = None  # DiagnosticReport reference
+    observed: date | None = None  # effective date of the Observation
+    preliminary: bool = False
+    label: str = ""  # human-readable, e.g. "KRAS p.G12D"
+
+
+@dataclass(frozen=True, slots=True)
+class Therapy:
+    """A drug the patient takes, took, or is being ordered."""
+
+    source: str  # e.g. "MedicationRequest/mr-cetux", exactly as the input names it
+    resource_type: str
+    status: str
+    codings: tuple[Coding, ...]
+    text: str | None
+    start: date | None = None
+    end: date | None = None
+    proposed: bool = False  # a draft order or a plan: not yet given
+
+    @property
+    def label(self) -> str:
+        if self.text:
+            return self.text
+        for coding in self.codings:
+            if coding.display:
+                return coding.display
+        return self.source
+
+
+@dataclass(frozen=True, slots=True)
+class Tumour:
+    source: str
+    codings: tuple[Coding, ...]
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Specimen:
+    source: str
+    type: SpecimenType = SpecimenType.UNKNOWN
+    collected: date | None = None
+    tumour_fraction: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenomicReport:
+    source: str
+    status: str
+    issued: date | None = None
+    effective: date | None = None
+    specimens: tuple[str, ...] = ()
+    results: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PatientContext:
+    """Everything the engine needs, and every message about what could not be used."""
+
+    patient: str | None
+    alterations: tuple[Alteration, ...] = ()
+    therapies: tuple[Therapy, ...] = ()
+    tumours: tuple[Tumour, ...] = ()
+    specimens: tuple[Specimen, ...] = ()
+    reports: tuple[GenomicReport, ...] = ()
+    messages: tuple[Message, ...] = ()
+    tumour_override: str | None = None  # an OncoTree code given by the caller
+    inputs: tuple[str, ...] = field(default=())  # references of every input resource used
+
+    def specimen(self, reference: str | None) -> Specimen | None:
+        if reference is None:
+            return None
+        return next((s for s in self.specimens if s.source == reference), None)
+
+    def report(self, reference: str | None) -> GenomicReport | None:
+        if reference is None:
+            return None
+        return next((r for r in self.reports if r.source == reference), None)
+
+
+def as_datetime(value: date | None) -> datetime | None:
+    """A date as midnight UTC-naive datetime, for ordering dates against datetimes."""
+    if value is None:
+        return None
+    return datetime(value.year, value.month, value.day)  # noqa: DTZ001 - dates carry no zone

@@ -1,0 +1,1 @@
+"""The assessment engine: pure functions from a PatientContext and a Catalogue to an Assessment."""

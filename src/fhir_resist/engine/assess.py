@@ -1,0 +1,421 @@
+"""The assessment: a pure function from a patient's context and the catalogue to the answer.
+
+No I/O, no clock (``at`` is a parameter), and no exception on clinical content: anything
+that cannot be used becomes a message or a data requirement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date, datetime
+
+from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Rule
+from fhir_resist.domain import (
+    Alteration,
+    Call,
+    Kind,
+    Message,
+    PatientContext,
+    Severity,
+    SpecimenType,
+    Therapy,
+)
+from fhir_resist.engine import explain
+from fhir_resist.engine.match import fits, same_locus
+from fhir_resist.engine.model import (
+    Assessment,
+    DataRequirement,
+    Finding,
+    Implication,
+    Issue,
+    IssueSeverity,
+    Recommendation,
+    Status,
+    TimingCall,
+)
+from fhir_resist.engine.requirements import data_requirements
+
+_FAILS = frozenset({Effect.RESISTANCE, Effect.REDUCED_RESPONSE})
+_CURRENT_STATUS = frozenset({"active", "on-hold", "draft", "intended", "in-progress", "unknown"})
+_LEVEL_ORDER = {EvidenceLevel.A: 0, EvidenceLevel.B: 1, EvidenceLevel.C: 2, EvidenceLevel.D: 3}
+_SEVERITY_STEPS = (IssueSeverity.HIGH, IssueSeverity.MODERATE, IssueSeverity.LOW)
+_BASE_SEVERITY = {EvidenceLevel.A: 0, EvidenceLevel.B: 0, EvidenceLevel.C: 1, EvidenceLevel.D: 2}
+SUBCLONAL_TISSUE_VAF = 0.05
+
+
+def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Assessment:
+    """Everything the catalogue says about this patient's findings and therapies at ``at``."""
+    messages: list[Message] = list(context.messages)
+    alterations = tuple(_resolve_gene(a, catalogue) for a in context.alterations)
+    tumour = _tumour(context, catalogue, messages)
+    present = [a for a in alterations if a.call is Call.PRESENT]
+    absent = [a for a in alterations if a.call is Call.ABSENT]
+    findings = _findings(present, absent, tumour, catalogue)
+    _note_unmatched_variants(present, findings, messages)
+
+    therapies = _therapies(context, catalogue, messages, at.date())
+    recommendations = _recommendations(findings, catalogue)
+    issues = _issues(context, findings, therapies, recommendations, catalogue, alterations)
+    implications = _implications(findings, catalogue)
+    needs = data_requirements(catalogue, tumour, alterations, therapies)
+    status = Status.DATA_REQUIRED if tumour is None else Status.SUCCESS
+    preliminary = any(a.preliminary for f in findings for a in f.alterations) or any(
+        r.status == "preliminary" for r in context.reports
+    )
+    return Assessment(
+        patient=context.patient,
+        at=at,
+        catalogue_version=catalogue.version,
+        status=status,
+        tumour=tumour,
+        tumour_name=catalogue.tumour_name(tumour) if tumour else None,
+        findings=findings,
+        issues=issues,
+        implications=implications,
+        countermeasures=tuple(r for r in recommendations if _fails_for(r, findings, catalogue) == ()),
+        data_requirements=needs,
+        messages=tuple(messages),
+        inputs=context.inputs,
+        reports=tuple(r.source for r in context.reports),
+        preliminary=preliminary,
+        catalogue=catalogue,
+    )
+
+
+# ------------------------------------------------------------------------- context
+
+
+def _resolve_gene(alt: Alteration, catalogue: Catalogue) -> Alteration:
+    symbol = catalogue.gene_symbol(alt.gene, alt.hgnc_id)
+    partner = catalogue.gene_symbol(alt.partner, None) if alt.partner else None
+    if symbol == alt.gene and partner == alt.partner:
+        return alt
+    return replace(alt, gene=symbol, partner=partner)
+
+
+def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Message]) -> str | None:
+    if context.tumour_override:
+        code = context.tumour_override.upper()
+        if code in catalogue.tumours:
+            return code
+        messages.append(
+            Message(
+                Severity.ERROR,
+                "--tumour",
+                f"'{context.tumour_override}' is not an OncoTree code in the catalogue",
+            )
+        )
+    for tumour in context.tumours:
+        resolved = catalogue.resolve_tumour(tumour.codings)
+        if resolved is not None:
+            return resolved
+        messages.append(
+            Message(
+                Severity.WARNING,
+                f"{tumour.source}.code",
+                "condition code is not a cancer type the catalogue knows",
+            )
+        )
+    if not context.tumours:
+        messages.append(
+            Message(
+                Severity.WARNING,
+                "Condition",
+                "no cancer diagnosis in the input; tumour-specific rules cannot be applied",
+            )
+        )
+    return None
+
+
+def _findings(
+    present: list[Alteration], absent: list[Alteration], tumour: str | None, catalogue: Catalogue
+) -> tuple[Finding, ...]:
+    found: dict[tuple[str, str], Finding] = {}
+    for alt in present:
+        key = f"{alt.kind.value}:{alt.gene}" if alt.gene else alt.kind.value
+        keys = [key]
+        if alt.kind is Kind.FUSION and alt.partner:
+            keys.append(f"fusion:{alt.partner}")
+        for rule in (r for k in keys for r in catalogue.rules_for(k)):
+            if (rule.id, alt.source) in found:
+                continue
+            if not any(fits(p, alt, alt.gene, catalogue.genes.get(alt.gene or "")) for p in rule.alterations):
+                continue
+            partners = _co_conditions(rule, present, absent, catalogue)
+            if partners is None:
+                continue
+            if tumour is None:
+                in_scope = "ANY" in rule.tumours.include
+            else:
+                in_scope = catalogue.tumour_in_scope(tumour, rule.tumours.include)
+            if not in_scope and (tumour is None or rule.tumours.outside == "exclude"):
+                continue
+            found[(rule.id, alt.source)] = Finding(rule, (alt, *partners), in_scope, tumour)
+    return tuple(sorted(found.values(), key=lambda f: (f.rule.id, f.trigger.source)))
+
+
+def _co_conditions(
+    rule: Rule, present: list[Alteration], absent: list[Alteration], catalogue: Catalogue
+) -> tuple[Alteration, ...] | None:
+    partners: list[Alteration] = []
+    for pattern in rule.requires.all_of:
+        hit = next((a for a in present if fits(pattern, a, a.gene, catalogue.genes.get(a.gene or ""))), None)
+        if hit is None:
+            return None
+        partners.append(hit)
+    for pattern in rule.requires.none_of:
+        if any(fits(pattern, a, a.gene, catalogue.genes.get(a.gene or "")) for a in present):
+            return None
+    for pattern in rule.requires.wild_type_tested:
+        as_present = [replace(a, call=Call.PRESENT) for a in absent]
+        hit = next(
+            (a for a in as_present if fits(pattern, a, a.gene, catalogue.genes.get(a.gene or ""))), None
+        )
+        if hit is None:
+            return None
+    return tuple(partners)
+
+
+def _note_unmatched_variants(
+    present: list[Alteration], findings: tuple[Finding, ...], messages: list[Message]
+) -> None:
+    used = {a.source for f in findings for a in f.alterations}
+    for alt in present:
+        if alt.kind is Kind.VARIANT and alt.source not in used and alt.protein is None and alt.codon is None:
+            messages.append(
+                Message(
+                    Severity.WARNING,
+                    alt.source,
+                    f"{alt.gene or 'variant'}: no usable protein or coding change; "
+                    "not matched against position-specific rules",
+                )
+            )
+
+
+# ------------------------------------------------------------------------- therapies
+
+
+def _therapies(
+    context: PatientContext, catalogue: Catalogue, messages: list[Message], today: date
+) -> tuple[tuple[Therapy, tuple[str, ...]], ...]:
+    """Current or proposed therapies with the catalogue drugs they contain."""
+    out: list[tuple[Therapy, tuple[str, ...]]] = []
+    for therapy in context.therapies:
+        drugs = catalogue.resolve_drugs(therapy.codings, therapy.text)
+        if not drugs:
+            messages.append(
+                Message(
+                    Severity.INFORMATION,
+                    f"{therapy.source}.medication[x]",
+                    f"'{therapy.label}' is not a drug the catalogue knows; not assessed",
+                )
+            )
+            continue
+        if therapy.status not in _CURRENT_STATUS or (therapy.end is not None and therapy.end < today):
+            continue
+        out.append((therapy, drugs))
+    return tuple(out)
+
+
+def _issues(
+    context: PatientContext,
+    findings: tuple[Finding, ...],
+    therapies: tuple[tuple[Therapy, tuple[str, ...]], ...],
+    recommendations: tuple[Recommendation, ...],
+    catalogue: Catalogue,
+    alterations: tuple[Alteration, ...],
+) -> tuple[Issue, ...]:
+    issues: list[Issue] = []
+    for therapy, drugs in therapies:
+        for finding in findings:
+            rule = finding.rule
+            if rule.effect not in _FAILS:
+                continue
+            affected = tuple(d for d in drugs if d in catalogue.members(rule.therapies))
+            if not affected:
+                continue
+            timing, reason = _timing(finding.trigger, therapy, context, alterations)
+            proposals = tuple(
+                r
+                for r in recommendations
+                if rule.id in r.rule_ids and not _fails_for(r, findings, catalogue, exclude=finding)
+            )
+            severity = _severity(finding, context)
+            identifier = _identifier(context.patient, rule.id, therapy.source, finding.observations)
+            issues.append(
+                Issue(
+                    identifier=identifier,
+                    therapy=therapy,
+                    drugs=affected,
+                    finding=finding,
+                    severity=severity,
+                    timing=timing,
+                    timing_reason=reason,
+                    countermeasures=proposals,
+                    detail=explain.issue_sentence(finding, therapy, affected, timing, catalogue),
+                )
+            )
+    return tuple(issues)
+
+
+def _identifier(patient: str | None, rule_id: str, medication: str, observations: Iterable[str]) -> str:
+    text = "|".join([patient or "", rule_id, medication, *sorted(observations)])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _severity(finding: Finding, context: PatientContext) -> IssueSeverity:
+    """Evidence level, lowered one step each for reduced response, another tumour, subclonality."""
+    rule = finding.rule
+    step = _BASE_SEVERITY[rule.evidence.level]
+    if rule.effect is Effect.REDUCED_RESPONSE:
+        step += 1
+    if not finding.in_scope:
+        step += 1
+    trigger = finding.trigger
+    specimen = context.specimen(trigger.specimen)
+    if (
+        trigger.vaf is not None
+        and trigger.vaf < SUBCLONAL_TISSUE_VAF
+        and specimen is not None
+        and specimen.type is SpecimenType.TISSUE
+    ):
+        step += 1
+    return _SEVERITY_STEPS[min(step, len(_SEVERITY_STEPS) - 1)]
+
+
+def sample_date(alt: Alteration, context: PatientContext) -> tuple[date | None, str]:
+    """When the sample carrying an alteration was taken, and where that date came from."""
+    specimen = context.specimen(alt.specimen)
+    if specimen is not None and specimen.collected is not None:
+        return specimen.collected, "specimen collection date"
+    report = context.report(alt.report)
+    if alt.observed is not None:
+        return alt.observed, "observation effective date (no specimen collection date)"
+    if report is not None and (report.effective or report.issued):
+        return report.effective or report.issued, "report date (no specimen collection date)"
+    return None, "no date"
+
+
+def _timing(
+    trigger: Alteration, therapy: Therapy, context: PatientContext, alterations: tuple[Alteration, ...]
+) -> tuple[TimingCall, str]:
+    seen, source = sample_date(trigger, context)
+    if therapy.proposed or therapy.start is None:
+        return TimingCall.PRIMARY, "found before the therapy (which is proposed or has no start date)"
+    if seen is None:
+        return TimingCall.UNDETERMINED, "the sample date is unknown"
+    if seen <= therapy.start:
+        return (
+            TimingCall.PRIMARY,
+            f"found in a sample of {seen.isoformat()} ({source}), before "
+            f"therapy started on {therapy.start.isoformat()}",
+        )
+    earlier = []
+    for other in alterations:
+        if other is trigger or not same_locus(trigger, other):
+            continue
+        when, _ = sample_date(other, context)
+        if when is not None and when < seen:
+            earlier.append((when, other))
+    earlier.sort(key=lambda item: item[0])
+    if any(o.call is Call.PRESENT for when, o in earlier if when <= therapy.start):
+        return TimingCall.PRIMARY, "already present before therapy started"
+    baseline = [(when, o) for when, o in earlier if o.call is Call.ABSENT]
+    if baseline:
+        when = baseline[-1][0]
+        return (
+            TimingCall.ACQUIRED,
+            f"absent in the sample of {when.isoformat()}, "
+            f"present on {seen.isoformat()} after therapy started "
+            f"on {therapy.start.isoformat()}",
+        )
+    return (
+        TimingCall.UNDETERMINED,
+        f"first tested on {seen.isoformat()}, after therapy started; no earlier result for this alteration",
+    )
+
+
+# ------------------------------------------------------------------------- implications
+
+
+def _implications(findings: tuple[Finding, ...], catalogue: Catalogue) -> tuple[Implication, ...]:
+    grouped: dict[tuple[str, str, str], list[Finding]] = {}
+    for finding in findings:
+        scope = finding.rule.therapies
+        targets = [(c, "class") for c in scope.classes] + [(d, "drug") for d in scope.drugs]
+        for target, kind in targets:
+            grouped.setdefault((target, kind, finding.rule.effect.value), []).append(finding)
+    out: list[Implication] = []
+    for (target, kind, effect), group in sorted(grouped.items()):
+        name = catalogue.classes[target].name if kind == "class" else catalogue.drugs[target].name
+        best = min((f.rule.evidence.level for f in group), key=lambda lvl: _LEVEL_ORDER[lvl])
+        out.append(
+            Implication(
+                target=target,
+                target_kind=kind,
+                name=name,
+                effect=effect,
+                rule_ids=tuple(dict.fromkeys(f.rule.id for f in group)),
+                evidence_level=best.value,
+                observations=tuple(dict.fromkeys(o for f in group for o in f.observations)),
+            )
+        )
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------- countermeasures
+
+
+def _recommendations(findings: tuple[Finding, ...], catalogue: Catalogue) -> tuple[Recommendation, ...]:
+    merged: dict[tuple[object, ...], Recommendation] = {}
+    order: list[tuple[int, int, tuple[object, ...]]] = []
+    for finding in findings:
+        if finding.rule.effect not in _FAILS:
+            continue
+        trigger = finding.trigger
+        for index, cm in enumerate(finding.rule.countermeasures):
+            if cm.outcome != "recommended":
+                continue
+            if cm.only_if and not any(
+                fits(p, trigger, trigger.gene, catalogue.genes.get(trigger.gene or "")) for p in cm.only_if
+            ):
+                continue
+            rec = Recommendation(cm, (finding.rule.id,), (trigger.label,))
+            key: tuple[object, ...] = rec.key
+            if key in merged:
+                old = merged[key]
+                merged[key] = Recommendation(
+                    old.countermeasure,
+                    tuple(dict.fromkeys((*old.rule_ids, finding.rule.id))),
+                    tuple(dict.fromkeys((*old.reasons, trigger.label))),
+                )
+            else:
+                merged[key] = rec
+                order.append((_LEVEL_ORDER[cm.evidence.level], len(order) * 100 + index, key))
+    return tuple(merged[key] for _, _, key in sorted(order))
+
+
+def _fails_for(
+    rec: Recommendation, findings: tuple[Finding, ...], catalogue: Catalogue, exclude: Finding | None = None
+) -> tuple[str, ...]:
+    """Rules among this patient's findings that predict a drug of the proposal will fail."""
+    cm = rec.countermeasure
+    offered = set(cm.drugs) | {d for c in cm.classes for d in catalogue.class_members(c)}
+    if not offered:
+        return ()
+    clashes: list[str] = []
+    for finding in findings:
+        if finding is exclude or finding.rule.effect is not Effect.RESISTANCE:
+            continue
+        # A combination built to overcome this very finding (e.g. BRAF + anti-EGFR) is not refuted by it.
+        if finding.rule.id in rec.rule_ids and cm.strategy.value == "combine":
+            continue
+        if offered & catalogue.members(finding.rule.therapies):
+            clashes.append(finding.rule.id)
+    return tuple(clashes)
+
+
+__all__ = ["DataRequirement", "assess"]

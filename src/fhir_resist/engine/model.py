@@ -1,0 +1,116 @@
+"""What an assessment concludes: frozen result objects, independent of FHIR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.catalogue.schema import Countermeasure, Rule
+from fhir_resist.domain import Alteration, Message, Therapy
+
+
+class Status(StrEnum):
+    SUCCESS = "success"
+    DATA_REQUIRED = "data-required"
+    FAILURE = "failure"
+
+
+class IssueSeverity(StrEnum):
+    HIGH = "high"
+    MODERATE = "moderate"
+    LOW = "low"
+
+
+class TimingCall(StrEnum):
+    PRIMARY = "primary"
+    ACQUIRED = "acquired"
+    UNDETERMINED = "undetermined"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A catalogue rule that this patient's alterations trigger."""
+
+    rule: Rule
+    alterations: tuple[Alteration, ...]  # the triggering alteration first, then co-conditions
+    in_scope: bool  # the tumour is one the rule's evidence is about
+    tumour: str | None
+
+    @property
+    def trigger(self) -> Alteration:
+        return self.alterations[0]
+
+    @property
+    def observations(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a.source for a in self.alterations))
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A therapy the patient takes or is ordered, and a finding that says it will fail."""
+
+    identifier: str
+    therapy: Therapy
+    drugs: tuple[str, ...]
+    finding: Finding
+    severity: IssueSeverity
+    timing: TimingCall
+    timing_reason: str
+    countermeasures: tuple[Recommendation, ...]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Implication:
+    """What the findings mean for a drug class or drug, whether or not the patient takes it."""
+
+    target: str  # class id or drug id
+    target_kind: str  # "class" | "drug"
+    name: str
+    effect: str
+    rule_ids: tuple[str, ...]
+    evidence_level: str
+    observations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """A countermeasure proposed for this patient, with the findings it answers."""
+
+    countermeasure: Countermeasure
+    rule_ids: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        cm = self.countermeasure
+        return (cm.strategy.value, cm.drugs, cm.classes, cm.tests)
+
+
+@dataclass(frozen=True, slots=True)
+class DataRequirement:
+    code: str
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    patient: str | None
+    at: datetime
+    catalogue_version: str
+    status: Status
+    tumour: str | None
+    tumour_name: str | None
+    findings: tuple[Finding, ...]
+    issues: tuple[Issue, ...]
+    implications: tuple[Implication, ...]
+    countermeasures: tuple[Recommendation, ...]
+    data_requirements: tuple[DataRequirement, ...]
+    messages: tuple[Message, ...]
+    inputs: tuple[str, ...]
+    reports: tuple[str, ...]
+    preliminary: bool
+    catalogue: Catalogue = field(compare=False, repr=False)

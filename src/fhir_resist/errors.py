@@ -1,0 +1,45 @@
+"""One exception hierarchy, sorted by what the caller should do about it.
+
+- ``InputError``: the caller's input is wrong (a file, a resource, an element); fix the input.
+- ``CatalogueError``: the knowledge base is wrong; fix ``catalogue/``.
+- ``ServerError``: the FHIR server failed or refused; retry later (outbox) or fix the request.
+
+Only the CLI maps these to exit codes and only the web app maps them to HTTP statuses.
+"""
+
+from __future__ import annotations
+
+
+class FhirResistError(Exception):
+    """Root of every error fhir_resist raises on purpose."""
+
+
+class InputError(FhirResistError):
+    """Input that cannot be used; the message names the file/resource and element."""
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class HgvsError(InputError):
+    """An HGVS expression that cannot be parsed or is not supported."""
+
+
+class CatalogueError(FhirResistError):
+    """The catalogue is invalid; ``problems`` lists every ``file:line: message``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        head = problems[0] if problems else "invalid catalogue"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(head + more)
+
+
+class ServerError(FhirResistError):
+    """The FHIR server could not be reached or answered with an error."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = True) -> None:
+        self.status = status
+        self.retryable = retryable
+        super().__init__(message)

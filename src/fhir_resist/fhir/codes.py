@@ -1,0 +1,105 @@
+"""Code systems and codes of the FHIR standards we read and write (not clinical knowledge).
+
+Every code here is in the verified reference tables (LOINC, SO, HL7 terminology) or is a
+canonical URL this product defines under ``BASE``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+BASE: Final = "http://fhir-resist.org/fhir"
+
+LOINC: Final = "http://loinc.org"
+HGNC: Final = "http://www.genenames.org"
+HGNC_GENE_ID: Final = "http://www.genenames.org/geneId"
+HGVS: Final = "http://varnomen.hgvs.org"
+SO_SYSTEMS: Final = frozenset(
+    {
+        "http://www.sequenceontology.org",
+        "http://www.sequenceontology.org/",
+        "http://purl.obolibrary.org/obo/so.owl",
+    }
+)
+RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ATC: Final = "http://www.whocc.no/atc"
+NCIT: Final = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
+SNOMED: Final = "http://snomed.info/sct"
+ICD10CM: Final = "http://hl7.org/fhir/sid/icd-10-cm"
+ICD10: Final = "http://hl7.org/fhir/sid/icd-10"
+V2_0487: Final = "http://terminology.hl7.org/CodeSystem/v2-0487"
+
+# Observation.code
+VARIANT: Final = "69548-6"
+MSI: Final = "81695-9"
+TMB: Final = "94076-7"
+GENOMIC_REPORT: Final = "51969-4"
+
+# Variant components
+GENE_STUDIED: Final = "48018-6"
+C_HGVS: Final = "48004-6"
+P_HGVS: Final = "48005-3"
+G_HGVS: Final = "81290-9"
+VAF: Final = "81258-6"
+SOURCE_CLASS: Final = "48002-0"
+DNA_CHANGE_TYPE: Final = "48019-4"
+COPY_NUMBER: Final = "82155-3"
+TRANSCRIPT_REF: Final = "51958-7"
+VARIATION_CODE: Final = "81252-9"
+MOLECULAR_CONSEQUENCE: Final = "molecular-consequence"  # tbd-codes-cs (STU2 component)
+CONCLUSION_STRING: Final = "conclusion-string"  # tbd-codes-cs
+
+# Variant value (LL1971-2)
+PRESENT: Final = "LA9633-4"
+ABSENT: Final = "LA9634-2"
+NO_CALL: Final = "LA18198-4"
+INDETERMINATE: Final = "LA11884-6"
+
+# Genomic source class (LL378-1)
+SOMATIC: Final = "LA6684-0"
+GERMLINE: Final = "LA6683-2"
+
+# MSI answers
+MSI_STABLE: Final = "LA14122-8"
+MSI_HIGH: Final = "LA26203-2"
+
+# Sequence Ontology terms that say what kind of change a variant is
+SO_COPY_NUMBER_VARIATION: Final = "SO:0001019"
+SO_COPY_NUMBER_GAIN: Final = "SO:0001742"
+SO_COPY_NUMBER_LOSS: Final = "SO:0001743"
+SO_DELETION: Final = "SO:0000159"
+SO_DUPLICATION: Final = "SO:1000035"
+SO_GENE_FUSION: Final = "SO:0001565"
+SO_TRANSLOCATION: Final = "SO:0000199"
+SO_INVERSION: Final = "SO:1000036"
+SO_COMPLEX_REARRANGEMENT: Final = "SO:0002062"
+
+SO_CONSEQUENCE: Final = {
+    "SO:0001583": "missense",
+    "SO:0001587": "nonsense",
+    "SO:0001589": "frameshift",
+    "SO:0001822": "inframe-deletion",
+    "SO:0001821": "inframe-insertion",
+    "SO:0001574": "splice",
+    "SO:0001575": "splice",
+    "SO:0001630": "splice",
+    "SO:0001819": "synonymous",
+}
+
+# Our own canonical URLs
+NS_FINDING: Final = f"{BASE}/NamingSystem/finding"
+NS_EVALUATION: Final = f"{BASE}/NamingSystem/evaluation"
+NS_DEVICE: Final = f"{BASE}/NamingSystem/device"
+CS_MECHANISM: Final = f"{BASE}/CodeSystem/resistance-mechanism"
+CS_TIMING: Final = f"{BASE}/CodeSystem/resistance-timing"
+CS_COUNTERMEASURE: Final = f"{BASE}/CodeSystem/countermeasure"
+CS_EVIDENCE: Final = f"{BASE}/CodeSystem/evidence-level"
+CS_IMPLICATION: Final = f"{BASE}/CodeSystem/therapy-implication"
+CS_DATA_NEED: Final = f"{BASE}/CodeSystem/data-requirement"
+SD_DETECTED_ISSUE: Final = f"{BASE}/StructureDefinition/resistance-detected-issue"
+SD_GUIDANCE: Final = f"{BASE}/StructureDefinition/resistance-guidance-response"
+PLAN: Final = f"{BASE}/PlanDefinition/resistance-assessment"
+EXT_RULE: Final = f"{BASE}/StructureDefinition/rule-id"
+EXT_CATALOGUE_VERSION: Final = f"{BASE}/StructureDefinition/catalogue-version"
+EXT_EVIDENCE_LEVEL: Final = f"{BASE}/StructureDefinition/evidence-level"
+RULE_URL: Final = f"{BASE}/catalogue/rule"

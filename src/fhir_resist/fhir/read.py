@@ -1,0 +1,760 @@
+"""Read FHIR R4 resources (plain dicts) into a PatientContext.
+
+Tolerant by design: a resource or element that cannot be used becomes a ``Message`` naming
+the resource and element, and everything else is still read. Nothing here raises on content.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fhir_resist import hgvs
+from fhir_resist.domain import (
+    Alteration,
+    Call,
+    CnvCall,
+    Coding,
+    GenomicReport,
+    Kind,
+    Message,
+    MsiStatus,
+    Origin,
+    PatientContext,
+    Severity,
+    Specimen,
+    SpecimenType,
+    Therapy,
+    Tumour,
+)
+from fhir_resist.errors import HgvsError
+from fhir_resist.fhir import codes
+
+JSON = Mapping[str, Any]
+
+_IGNORED_STATUS = frozenset({"entered-in-error", "cancelled"})
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_THERAPY_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
+# MedicationRequest/Statement/Administration statuses that still describe a drug in use or planned.
+_PROPOSED_INTENTS = frozenset({"proposal", "plan"})
+
+
+def read_context(resources: Iterable[JSON], *, tumour_override: str | None = None) -> PatientContext:
+    """Read resources (Bundles are unpacked) into one patient's context."""
+    reader = _Reader()
+    for index, resource in enumerate(resources):
+        reader.collect(resource, where=f"input[{index}]")
+    return reader.context(tumour_override)
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def parse_date(value: object) -> date | None:
+    """The date part of a FHIR date/dateTime/instant; partial dates take the first day."""
+    if not isinstance(value, str):
+        return None
+    match = _DATE.match(value)
+    if match is None:
+        return None
+    year, month, day = match.group(1), match.group(2) or "01", match.group(3) or "01"
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def codings(concept: object) -> tuple[Coding, ...]:
+    if not isinstance(concept, Mapping):
+        return ()
+    out = []
+    for item in concept.get("coding") or ():
+        if isinstance(item, Mapping):
+            system, code, display = item.get("system"), item.get("code"), item.get("display")
+            out.append(
+                Coding(
+                    system if isinstance(system, str) else None,
+                    code if isinstance(code, str) else None,
+                    display if isinstance(display, str) else None,
+                )
+            )
+    return tuple(out)
+
+
+def _text(concept: object) -> str | None:
+    if isinstance(concept, Mapping):
+        text = concept.get("text")
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return None
+
+
+def _has_code(concept: object, code: str, system: str | None = None) -> bool:
+    return any(c.code == code and (system is None or c.system == system) for c in codings(concept))
+
+
+def _ref(value: object) -> str | None:
+    if isinstance(value, Mapping):
+        ref = value.get("reference")
+        if isinstance(ref, str) and ref:
+            return ref
+    return None
+
+
+def local_reference(full_url: str | None, resource: JSON) -> str | None:
+    """The ``Type/id`` a resource is referenced by, or its ``urn:uuid:`` fullUrl."""
+    rtype, rid = resource.get("resourceType"), resource.get("id")
+    if isinstance(rtype, str) and isinstance(rid, str) and rid:
+        return f"{rtype}/{rid}"
+    if isinstance(full_url, str) and full_url.startswith("urn:"):
+        return full_url
+    return None
+
+
+def normalise_reference(ref: str, aliases: Mapping[str, str]) -> str:
+    """Absolute URLs and urn:uuid references map onto the ``Type/id`` form when known."""
+    if ref in aliases:
+        return aliases[ref]
+    parts = ref.rstrip("/").split("/")
+    if len(parts) >= 2 and ref.startswith(("http://", "https://")):
+        tail = f"{parts[-2]}/{parts[-1]}"
+        if parts[-2] == "_history" and len(parts) >= 4:
+            tail = f"{parts[-4]}/{parts[-3]}"
+        return tail
+    if "/_history/" in ref:
+        return ref.split("/_history/")[0]
+    return ref
+
+
+# --------------------------------------------------------------------------- reader
+
+
+@dataclass
+class _Reader:
+    resources: dict[str, JSON] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)
+    messages: list[Message] = field(default_factory=list)
+
+    def note(self, severity: Severity, where: str, text: str) -> None:
+        self.messages.append(Message(severity, where, text))
+
+    # -- collecting -------------------------------------------------------------------
+
+    def collect(self, resource: object, *, where: str, full_url: str | None = None) -> None:
+        if not isinstance(resource, Mapping):
+            self.note(Severity.ERROR, where, "not a FHIR resource (expected a JSON object)")
+            return
+        rtype = resource.get("resourceType")
+        if not isinstance(rtype, str) or not rtype:
+            self.note(Severity.ERROR, where, "resource has no resourceType; ignored")
+            return
+        if rtype == "Bundle":
+            self._collect_bundle(resource, where)
+            return
+        ref = local_reference(full_url, resource)
+        if ref is None:
+            ref = f"{rtype}/#{len(self.order)}"
+            self.note(Severity.WARNING, where, f"{rtype} has no id; referred to as {ref}")
+        if full_url:
+            self.aliases[full_url] = ref
+        if ref in self.resources:
+            if self.resources[ref] != resource:
+                self.note(Severity.WARNING, ref, "appears twice with different content; the first is used")
+            return
+        self.resources[ref] = resource
+        self.order.append(ref)
+
+    def _collect_bundle(self, bundle: JSON, where: str) -> None:
+        entries = bundle.get("entry") or []
+        if not isinstance(entries, list):
+            self.note(Severity.ERROR, f"{where}.entry", "Bundle.entry is not a list; bundle ignored")
+            return
+        for i, entry in enumerate(entries):
+            here = f"{where}.entry[{i}]"
+            if not isinstance(entry, Mapping):
+                self.note(Severity.ERROR, here, "Bundle entry is not an object; ignored")
+                continue
+            request = entry.get("request")
+            if isinstance(request, Mapping) and request.get("method") == "DELETE":
+                continue
+            if "resource" not in entry:
+                if not isinstance(entry.get("response"), Mapping):
+                    self.note(Severity.WARNING, here, "Bundle entry has no resource; ignored")
+                continue
+            full_url = entry.get("fullUrl")
+            self.collect(
+                entry["resource"],
+                where=f"{here}.resource",
+                full_url=full_url if isinstance(full_url, str) else None,
+            )
+
+    def get(self, ref: str | None) -> JSON | None:
+        if ref is None:
+            return None
+        return self.resources.get(normalise_reference(ref, self.aliases))
+
+    def norm(self, ref: str | None) -> str | None:
+        return None if ref is None else normalise_reference(ref, self.aliases)
+
+    # -- building the context ---------------------------------------------------------
+
+    def context(self, tumour_override: str | None) -> PatientContext:
+        patient = self._patient()
+        alterations: list[Alteration] = []
+        therapies: list[Therapy] = []
+        tumours: list[Tumour] = []
+        specimens: list[Specimen] = []
+        reports: list[GenomicReport] = []
+        report_of: dict[str, str] = {}
+        inputs: list[str] = []
+
+        for ref in self.order:
+            res = self.resources[ref]
+            if res.get("resourceType") == "DiagnosticReport":
+                for result in res.get("result") or ():
+                    target = self.norm(_ref(result))
+                    if target:
+                        report_of.setdefault(target, ref)
+
+        for ref in self.order:
+            res = self.resources[ref]
+            rtype = res["resourceType"]
+            status = res.get("status")
+            if status in _IGNORED_STATUS:
+                self.note(Severity.INFORMATION, ref, f"status is '{status}'; ignored")
+                continue
+            if not self._same_patient(ref, res, patient):
+                continue
+            if rtype == "Observation":
+                alteration = self._observation(ref, res, report_of.get(ref))
+                if alteration is not None:
+                    alterations.append(alteration)
+                    inputs.append(ref)
+            elif rtype in _THERAPY_TYPES:
+                therapy = self._therapy(ref, res)
+                if therapy is not None:
+                    therapies.append(therapy)
+                    inputs.append(ref)
+            elif rtype == "Condition":
+                tumour = self._condition(ref, res)
+                if tumour is not None:
+                    tumours.append(tumour)
+                    inputs.append(ref)
+            elif rtype == "Specimen":
+                specimens.append(self._specimen(ref, res))
+            elif rtype == "DiagnosticReport":
+                report = self._report(ref, res)
+                if report is not None:
+                    reports.append(report)
+                    inputs.append(ref)
+            elif rtype not in {
+                "Patient",
+                "Medication",
+                "Practitioner",
+                "Organization",
+                "PractitionerRole",
+                "ServiceRequest",
+                "Procedure",
+                "Device",
+                "DocumentReference",
+                "Encounter",
+                "GenomicStudy",
+            }:
+                self.note(Severity.INFORMATION, ref, f"{rtype} is not used by fhir_resist; ignored")
+
+        return PatientContext(
+            patient=patient,
+            alterations=tuple(alterations),
+            therapies=tuple(therapies),
+            tumours=tuple(tumours),
+            specimens=tuple(specimens),
+            reports=tuple(reports),
+            messages=tuple(self.messages),
+            tumour_override=tumour_override,
+            inputs=tuple(inputs),
+        )
+
+    def _patient(self) -> str | None:
+        patients = [ref for ref in self.order if ref.startswith("Patient/")]
+        if len(patients) > 1:
+            self.note(
+                Severity.ERROR,
+                patients[1],
+                f"more than one Patient in the input; only {patients[0]} is evaluated",
+            )
+        if patients:
+            return patients[0]
+        for ref in self.order:
+            subject = self.norm(
+                _ref(self.resources[ref].get("subject") or self.resources[ref].get("patient"))
+            )
+            if subject and subject.startswith("Patient/"):
+                return subject
+        return None
+
+    def _same_patient(self, ref: str, res: JSON, patient: str | None) -> bool:
+        if patient is None or ref.startswith(("Patient/", "Medication/")):
+            return True
+        subject = self.norm(_ref(res.get("subject") or res.get("patient")))
+        if subject is None or subject == patient:
+            return True
+        if subject.startswith("Patient/"):
+            self.note(
+                Severity.ERROR,
+                f"{ref}.subject",
+                f"refers to {subject}, not {patient}; ignored (mixed patients)",
+            )
+            return False
+        return True
+
+    # -- observations -----------------------------------------------------------------
+
+    def _observation(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
+        code = res.get("code")
+        if _has_code(code, codes.VARIANT) or _profile_is(res, "/variant"):
+            return self._variant(ref, res, report)
+        if _has_code(code, codes.MSI):
+            return self._msi(ref, res, report)
+        if _has_code(code, codes.TMB):
+            return self._tmb(ref, res, report)
+        if not codings(code):
+            self.note(Severity.WARNING, f"{ref}.code", "Observation has no code; ignored")
+            return None
+        self.note(
+            Severity.INFORMATION,
+            f"{ref}.code",
+            "Observation is not a variant, MSI or TMB finding; not evaluated",
+        )
+        return None
+
+    def _base(self, ref: str, res: JSON, report: str | None) -> dict[str, Any]:
+        specimen = self.norm(_ref(res.get("specimen")))
+        if report is None:
+            report = self._report_via_derivation(res)
+        return {
+            "source": ref,
+            "specimen": specimen,
+            "report": report,
+            "observed": parse_date(res.get("effectiveDateTime"))
+            or parse_date((res.get("effectivePeriod") or {}).get("start"))
+            or parse_date(res.get("issued")),
+            "preliminary": res.get("status") == "preliminary",
+        }
+
+    def _report_via_derivation(self, res: JSON) -> str | None:
+        for link in res.get("derivedFrom") or ():
+            target = self.norm(_ref(link))
+            if target and target.startswith("DiagnosticReport/"):
+                return target
+        return None
+
+    def _call(self, ref: str, res: JSON) -> Call | None:
+        value = res.get("valueCodeableConcept")
+        if value is None:
+            self.note(
+                Severity.WARNING,
+                f"{ref}.valueCodeableConcept",
+                "variant has no Present/Absent value; read as Present (a reported variant)",
+            )
+            return Call.PRESENT
+        if _has_code(value, codes.PRESENT):
+            return Call.PRESENT
+        if _has_code(value, codes.ABSENT):
+            return Call.ABSENT
+        if _has_code(value, codes.NO_CALL) or _has_code(value, codes.INDETERMINATE):
+            self.note(
+                Severity.INFORMATION,
+                f"{ref}.valueCodeableConcept",
+                "no call / indeterminate: not a finding, and not evidence of absence",
+            )
+            return None
+        self.note(
+            Severity.WARNING,
+            f"{ref}.valueCodeableConcept",
+            "value is not Present (LA9633-4), Absent (LA9634-2) or No call (LA18198-4); ignored",
+        )
+        return None
+
+    def _variant(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
+        call = self._call(ref, res)
+        if call is None:
+            return None
+        comps = _components(res)
+        base = self._base(ref, res, report)
+        genes = [g for g in (_gene(c) for c in comps.get(codes.GENE_STUDIED, ())) if g[0] or g[1]]
+        symbol, hgnc_id = genes[0] if genes else (None, None)
+        origin = _origin(comps.get(codes.SOURCE_CLASS, ()))
+        change_types = {
+            c.code
+            for comp in comps.get(codes.DNA_CHANGE_TYPE, ())
+            for c in codings(comp.get("valueCodeableConcept"))
+        }
+        change_types |= {
+            c.code
+            for comp in comps.get(codes.MOLECULAR_CONSEQUENCE, ())
+            for c in codings(comp.get("valueCodeableConcept"))
+        }
+        copy_number = _quantity(comps.get(codes.COPY_NUMBER, ()))
+        common: dict[str, Any] = {**base, "gene": symbol, "hgnc_id": hgnc_id, "origin": origin, "call": call}
+
+        if len(genes) >= 2 or change_types & {
+            codes.SO_GENE_FUSION,
+            codes.SO_TRANSLOCATION,
+            codes.SO_COMPLEX_REARRANGEMENT,
+        }:
+            partner = genes[1][0] if len(genes) >= 2 else None
+            label = f"{symbol}::{partner} fusion" if partner else f"{symbol} fusion"
+            return Alteration(kind=Kind.FUSION, partner=partner, label=label, **common)
+
+        cnv = _cnv_call(change_types, copy_number)
+        if cnv is not None:
+            label = f"{symbol or 'region'} {cnv.value}" + (
+                f" (copy number {copy_number:g})" if copy_number is not None else ""
+            )
+            return Alteration(kind=Kind.CNV, cnv=cnv, copy_number=copy_number, label=label, **common)
+
+        protein = self._protein(ref, comps)
+        coding = self._coding(ref, comps)
+        vaf = self._vaf(ref, comps)
+        codon = protein.start if protein is not None else (coding.codon if coding else None)
+        consequence = protein.consequence if protein is not None else _consequence(change_types)
+        if symbol is None:
+            self.note(
+                Severity.WARNING,
+                f"{ref}.component:gene-studied",
+                "variant names no gene (48018-6); it cannot be matched",
+            )
+        label = " ".join(
+            x
+            for x in (
+                symbol or "?",
+                f"p.{protein.text}" if protein else (f"c.{coding.text[2:]}" if coding else "variant"),
+            )
+            if x
+        )
+        return Alteration(
+            kind=Kind.VARIANT,
+            protein=protein,
+            coding=coding,
+            codon=codon,
+            consequence=consequence,
+            vaf=vaf,
+            label=label,
+            **common,
+        )
+
+    def _protein(self, ref: str, comps: Mapping[str, list[JSON]]) -> hgvs.ProteinChange | None:
+        for comp in comps.get(codes.P_HGVS, ()):
+            text = _component_text(comp)
+            if text is None:
+                continue
+            try:
+                return hgvs.parse_protein(text)
+            except HgvsError as exc:
+                self.note(
+                    Severity.WARNING,
+                    f"{ref}.component:protein-hgvs",
+                    f"{exc}; the protein change is not used",
+                )
+        return None
+
+    def _coding(self, ref: str, comps: Mapping[str, list[JSON]]) -> hgvs.CodingChange | None:
+        for comp in comps.get(codes.C_HGVS, ()):
+            text = _component_text(comp)
+            if text is None:
+                continue
+            try:
+                return hgvs.parse_coding(text)
+            except HgvsError as exc:
+                self.note(
+                    Severity.WARNING, f"{ref}.component:coding-hgvs", f"{exc}; the coding change is not used"
+                )
+        return None
+
+    def _vaf(self, ref: str, comps: Mapping[str, list[JSON]]) -> float | None:
+        for comp in comps.get(codes.VAF, ()):
+            quantity = comp.get("valueQuantity")
+            if not isinstance(quantity, Mapping):
+                continue
+            value = quantity.get("value")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                self.note(
+                    Severity.WARNING,
+                    f"{ref}.component:sample-allelic-frequency",
+                    "VAF value is not a number; ignored",
+                )
+                return None
+            unit = str(quantity.get("code") or quantity.get("unit") or "")
+            fraction = float(value) / 100.0 if unit == "%" or value > 1 else float(value)
+            if not 0.0 <= fraction <= 1.0:
+                self.note(
+                    Severity.WARNING,
+                    f"{ref}.component:sample-allelic-frequency",
+                    f"VAF {value} {unit} is outside 0-100 %; ignored",
+                )
+                return None
+            return fraction
+        return None
+
+    def _msi(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
+        value = res.get("valueCodeableConcept")
+        if _has_code(value, codes.MSI_HIGH):
+            status, call = MsiStatus.HIGH, Call.PRESENT
+        elif _has_code(value, codes.MSI_STABLE):
+            status, call = MsiStatus.STABLE, Call.PRESENT
+        else:
+            text = " ".join(filter(None, [_text(value), *(c.display or "" for c in codings(value))])).lower()
+            if "msi-h" in text or "high" in text:
+                status, call = MsiStatus.HIGH, Call.PRESENT
+            elif "stable" in text or "mss" in text:
+                status, call = MsiStatus.STABLE, Call.PRESENT
+            else:
+                self.note(
+                    Severity.WARNING,
+                    f"{ref}.valueCodeableConcept",
+                    "MSI result is neither MSI-H (LA26203-2) nor stable (LA14122-8); ignored",
+                )
+                return None
+        label = "MSI-high" if status is MsiStatus.HIGH else "microsatellite stable"
+        return Alteration(kind=Kind.MSI, call=call, msi=status, label=label, **self._base(ref, res, report))
+
+    def _tmb(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
+        quantity = res.get("valueQuantity")
+        value = quantity.get("value") if isinstance(quantity, Mapping) else None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            self.note(Severity.WARNING, f"{ref}.valueQuantity", "TMB has no usable numeric value; ignored")
+            return None
+        return Alteration(
+            kind=Kind.TMB,
+            call=Call.PRESENT,
+            tmb=float(value),
+            label=f"TMB {float(value):g} mut/Mb",
+            **self._base(ref, res, report),
+        )
+
+    # -- therapies, tumours, specimens, reports ----------------------------------------
+
+    def _therapy(self, ref: str, res: JSON) -> Therapy | None:
+        rtype = res["resourceType"]
+        concept = res.get("medicationCodeableConcept")
+        med_ref = _ref(res.get("medicationReference"))
+        if concept is None and med_ref is not None:
+            concept = self._medication(ref, res, med_ref)
+        found = codings(concept)
+        text = _text(concept)
+        if not found and text is None:
+            self.note(Severity.WARNING, f"{ref}.medication[x]", "names no drug (no coding, no text); ignored")
+            return None
+        start, end = _therapy_period(res)
+        status = str(res.get("status") or "unknown")
+        proposed = status == "draft" or res.get("intent") in _PROPOSED_INTENTS or status == "intended"
+        return Therapy(
+            source=ref,
+            resource_type=rtype,
+            status=status,
+            codings=found,
+            text=text,
+            start=start,
+            end=end,
+            proposed=proposed,
+        )
+
+    def _medication(self, ref: str, res: JSON, med_ref: str) -> object:
+        if med_ref.startswith("#"):
+            for contained in res.get("contained") or ():
+                if isinstance(contained, Mapping) and f"#{contained.get('id')}" == med_ref:
+                    return contained.get("code")
+        else:
+            medication = self.get(med_ref)
+            if medication is not None:
+                return medication.get("code")
+        self.note(
+            Severity.WARNING,
+            f"{ref}.medicationReference",
+            f"{med_ref} is not in the input; the drug is unknown",
+        )
+        return None
+
+    def _condition(self, ref: str, res: JSON) -> Tumour | None:
+        verification = res.get("verificationStatus")
+        if _has_code(verification, "refuted") or _has_code(verification, "entered-in-error"):
+            self.note(Severity.INFORMATION, f"{ref}.verificationStatus", "refuted condition; ignored")
+            return None
+        found = codings(res.get("code"))
+        text = _text(res.get("code"))
+        if not found and text is None:
+            self.note(Severity.WARNING, f"{ref}.code", "condition has no code; ignored")
+            return None
+        return Tumour(source=ref, codings=found, text=text)
+
+    def _specimen(self, ref: str, res: JSON) -> Specimen:
+        kinds = {c.code for c in codings(res.get("type"))}
+        words = " ".join(
+            filter(None, [_text(res.get("type")), *(c.display or "" for c in codings(res.get("type")))])
+        ).lower()
+        if kinds & {"PLAS", "BLD", "SER"} or any(
+            w in words for w in ("plasma", "blood", "ctdna", "cell-free", "cfdna")
+        ):
+            kind = SpecimenType.PLASMA
+        elif kinds & {"TUMOR", "TISS", "BX", "BIO"} or any(
+            w in words for w in ("tumor", "tumour", "tissue", "biopsy")
+        ):
+            kind = SpecimenType.TISSUE
+        else:
+            kind = SpecimenType.UNKNOWN
+        collection = res.get("collection") if isinstance(res.get("collection"), Mapping) else {}
+        assert isinstance(collection, Mapping)
+        collected = parse_date(collection.get("collectedDateTime")) or parse_date(
+            (collection.get("collectedPeriod") or {}).get("start")
+        )
+        return Specimen(source=ref, type=kind, collected=collected or parse_date(res.get("receivedTime")))
+
+    def _report(self, ref: str, res: JSON) -> GenomicReport | None:
+        specimens = tuple(s for s in (self.norm(_ref(x)) for x in res.get("specimen") or ()) if s)
+        results = tuple(r for r in (self.norm(_ref(x)) for x in res.get("result") or ()) if r)
+        return GenomicReport(
+            source=ref,
+            status=str(res.get("status") or "unknown"),
+            issued=parse_date(res.get("issued")),
+            effective=parse_date(res.get("effectiveDateTime"))
+            or parse_date((res.get("effectivePeriod") or {}).get("start")),
+            specimens=specimens,
+            results=results,
+        )
+
+
+# --------------------------------------------------------------------------- components
+
+
+def _profile_is(res: JSON, suffix: str) -> bool:
+    meta = res.get("meta")
+    profiles = meta.get("profile") if isinstance(meta, Mapping) else None
+    return any(isinstance(p, str) and p.split("|")[0].endswith(suffix) for p in profiles or ())
+
+
+def _components(res: JSON) -> dict[str, list[JSON]]:
+    out: dict[str, list[JSON]] = {}
+    for comp in res.get("component") or ():
+        if not isinstance(comp, Mapping):
+            continue
+        for coding in codings(comp.get("code")):
+            if coding.code:
+                out.setdefault(coding.code, []).append(comp)
+    return out
+
+
+def _component_text(comp: JSON) -> str | None:
+    concept = comp.get("valueCodeableConcept")
+    for coding in codings(concept):
+        if coding.code:
+            return coding.code
+    text = _text(concept)
+    if text:
+        return text
+    value = comp.get("valueString")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _gene(comp: JSON) -> tuple[str | None, str | None]:
+    concept = comp.get("valueCodeableConcept")
+    for coding in codings(concept):
+        if coding.system in {codes.HGNC, codes.HGNC_GENE_ID} and coding.code:
+            hgnc = coding.code if coding.code.upper().startswith("HGNC:") else f"HGNC:{coding.code}"
+            return (coding.display.strip().upper() if coding.display else None), hgnc
+    for coding in codings(concept):
+        if coding.display:
+            return coding.display.strip().upper(), None
+    text = _text(concept)
+    return (text.upper() if text else None), None
+
+
+def _origin(comps: Iterable[JSON]) -> Origin:
+    for comp in comps:
+        concept = comp.get("valueCodeableConcept")
+        if _has_code(concept, codes.SOMATIC):
+            return Origin.SOMATIC
+        if _has_code(concept, codes.GERMLINE):
+            return Origin.GERMLINE
+    return Origin.UNKNOWN
+
+
+def _quantity(comps: Iterable[JSON]) -> float | None:
+    for comp in comps:
+        quantity = comp.get("valueQuantity")
+        if isinstance(quantity, Mapping):
+            value = quantity.get("value")
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                return float(value)
+        value_range = comp.get("valueRange")
+        if isinstance(value_range, Mapping):
+            low = value_range.get("low")
+            if isinstance(low, Mapping) and isinstance(low.get("value"), int | float):
+                return float(low["value"])
+        integer = comp.get("valueInteger")
+        if isinstance(integer, int) and not isinstance(integer, bool):
+            return float(integer)
+    return None
+
+
+def _cnv_call(change_types: set[str | None], copy_number: float | None) -> CnvCall | None:
+    if codes.SO_COPY_NUMBER_GAIN in change_types:
+        return CnvCall.AMPLIFICATION if copy_number is None or copy_number >= 5 else CnvCall.GAIN
+    if codes.SO_COPY_NUMBER_LOSS in change_types:
+        return CnvCall.DELETION if copy_number is not None and copy_number < 0.5 else CnvCall.LOSS
+    if codes.SO_COPY_NUMBER_VARIATION in change_types:
+        if copy_number is None:
+            return None
+        if copy_number >= 5:
+            return CnvCall.AMPLIFICATION
+        if copy_number > 2:
+            return CnvCall.GAIN
+        if copy_number < 0.5:
+            return CnvCall.DELETION
+        if copy_number < 2:
+            return CnvCall.LOSS
+    return None
+
+
+def _consequence(change_types: set[str | None]) -> str | None:
+    for code in change_types:
+        if code in codes.SO_CONSEQUENCE:
+            return codes.SO_CONSEQUENCE[code]
+    return None
+
+
+def _therapy_period(res: JSON) -> tuple[date | None, date | None]:
+    period = res.get("effectivePeriod")
+    if isinstance(period, Mapping):
+        return parse_date(period.get("start")), parse_date(period.get("end"))
+    if "effectiveDateTime" in res:
+        return parse_date(res.get("effectiveDateTime")), None
+    for dosage in res.get("dosageInstruction") or res.get("dosage") or ():
+        timing = dosage.get("timing") if isinstance(dosage, Mapping) else None
+        repeat = timing.get("repeat") if isinstance(timing, Mapping) else None
+        bounds = repeat.get("boundsPeriod") if isinstance(repeat, Mapping) else None
+        if isinstance(bounds, Mapping):
+            return parse_date(bounds.get("start")), parse_date(bounds.get("end"))
+    return parse_date(res.get("authoredOn")), None
+
+
+def iter_resources(resources: Iterable[JSON]) -> Iterator[JSON]:
+    """Every resource, Bundles unpacked (used to find references for provenance)."""
+    for resource in resources:
+        if resource.get("resourceType") == "Bundle":
+            yield from iter_resources(
+                e["resource"]
+                for e in resource.get("entry") or ()
+                if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
+            )
+        else:
+            yield resource

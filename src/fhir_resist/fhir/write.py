@@ -1,0 +1,365 @@
+"""Build the output transaction Bundle (ARCHITECTURE.md section 4) from an Assessment.
+
+Pure: no I/O. Every resource is validated with fhir.resources before it is returned.
+Identifiers are deterministic, so the transaction is idempotent on the server: each entry
+is a conditional create (``If-None-Exist``) on our identifier, and the ``urn:uuid`` fullUrls
+are UUIDv5 of those identifiers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from fhir_resist import __version__
+from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.catalogue.schema import Countermeasure, Reference
+from fhir_resist.engine.explain import drug_names
+from fhir_resist.engine.model import Assessment, Issue, Recommendation
+from fhir_resist.fhir import codes
+from fhir_resist.fhir.r4 import validated
+
+JSON = dict[str, Any]
+
+_STRATEGY_DISPLAY = {
+    "switch": "Switch therapy",
+    "combine": "Combine therapies",
+    "rechallenge": "Rechallenge",
+    "retest": "Retest",
+    "clinical-trial": "Clinical trial",
+    "monitor": "Monitor",
+}
+
+
+def to_bundle(assessment: Assessment) -> JSON:
+    """The transaction Bundle: Device, DetectedIssues, RequestGroup, GuidanceResponse, Provenance."""
+    catalogue = assessment.catalogue
+    at = assessment.at.isoformat()
+    evaluation = evaluation_id(assessment)
+    device_id = f"fhir-resist-{__version__}"
+    device_url = _urn(codes.NS_DEVICE, device_id)
+    entries: list[JSON] = [
+        _entry(device_url, _device(device_id), codes.NS_DEVICE, device_id),
+    ]
+
+    issue_urls: list[str] = []
+    for issue in assessment.issues:
+        url = _urn(codes.NS_FINDING, issue.identifier)
+        issue_urls.append(url)
+        entries.append(
+            _entry(
+                url,
+                _detected_issue(issue, assessment, catalogue, device_url),
+                codes.NS_FINDING,
+                issue.identifier,
+            )
+        )
+
+    group_id = f"{evaluation}-countermeasures"
+    group_url = _urn(codes.NS_EVALUATION, group_id)
+    entries.append(
+        _entry(
+            group_url,
+            _request_group(assessment, catalogue, group_id, device_url),
+            codes.NS_EVALUATION,
+            group_id,
+        )
+    )
+
+    guidance_url = _urn(codes.NS_EVALUATION, evaluation)
+    entries.append(
+        _entry(
+            guidance_url,
+            _guidance(assessment, catalogue, evaluation, device_url, group_url),
+            codes.NS_EVALUATION,
+            evaluation,
+        )
+    )
+
+    provenance_id = f"{evaluation}-provenance"
+    provenance = {
+        "resourceType": "Provenance",
+        "target": [{"reference": u} for u in (guidance_url, group_url, *issue_urls)],
+        "recorded": at if assessment.at.tzinfo else at + "Z",
+        "policy": [f"{codes.PLAN}|{assessment.catalogue_version}"],
+        "agent": [{"who": {"reference": device_url}}],
+        "entity": [{"role": "source", "what": {"reference": ref}} for ref in assessment.inputs],
+    }
+    entries.append(_entry(_urn(codes.NS_EVALUATION, provenance_id), provenance, None, None))
+
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    return validated(bundle)
+
+
+def evaluation_id(assessment: Assessment) -> str:
+    """Deterministic: the same patient, inputs, catalogue version and conclusions give the same id."""
+    parts = [
+        assessment.patient or "",
+        assessment.catalogue_version,
+        *sorted(assessment.inputs),
+        *sorted(i.identifier for i in assessment.issues),
+        *sorted(f"{i.target}:{i.effect}" for i in assessment.implications),
+        *sorted(d.code for d in assessment.data_requirements),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _urn(system: str, value: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{system}|{value}')}"
+
+
+def _entry(full_url: str, resource: JSON, system: str | None, value: str | None) -> JSON:
+    request: JSON = {"method": "POST", "url": resource["resourceType"]}
+    if system is not None and value is not None:
+        request["ifNoneExist"] = f"identifier={system}|{value}"
+    return {"fullUrl": full_url, "resource": validated(resource), "request": request}
+
+
+def _device(device_id: str) -> JSON:
+    return {
+        "resourceType": "Device",
+        "identifier": [{"system": codes.NS_DEVICE, "value": device_id}],
+        "status": "active",
+        "manufacturer": "fhir_resist",
+        "deviceName": [{"name": "fhir_resist", "type": "manufacturer-name"}],
+        "version": [{"value": __version__}],
+    }
+
+
+def _extensions(rule_id: str, version: str, level: str) -> list[JSON]:
+    return [
+        {"url": codes.EXT_RULE, "valueString": rule_id},
+        {"url": codes.EXT_CATALOGUE_VERSION, "valueString": version},
+        {"url": codes.EXT_EVIDENCE_LEVEL, "valueCoding": {"system": codes.CS_EVIDENCE, "code": level}},
+    ]
+
+
+def rule_url(rule_id: str) -> str:
+    return f"{codes.RULE_URL}/{rule_id}"
+
+
+def _detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, device: str) -> JSON:
+    finding = issue.finding
+    rule = finding.rule
+    preliminary = assessment.preliminary or any(a.preliminary for a in finding.alterations)
+    return {
+        "resourceType": "DetectedIssue",
+        "meta": {"profile": [codes.SD_DETECTED_ISSUE]},
+        "extension": _extensions(rule.id, assessment.catalogue_version, rule.evidence.level.value),
+        "identifier": [{"system": codes.NS_FINDING, "value": issue.identifier}],
+        "status": "preliminary" if preliminary else "final",
+        "code": {
+            "coding": [{"system": codes.CS_IMPLICATION, "code": rule.effect.value}],
+            "text": f"Targeted therapy {rule.effect.value.replace('-', ' ')}",
+        },
+        "severity": issue.severity.value,
+        "patient": {"reference": assessment.patient} if assessment.patient else None,
+        "identifiedDateTime": _instant(assessment),
+        "author": {"reference": device},
+        "implicated": [
+            {"reference": issue.therapy.source},
+            *({"reference": obs} for obs in finding.observations),
+        ],
+        "evidence": [
+            {
+                "code": [
+                    {
+                        "coding": [
+                            {"system": codes.CS_MECHANISM, "code": rule.mechanism.value},
+                            {"system": codes.CS_TIMING, "code": issue.timing.value},
+                        ],
+                        "text": f"{rule.mechanism.value} mechanism, {issue.timing.value}: "
+                        f"{issue.timing_reason}",
+                    }
+                ],
+                "detail": [{"reference": obs} for obs in finding.observations],
+            }
+        ],
+        "detail": issue.detail,
+        "reference": rule_url(rule.id),
+        "mitigation": [
+            {
+                "action": {
+                    "coding": [
+                        {
+                            "system": codes.CS_COUNTERMEASURE,
+                            "code": rec.countermeasure.strategy.value,
+                            "display": _STRATEGY_DISPLAY[rec.countermeasure.strategy.value],
+                        }
+                    ],
+                    "text": countermeasure_text(rec.countermeasure, catalogue),
+                }
+            }
+            for rec in issue.countermeasures
+        ],
+    }
+
+
+def countermeasure_text(cm: Countermeasure, catalogue: Catalogue) -> str:
+    """'switch: bevacizumab (with fluoropyrimidine chemotherapy) [level A; CALGB/SWOG 80405]'."""
+    what: list[str] = []
+    if cm.drugs:
+        joiner = " + " if cm.strategy.value == "combine" else ", "
+        what.append(joiner.join(catalogue.drugs[d].name for d in cm.drugs))
+    what += [catalogue.classes[c].name for c in cm.classes]
+    what += list(cm.tests)
+    text = f"{cm.strategy.value}: {'; '.join(what) or 'see note'}"
+    if cm.condition:
+        text += f" ({cm.condition})"
+    refs = ", ".join(r.label() for r in cm.evidence.references[:3])
+    text += f" [evidence {cm.evidence.level.value}{'; ' + refs if refs else ''}]"
+    if cm.note:
+        text += f". {cm.note}"
+    return text
+
+
+def _instant(assessment: Assessment) -> str:
+    text = assessment.at.isoformat()
+    return text if assessment.at.tzinfo else text + "Z"
+
+
+def _guidance(
+    assessment: Assessment, catalogue: Catalogue, evaluation: str, device: str, group_url: str
+) -> JSON:
+    parameters = {
+        "resourceType": "Parameters",
+        "id": "implications",
+        "parameter": [
+            {
+                "name": "therapy-implication",
+                "part": [
+                    {
+                        "name": "target",
+                        "valueCoding": {
+                            "system": f"{codes.BASE}/CodeSystem/drug-{imp.target_kind}",
+                            "code": imp.target,
+                            "display": imp.name,
+                        },
+                    },
+                    {
+                        "name": "implication",
+                        "valueCoding": {"system": codes.CS_IMPLICATION, "code": imp.effect},
+                    },
+                    {
+                        "name": "evidence-level",
+                        "valueCoding": {"system": codes.CS_EVIDENCE, "code": imp.evidence_level},
+                    },
+                    *({"name": "rule", "valueUri": rule_url(r)} for r in imp.rule_ids),
+                    *({"name": "observation", "valueReference": {"reference": o}} for o in imp.observations),
+                ],
+            }
+            for imp in assessment.implications
+        ]
+        or None,
+    }
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "id": "messages",
+        "issue": [
+            {
+                "severity": m.severity.value,
+                "code": "informational" if m.severity.value == "information" else "processing",
+                "diagnostics": m.text,
+                "expression": [m.where] if m.where else None,
+            }
+            for m in assessment.messages
+        ]
+        or [{"severity": "information", "code": "informational", "diagnostics": "all input was understood"}],
+    }
+    reasons = [ref for ref in assessment.inputs if ref.startswith(("Observation/", "DiagnosticReport/"))]
+    return {
+        "resourceType": "GuidanceResponse",
+        "meta": {"profile": [codes.SD_GUIDANCE]},
+        "contained": [parameters, outcome],
+        "identifier": [{"system": codes.NS_EVALUATION, "value": evaluation}],
+        "requestIdentifier": {"system": codes.NS_EVALUATION, "value": evaluation},
+        "moduleCanonical": f"{codes.PLAN}|{assessment.catalogue_version}",
+        "status": assessment.status.value,
+        "subject": {"reference": assessment.patient} if assessment.patient else None,
+        "occurrenceDateTime": _instant(assessment),
+        "performer": {"reference": device},
+        "reasonReference": [{"reference": r} for r in reasons] or None,
+        "evaluationMessage": [{"reference": "#messages"}],
+        "outputParameters": {"reference": "#implications"},
+        "result": {"reference": group_url},
+        "dataRequirement": [
+            {
+                "type": "Observation",
+                "codeFilter": [
+                    {
+                        "path": "code",
+                        "code": [{"system": codes.CS_DATA_NEED, "code": need.code, "display": need.text}],
+                    }
+                ],
+                "extension": [
+                    {
+                        "url": f"{codes.BASE}/StructureDefinition/data-requirement-reason",
+                        "valueString": need.reason,
+                    }
+                ],
+            }
+            for need in assessment.data_requirements
+        ]
+        or None,
+    }
+
+
+def _request_group(assessment: Assessment, catalogue: Catalogue, group_id: str, device: str) -> JSON:
+    return {
+        "resourceType": "RequestGroup",
+        "identifier": [{"system": codes.NS_EVALUATION, "value": group_id}],
+        "status": "draft" if assessment.countermeasures else "completed",
+        "intent": "proposal",
+        "subject": {"reference": assessment.patient} if assessment.patient else None,
+        "authoredOn": _instant(assessment),
+        "author": {"reference": device},
+        "action": [_action(rec, catalogue) for rec in assessment.countermeasures] or None,
+    }
+
+
+def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
+    cm = rec.countermeasure
+    concepts: list[JSON] = [
+        {
+            "coding": [
+                {
+                    "system": codes.CS_COUNTERMEASURE,
+                    "code": cm.strategy.value,
+                    "display": _STRATEGY_DISPLAY[cm.strategy.value],
+                }
+            ]
+        }
+    ]
+    for drug_id in cm.drugs:
+        concepts.append(_drug_concept(drug_id, catalogue))
+    return {
+        "title": f"{_STRATEGY_DISPLAY[cm.strategy.value]}: {_what(cm, catalogue)}",
+        "description": countermeasure_text(cm, catalogue) + f" Answers: {', '.join(rec.reasons)}.",
+        "code": concepts,
+        "documentation": [_citation(r) for r in cm.evidence.references] or None,
+        "extension": [{"url": codes.EXT_RULE, "valueString": r} for r in rec.rule_ids],
+    }
+
+
+def _what(cm: Countermeasure, catalogue: Catalogue) -> str:
+    named = drug_names(cm.drugs, catalogue) or ", ".join(catalogue.classes[c].name for c in cm.classes)
+    return named or ", ".join(cm.tests)
+
+
+def _drug_concept(drug_id: str, catalogue: Catalogue) -> JSON:
+    drug = catalogue.drugs[drug_id]
+    coding: list[JSON] = []
+    if drug.codes.rxnorm:
+        coding.append({"system": codes.RXNORM, "code": drug.codes.rxnorm, "display": drug.name})
+    coding += [{"system": codes.ATC, "code": atc, "display": drug.name} for atc in drug.codes.atc]
+    if drug.codes.ncit:
+        coding.append({"system": codes.NCIT, "code": drug.codes.ncit, "display": drug.name})
+    return {"coding": coding or None, "text": drug.name}
+
+
+def _citation(ref: Reference) -> JSON:
+    out: JSON = {"type": "citation", "display": ref.label()}
+    if ref.pmid:
+        out["url"] = f"https://pubmed.ncbi.nlm.nih.gov/{ref.pmid}/"
+    return out

@@ -1,0 +1,115 @@
+"""Loading and linting the catalogue: every problem named with file, line and a fix hint."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fhir_resist.catalogue import load_catalogue
+from fhir_resist.errors import CatalogueError
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    target = tmp_path / "catalogue"
+    shutil.copytree(ROOT / "catalogue", target)
+    return target
+
+
+def _a_rule(root: Path) -> Path:
+    return sorted((root / "rules").rglob("*.yaml"))[0]
+
+
+def _problems(root: Path) -> list[str]:
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(root)
+    return info.value.problems
+
+
+def test_bundled_catalogue_loads_and_is_indexed(catalogue: object) -> None:
+    from fhir_resist.catalogue import Catalogue
+
+    assert isinstance(catalogue, Catalogue)
+    assert catalogue.version
+    assert catalogue.rules_for("variant:KRAS")
+    assert all(r.cases for r in catalogue.rules)
+
+
+def test_not_a_catalogue(tmp_path: Path) -> None:
+    assert "no catalogue.yaml" in _problems(tmp_path)[0]
+
+
+def test_yaml_syntax_error_names_file_and_line(copy: Path) -> None:
+    rule = _a_rule(copy)
+    rule.write_text(rule.read_text() + "\n  bad: [unclosed\n")
+    (problem,) = _problems(copy)
+    assert rule.name in problem and "not valid YAML" in problem
+
+
+def test_unknown_key_names_line_and_hint(copy: Path) -> None:
+    rule = _a_rule(copy)
+    lines = rule.read_text().splitlines()
+    lines.insert(1, "titel: typo")
+    rule.write_text("\n".join(lines) + "\n")
+    (problem,) = _problems(copy)
+    assert f"{rule.name}:2:" in problem and "titel" in problem and "unknown key" in problem
+
+
+def test_unknown_drug_gene_and_tumour_are_reported(copy: Path) -> None:
+    rule = _a_rule(copy)
+    data = yaml.safe_load(rule.read_text())
+    data["therapies"] = {"drugs": ["no-such-drug"]}
+    data["alterations"][0]["gene"] = "NOTAGENE"
+    data["tumours"]["include"] = ["NOWHERE"]
+    rule.write_text(yaml.safe_dump(data, sort_keys=False))
+    problems = "\n".join(_problems(copy))
+    assert "unknown drug 'no-such-drug'" in problems
+    assert "unknown gene 'NOTAGENE'" in problems
+    assert "unknown OncoTree code 'NOWHERE'" in problems
+
+
+def test_duplicate_rule_id(copy: Path) -> None:
+    rule = _a_rule(copy)
+    twin = rule.parent / "twin.yaml"
+    twin.write_text(rule.read_text())
+    problems = "\n".join(_problems(copy))
+    assert "duplicate rule id" in problems and "file name must be the rule id" in problems
+
+
+def test_switching_to_a_drug_the_rule_says_fails_is_refused(copy: Path) -> None:
+    for path in sorted((copy / "rules").rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        if data["effect"] == "resistance" and data["therapies"].get("drugs"):
+            drug = data["therapies"]["drugs"][0]
+            break
+        if data["effect"] == "resistance" and data["therapies"].get("classes"):
+            drug = None
+            break
+    else:
+        pytest.fail("no resistance rule in the catalogue")
+    if drug is None:
+        catalogue = load_catalogue(ROOT / "catalogue")
+        drug = sorted(catalogue.class_members(data["therapies"]["classes"][0]))[0]
+    data["countermeasures"] = [{"strategy": "switch", "drugs": [drug], "evidence": {"level": "A"}}]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert any("which this rule says fails" in p for p in _problems(copy))
+
+
+def test_rule_without_references_is_refused(copy: Path) -> None:
+    rule = _a_rule(copy)
+    data = yaml.safe_load(rule.read_text())
+    data["evidence"]["references"] = []
+    rule.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert any("evidence.references" in p for p in _problems(copy))
+
+
+def test_rule_needs_match_and_no_match_cases(copy: Path) -> None:
+    rule = _a_rule(copy)
+    data = yaml.safe_load(rule.read_text())
+    data["cases"] = [c for c in data["cases"] if c["expect"] == "match"] * 2
+    rule.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert any("no-match" in p for p in _problems(copy))

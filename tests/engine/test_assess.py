@@ -1,0 +1,157 @@
+"""The engine's decisions: applicability, timing, severity, implications, countermeasures."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+import random
+from datetime import UTC, date, datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fhir_resist import Catalogue, evaluate, read_context
+from fhir_resist.domain import Call, Kind, Origin, Specimen, SpecimenType, Therapy
+from fhir_resist.engine.assess import assess
+from fhir_resist.engine.model import IssueSeverity, Status, TimingCall
+from tests.conftest import SCENARIOS, load_json
+
+AT = datetime(2026, 4, 1, 9, tzinfo=UTC)
+
+
+def _bundle(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = load_json(SCENARIOS / f"{name}.json")
+    return data
+
+
+def _entry(bundle: dict[str, Any], rid: str) -> dict[str, Any]:
+    resource: dict[str, Any] = next(e["resource"] for e in bundle["entry"] if e["resource"].get("id") == rid)
+    return resource
+
+
+def test_kras_g12d_on_cetuximab_is_high_primary_downstream(catalogue: Catalogue) -> None:
+    assessment = evaluate([_bundle("crc-kras-g12d-cetuximab")], catalogue=catalogue, at=AT)
+    assert assessment.status is Status.SUCCESS
+    assert assessment.tumour == "COAD"
+    (issue,) = assessment.issues
+    assert issue.therapy.source == "MedicationRequest/mr-cetux"
+    assert issue.drugs == ("cetuximab",)
+    assert issue.finding.observations == ("Observation/v-kras",)
+    assert issue.severity is IssueSeverity.HIGH
+    assert issue.timing is TimingCall.PRIMARY
+    assert issue.finding.rule.mechanism.value == "downstream"
+    assert "bevacizumab" in {d for r in issue.countermeasures for d in r.countermeasure.drugs}
+
+
+def test_same_input_in_any_order_gives_the_same_assessment(catalogue: Catalogue) -> None:
+    bundle = _bundle("crc-kras-g12d-cetuximab")
+    resources = [e["resource"] for e in bundle["entry"]]
+    first = evaluate(resources, catalogue=catalogue, at=AT)
+    shuffled = resources[:]
+    random.Random(7).shuffle(shuffled)
+    second = evaluate(shuffled, catalogue=catalogue, at=AT)
+    assert [i.identifier for i in first.issues] == [i.identifier for i in second.issues]
+    assert first.implications == second.implications
+    assert first.countermeasures == second.countermeasures
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(range(7)))
+def test_order_never_changes_the_conclusions(catalogue: Catalogue, order: list[int]) -> None:
+    resources = [e["resource"] for e in _bundle("crc-braf-v600e-panitumumab")["entry"]]
+    shuffled = [resources[i] for i in order if i < len(resources)] + resources[7:]
+    base = evaluate(resources, catalogue=catalogue, at=AT)
+    other = evaluate(shuffled, catalogue=catalogue, at=AT)
+    assert {i.identifier for i in base.issues} == {i.identifier for i in other.issues}
+    assert set(base.implications) == set(other.implications)
+
+
+def test_no_therapy_gives_implications_and_no_issue(catalogue: Catalogue) -> None:
+    assessment = evaluate([_bundle("crc-kras-g12v-no-therapy")], catalogue=catalogue, at=AT)
+    assert assessment.issues == ()
+    targets = {(i.target, i.effect) for i in assessment.implications}
+    assert ("anti-egfr-mab", "resistance") in targets
+
+
+def test_stopped_therapy_is_not_current(catalogue: Catalogue) -> None:
+    bundle = _bundle("crc-kras-g12d-cetuximab")
+    _entry(bundle, "mr-cetux")["status"] = "stopped"
+    assert evaluate([bundle], catalogue=catalogue, at=AT).issues == ()
+
+
+def test_germline_variant_does_not_trigger_a_somatic_rule(catalogue: Catalogue) -> None:
+    bundle = _bundle("crc-kras-g12d-cetuximab")
+    kras = _entry(bundle, "v-kras")
+    origin = next(c for c in kras["component"] if c["code"]["coding"][0]["code"] == "48002-0")
+    origin["valueCodeableConcept"]["coding"][0]["code"] = "LA6683-2"
+    rules = {f.rule.id for f in evaluate([bundle], catalogue=catalogue, at=AT).findings}
+    somatic_rules = {r.id for r in catalogue.rules if all(p.origin == "somatic" for p in r.alterations)}
+    assert not rules & somatic_rules
+
+
+def test_missing_tumour_is_data_required(catalogue: Catalogue) -> None:
+    bundle = _bundle("crc-kras-g12d-cetuximab")
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Condition"]
+    assessment = evaluate([bundle], catalogue=catalogue, at=AT)
+    assert assessment.status is Status.DATA_REQUIRED
+    assert "tumour-type" in {d.code for d in assessment.data_requirements}
+    assert assessment.issues == ()
+
+
+def test_tumour_override(catalogue: Catalogue) -> None:
+    bundle = _bundle("crc-kras-g12d-cetuximab")
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Condition"]
+    assessment = evaluate([bundle], catalogue=catalogue, at=AT, tumour="COADREAD")
+    assert assessment.status is Status.SUCCESS and len(assessment.issues) == 1
+
+
+def test_missing_ras_testing_before_anti_egfr_is_a_data_requirement(catalogue: Catalogue) -> None:
+    bundle = _bundle("crc-kras-g12d-cetuximab")
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"].get("id") not in {"v-kras", "v-braf-neg"}]
+    needs = {d.code for d in evaluate([bundle], catalogue=catalogue, at=AT).data_requirements}
+    assert "crc-extended-ras-braf-before-anti-egfr" in needs
+    assert "crc-msi-mmr-status" in needs
+
+
+def test_acquired_when_absent_before_and_present_after_start(catalogue: Catalogue) -> None:
+    context = read_context([_bundle("crc-kras-g12d-cetuximab")])
+    kras = next(a for a in context.alterations if a.source == "Observation/v-kras")
+    later = replace(kras, specimen="Specimen/sp-2", report=None, observed=date(2026, 9, 1))
+    baseline = replace(kras, call=Call.ABSENT, source="Observation/base")
+    therapy = replace(context.therapies[0], start=date(2026, 3, 10))
+    ctx = replace(
+        context, alterations=(baseline, later), therapies=(therapy,),
+        specimens=(*context.specimens, Specimen("Specimen/sp-2", SpecimenType.PLASMA, date(2026, 9, 1))))
+    (issue,) = assess(ctx, catalogue, AT).issues
+    assert issue.timing is TimingCall.ACQUIRED
+    no_baseline = replace(ctx, alterations=(later,))
+    (issue2,) = assess(no_baseline, catalogue, AT).issues
+    assert issue2.timing is TimingCall.UNDETERMINED
+
+
+def test_subclonal_tissue_finding_is_one_step_lower(catalogue: Catalogue) -> None:
+    context = read_context([_bundle("crc-kras-g12d-cetuximab")])
+    low = tuple(replace(a, vaf=0.02) if a.source == "Observation/v-kras" else a
+                for a in context.alterations)
+    (issue,) = assess(replace(context, alterations=low), catalogue, AT).issues
+    assert issue.severity is IssueSeverity.MODERATE
+
+
+def test_proposed_therapy_is_primary(catalogue: Catalogue) -> None:
+    context = read_context([_bundle("crc-kras-g12d-cetuximab")])
+    draft = Therapy("MedicationRequest/draft", "MedicationRequest", "draft", context.therapies[0].codings,
+                    "cetuximab", proposed=True)
+    (issue,) = assess(replace(context, therapies=(draft,)), catalogue, AT).issues
+    assert issue.timing is TimingCall.PRIMARY
+    assert issue.therapy.source == "MedicationRequest/draft"
+
+
+def test_countermeasures_never_offer_a_drug_another_finding_defeats(catalogue: Catalogue) -> None:
+    context = read_context([_bundle("crc-braf-v600e-panitumumab")])
+    braf = next(a for a in context.alterations if a.gene == "BRAF" and a.call is Call.PRESENT)
+    kras = replace(braf, gene="KRAS", hgnc_id="HGNC:6407", source="Observation/kras",
+                        protein=read_context([_bundle("crc-kras-g12d-cetuximab")]).alterations[0].protein,
+                        codon=12, origin=Origin.SOMATIC, kind=Kind.VARIANT)
+    assessment = assess(replace(context, alterations=(*context.alterations, kras)), catalogue, AT)
+    offered = {d for r in assessment.countermeasures for d in r.countermeasure.drugs}
+    assert "cetuximab" not in offered and "panitumumab" not in offered

@@ -1,0 +1,200 @@
+"""Reading FHIR into the domain: what is understood, and what is ignored with a message."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+import pytest
+
+from fhir_resist.domain import Call, CnvCall, Kind, MsiStatus, Origin, SpecimenType
+from fhir_resist.fhir.read import normalise_reference, parse_date, read_context
+from tests.conftest import IG, SCENARIOS, load_json
+
+
+def _scenario(name: str) -> dict[str, Any]:
+    bundle: dict[str, Any] = load_json(SCENARIOS / f"{name}.json")
+    return bundle
+
+
+def _by_source(context: Any) -> dict[str, Any]:
+    return {a.source: a for a in context.alterations}
+
+
+def test_variant_present_with_protein_coding_vaf_and_origin() -> None:
+    context = read_context([_scenario("crc-kras-g12d-cetuximab")])
+    kras = _by_source(context)["Observation/v-kras"]
+    assert kras.kind is Kind.VARIANT
+    assert kras.call is Call.PRESENT
+    assert kras.gene == "KRAS" and kras.hgnc_id == "HGNC:6407"
+    assert kras.protein is not None and kras.protein.text == "G12D"
+    assert kras.coding is not None and kras.coding.codon == 12
+    assert kras.codon == 12
+    assert kras.consequence == "missense"
+    assert kras.origin is Origin.SOMATIC
+    assert kras.vaf == pytest.approx(0.31)
+    assert kras.specimen == "Specimen/sp-1"
+    assert kras.report == "DiagnosticReport/dr-1"
+    assert kras.observed == date(2026, 2, 20)
+
+
+def test_absent_variant_is_a_pertinent_negative_not_a_finding() -> None:
+    context = read_context([_scenario("crc-kras-g12d-cetuximab")])
+    braf = _by_source(context)["Observation/v-braf-neg"]
+    assert braf.call is Call.ABSENT
+    assert braf.protein is not None and braf.protein.text == "V600E"
+
+
+def test_therapy_tumour_specimen_and_report() -> None:
+    context = read_context([_scenario("crc-kras-g12d-cetuximab")])
+    assert context.patient == "Patient/pat-1"
+    (therapy,) = context.therapies
+    assert therapy.source == "MedicationRequest/mr-cetux"
+    assert therapy.start == date(2026, 3, 10)
+    assert therapy.status == "active" and not therapy.proposed
+    assert {c.code for c in therapy.codings} == {"318341", "L01FE01"}
+    (tumour,) = context.tumours
+    assert {c.code for c in tumour.codings} == {"363406005", "C18.9"}
+    (specimen,) = context.specimens
+    assert specimen.type is SpecimenType.TISSUE and specimen.collected == date(2026, 2, 20)
+    (report,) = context.reports
+    assert report.results == ("Observation/v-kras", "Observation/v-braf-neg")
+
+
+def test_entered_in_error_is_ignored_and_garbage_hgvs_is_reported() -> None:
+    context = read_context([_scenario("crc-bad-input-mixed")])
+    sources = _by_source(context)
+    assert "Observation/v-eie" not in sources
+    garbage = sources["Observation/v-garbage"]
+    assert garbage.protein is None and garbage.codon is None
+    texts = [f"{m.where} {m.text}" for m in context.messages]
+    assert any("v-eie" in t and "entered-in-error" in t for t in texts)
+    assert any("v-garbage" in t and "protein-hgvs" in t for t in texts)
+    assert sources["Observation/v-braf"].protein is not None
+
+
+def test_msi_and_tmb() -> None:
+    context = read_context([_scenario("crc-msi-h-cetuximab")])
+    sources = _by_source(context)
+    assert sources["Observation/b-msi"].kind is Kind.MSI
+    assert sources["Observation/b-msi"].msi is MsiStatus.HIGH
+    assert sources["Observation/b-tmb"].kind is Kind.TMB
+    assert sources["Observation/b-tmb"].tmb == 48.0
+
+
+def test_copy_number_gain_with_high_copy_number_is_amplification() -> None:
+    context = read_context([_scenario("crc-erbb2-amp-cetuximab")])
+    erbb2 = _by_source(context)["Observation/cn-erbb2"]
+    assert erbb2.kind is Kind.CNV and erbb2.cnv is CnvCall.AMPLIFICATION
+    assert erbb2.copy_number == 18
+    assert erbb2.gene == "ERBB2"
+
+
+def test_plasma_specimen_and_medication_statement_period() -> None:
+    context = read_context([_scenario("crc-egfr-s492r-acquired-cetuximab")])
+    specimens = {s.source: s for s in context.specimens}
+    assert specimens["Specimen/sp-2"].type is SpecimenType.PLASMA
+    (therapy,) = context.therapies
+    assert therapy.resource_type == "MedicationStatement"
+    assert therapy.start == date(2025, 12, 1)
+
+
+def _variant(value_code: str | None) -> dict[str, Any]:
+    obs: dict[str, Any] = copy.deepcopy(
+        next(e["resource"] for e in _scenario("crc-kras-g12d-cetuximab")["entry"]
+             if e["resource"].get("id") == "v-kras"))
+    if value_code is None:
+        del obs["valueCodeableConcept"]
+    else:
+        obs["valueCodeableConcept"]["coding"][0]["code"] = value_code
+    return obs
+
+
+def test_no_call_is_neither_finding_nor_negative() -> None:
+    context = read_context([_variant("LA18198-4")])
+    assert context.alterations == ()
+    assert any("no call" in m.text for m in context.messages)
+
+
+def test_missing_value_is_read_as_present_with_a_warning() -> None:
+    context = read_context([_variant(None)])
+    assert context.alterations[0].call is Call.PRESENT
+    assert any("no Present/Absent value" in m.text for m in context.messages)
+
+
+def test_vaf_in_percent_and_absurd_vaf() -> None:
+    obs = _variant("LA9633-4")
+    vaf = next(c for c in obs["component"] if c["code"]["coding"][0]["code"] == "81258-6")
+    vaf["valueQuantity"] = {"value": 31, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
+    assert read_context([obs]).alterations[0].vaf == pytest.approx(0.31)
+    vaf["valueQuantity"] = {"value": 250, "code": "%"}
+    context = read_context([obs])
+    assert context.alterations[0].vaf is None
+    assert any("outside 0-100" in m.text for m in context.messages)
+
+
+def test_germline_source_class() -> None:
+    obs = _variant("LA9633-4")
+    origin = next(c for c in obs["component"] if c["code"]["coding"][0]["code"] == "48002-0")
+    origin["valueCodeableConcept"]["coding"][0]["code"] = "LA6683-2"
+    assert read_context([obs]).alterations[0].origin is Origin.GERMLINE
+
+
+def test_mixed_patients_are_not_merged() -> None:
+    bundle = _scenario("crc-kras-g12d-cetuximab")
+    stranger = _variant("LA9633-4")
+    stranger["id"] = "other-kras"
+    stranger["subject"] = {"reference": "Patient/someone-else"}
+    bundle["entry"].append({"fullUrl": "http://ehr.example.org/fhir/Observation/other-kras",
+                            "resource": stranger})
+    context = read_context([bundle])
+    assert "Observation/other-kras" not in _by_source(context)
+    assert any("mixed patients" in m.text for m in context.messages)
+
+
+def test_non_resources_are_messages_not_exceptions() -> None:
+    context = read_context([{"no": "type"}, {"resourceType": "Bundle", "entry": "oops"}])  # type: ignore[list-item]
+    wheres = [m.where for m in context.messages]
+    assert "input[0]" in wheres and "input[1].entry" in wheres
+
+
+def test_medication_reference_to_contained_and_bundled_medication() -> None:
+    request = {
+        "resourceType": "MedicationRequest", "id": "mr-1", "status": "active", "intent": "order",
+        "contained": [{"resourceType": "Medication", "id": "med",
+                       "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                            "code": "263034"}]}}],
+        "medicationReference": {"reference": "#med"}, "subject": {"reference": "Patient/p"},
+    }
+    (therapy,) = read_context([request]).therapies
+    assert therapy.codings[0].code == "263034"
+    request2 = {**request, "id": "mr-2", "contained": [], "medicationReference": {"reference": "Medication/m9"}}
+    context = read_context([request2])
+    assert context.therapies == ()
+    assert any("Medication/m9" in m.text for m in context.messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2026-03-10", date(2026, 3, 10)), ("2026-03", date(2026, 3, 1)), ("2026", date(2026, 1, 1)),
+     ("2026-03-10T12:00:00Z", date(2026, 3, 10)), ("nonsense", None), (None, None), ("2026-13-40", None)],
+)
+def test_parse_date(text: str | None, expected: date | None) -> None:
+    assert parse_date(text) == expected
+
+
+def test_normalise_reference() -> None:
+    assert normalise_reference("http://ehr.example.org/fhir/Observation/x", {}) == "Observation/x"
+    assert normalise_reference("Observation/x/_history/2", {}) == "Observation/x"
+    assert normalise_reference("urn:uuid:1", {"urn:uuid:1": "Observation/a"}) == "Observation/a"
+
+
+def test_genomics_reporting_ig_examples_read_without_errors() -> None:
+    resources = [load_json(p) for p in sorted(IG.glob("*.json"))]
+    context = read_context([r for r in resources if r.get("resourceType") != "Bundle"])
+    errors = [m for m in context.messages if m.severity.value == "error"]
+    # The IG examples describe several example patients: mixing them is reported, never raised.
+    assert all("Patient" in m.text or "mixed patients" in m.text for m in errors)
+    egfr = read_context([load_json(IG / "Observation-EGFR-L858R-var.json")]).alterations[0]
+    assert egfr.gene == "EGFR" and egfr.protein is not None and egfr.protein.text == "L858R"

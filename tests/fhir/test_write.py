@@ -1,0 +1,104 @@
+"""The output transaction Bundle: shape, identifiers, references and FHIR validity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fhir_resist import Catalogue, evaluate, to_bundle
+from fhir_resist.fhir import codes
+from fhir_resist.fhir.r4 import validated
+from tests.conftest import SCENARIOS, load_json
+
+AT = datetime(2026, 4, 1, 9, tzinfo=UTC)
+
+
+def _out(name: str, catalogue: Catalogue) -> dict[str, Any]:
+    return to_bundle(evaluate([load_json(SCENARIOS / f"{name}.json")], catalogue=catalogue, at=AT))
+
+
+def _of(bundle: dict[str, Any], rtype: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
+
+
+def test_transaction_with_one_guidance_response_and_one_issue(catalogue: Catalogue) -> None:
+    bundle = _out("crc-kras-g12d-cetuximab", catalogue)
+    assert bundle["type"] == "transaction"
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds.count("GuidanceResponse") == 1
+    assert kinds.count("DetectedIssue") == 1
+    assert kinds.count("RequestGroup") == 1
+    assert kinds.count("Provenance") == 1
+    assert kinds.count("Device") == 1
+    for entry in bundle["entry"]:
+        assert entry["fullUrl"].startswith("urn:uuid:")
+        assert entry["request"]["method"] == "POST"
+        if entry["resource"]["resourceType"] != "Provenance":
+            assert entry["request"]["ifNoneExist"].startswith("identifier=http://fhir-resist.org/fhir/")
+        validated(entry["resource"])
+
+
+def test_detected_issue_contract(catalogue: Catalogue) -> None:
+    (issue,) = _of(_out("crc-kras-g12d-cetuximab", catalogue), "DetectedIssue")
+    assert issue["meta"]["profile"] == [codes.SD_DETECTED_ISSUE]
+    assert issue["status"] == "final"
+    assert issue["severity"] == "high"
+    assert issue["patient"] == {"reference": "Patient/pat-1"}
+    assert [r["reference"] for r in issue["implicated"]] == ["MedicationRequest/mr-cetux", "Observation/v-kras"]
+    (evidence,) = issue["evidence"]
+    systems = {c["system"]: c["code"] for c in evidence["code"][0]["coding"]}
+    assert systems == {codes.CS_MECHANISM: "downstream", codes.CS_TIMING: "primary"}
+    assert evidence["detail"] == [{"reference": "Observation/v-kras"}]
+    assert issue["identifier"][0]["system"] == codes.NS_FINDING
+    assert issue["reference"].startswith(codes.RULE_URL)
+    extensions = {e["url"] for e in issue["extension"]}
+    assert extensions == {codes.EXT_RULE, codes.EXT_CATALOGUE_VERSION, codes.EXT_EVIDENCE_LEVEL}
+    actions = [m["action"]["coding"][0]["code"] for m in issue["mitigation"]]
+    assert actions and actions[0] == "switch"
+    assert "bevacizumab" in issue["mitigation"][0]["action"]["text"]
+    assert "KRAS p.G12D" in issue["detail"]
+
+
+def test_guidance_response_contract(catalogue: Catalogue) -> None:
+    bundle = _out("crc-kras-g12d-cetuximab", catalogue)
+    (guidance,) = _of(bundle, "GuidanceResponse")
+    assert guidance["moduleCanonical"] == f"{codes.PLAN}|{catalogue.version}"
+    assert guidance["status"] == "success"
+    assert guidance["subject"] == {"reference": "Patient/pat-1"}
+    contained = {c["id"]: c for c in guidance["contained"]}
+    implications = contained["implications"]["parameter"]
+    assert all(p["name"] == "therapy-implication" for p in implications)
+    group_url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RequestGroup")
+    assert guidance["result"] == {"reference": group_url}
+    assert {"reference": "Observation/v-kras"} in guidance["reasonReference"]
+    (group,) = _of(bundle, "RequestGroup")
+    drug_codes = {c["code"] for a in group["action"] for concept in a["code"] for c in concept.get("coding", [])}
+    assert "253337" in drug_codes  # bevacizumab, RxNorm
+
+
+def test_rerun_gives_identical_identifiers(catalogue: Catalogue) -> None:
+    first = _out("crc-kras-g12d-cetuximab", catalogue)
+    second = _out("crc-kras-g12d-cetuximab", catalogue)
+    assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
+    assert [e["request"].get("ifNoneExist") for e in first["entry"]] == [
+        e["request"].get("ifNoneExist") for e in second["entry"]
+    ]
+
+
+def test_messages_travel_in_the_operation_outcome(catalogue: Catalogue) -> None:
+    (guidance,) = _of(_out("crc-bad-input-mixed", catalogue), "GuidanceResponse")
+    outcome = {c["id"]: c for c in guidance["contained"]}["messages"]
+    expressions = [x for issue in outcome["issue"] for x in issue.get("expression", [])]
+    assert any("v-garbage" in x for x in expressions)
+    assert any("v-eie" in x for x in expressions)
+
+
+def test_provenance_links_outputs_and_inputs(catalogue: Catalogue) -> None:
+    bundle = _out("crc-kras-g12d-cetuximab", catalogue)
+    (provenance,) = _of(bundle, "Provenance")
+    targets = {t["reference"] for t in provenance["target"]}
+    urls = {e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] in
+            {"GuidanceResponse", "DetectedIssue", "RequestGroup"}}
+    assert targets == urls
+    sources = {e["what"]["reference"] for e in provenance["entity"]}
+    assert {"Observation/v-kras", "MedicationRequest/mr-cetux"} <= sources

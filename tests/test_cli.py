@@ -1,0 +1,112 @@
+"""The command line: commands, outputs and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fhir_resist.cli import main
+from tests.conftest import EXAMPLES, ROOT, SCENARIOS
+
+
+def test_evaluate_prints_a_transaction_bundle(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--at", "2026-04-01T09:00:00Z"])
+    assert code == 0
+    bundle = json.loads(capsys.readouterr().out)
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "transaction"
+
+
+def test_evaluate_summary_explains_the_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "[HIGH] cetuximab" in out
+    assert "KRAS p.G12D" in out
+    assert "Mechanism: downstream" in out
+    assert "What to do:" in out and "bevacizumab" in out
+
+
+def test_evaluate_out_writes_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    assert main(["evaluate", str(SCENARIOS / "crc-ras-wt-panitumumab.json"), "--out", str(target)]) == 0
+    assert json.loads(target.read_text())["type"] == "transaction"
+
+
+def test_missing_file_is_exit_2_naming_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    assert main(["evaluate", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "nope.json" in err and "Traceback" not in err
+
+
+def test_truncated_json_is_exit_2_with_line_and_column(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"resourceType": "Bundle", "entry": [')
+    assert main(["evaluate", str(bad)]) == 2
+    assert "bad.json:1:" in capsys.readouterr().err
+
+
+def test_one_bad_file_does_not_stop_the_others(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    code = main(["evaluate", str(bad), str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--summary"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "bad.json" in captured.err
+    assert "cetuximab" in captured.out
+
+
+def test_ndjson_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bundle = json.loads((SCENARIOS / "crc-kras-g12d-cetuximab.json").read_text())
+    lines = [json.dumps(e["resource"]) for e in bundle["entry"]] + ["{broken"]
+    path = tmp_path / "patient.ndjson"
+    path.write_text("\n".join(lines))
+    assert main(["evaluate", str(path), "--summary"]) == 0
+    captured = capsys.readouterr()
+    assert "[HIGH] cetuximab" in captured.out
+    assert "patient.ndjson:8" in captured.err
+
+
+def test_bad_at_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--at", "yesterday"]) == 2
+    assert "--at" in capsys.readouterr().err
+
+
+def test_inspect_json_shows_what_was_understood(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(SCENARIOS / "crc-bad-input-mixed.json"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    braf = next(a for a in data["alterations"] if a["source"] == "Observation/v-braf")
+    assert braf["protein"] == "p.V600E" and braf["codon"] == 600 and braf["call"] == "present"
+    assert any("v-garbage" in m["where"] for m in data["messages"])
+    assert data["therapies"][0]["source"] == "MedicationRequest/mr-cetux"
+
+
+def test_catalogue_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalogue", "validate"]) == 0
+    assert "all valid" in capsys.readouterr().out
+    assert main(["catalogue", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {"id", "effect", "mechanism", "level"} <= set(rows[0])
+    assert main(["catalogue", "show", rows[0]["id"], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == rows[0]["id"]
+    assert main(["catalogue", "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rules"]["total"] == len(rows)
+    assert main(["catalogue", "show", "no-such-rule"]) == 2
+
+
+def test_invalid_catalogue_is_exit_2_with_file_and_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "catalogue"
+    shutil.copytree(ROOT / "catalogue", copy)
+    (copy / "catalogue.yaml").write_text("version: 2026.11.0\ndate: 2026-11-23\ntitel: typo\n")
+    assert main(["--catalogue", str(copy), "catalogue", "validate"]) == 2
+    err = capsys.readouterr().err
+    assert "catalogue.yaml:3" in err and "titel" in err
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.json")))
+def test_every_example_evaluates(example: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(EXAMPLES / example), "--summary"]) == 0
+    assert "fhir_resist" in capsys.readouterr().out
