@@ -1,8 +1,8 @@
 """fhir_resist: targeted-therapy resistance decision support on FHIR genomic reports.
 
-    >>> import fhir_resist
-    >>> assessment = fhir_resist.evaluate(resources)          # FHIR resource dicts
-    >>> bundle = fhir_resist.to_bundle(assessment)            # the transaction Bundle
+>>> import fhir_resist
+>>> assessment = fhir_resist.evaluate(resources)          # FHIR resource dicts
+>>> bundle = fhir_resist.to_bundle(assessment)            # the transaction Bundle
 """
 
 from __future__ import annotations

@@ -198,3 +198,51 @@ def test_genomics_reporting_ig_examples_read_without_errors() -> None:
     assert all("Patient" in m.text or "mixed patients" in m.text for m in errors)
     egfr = read_context([load_json(IG / "Observation-EGFR-L858R-var.json")]).alterations[0]
     assert egfr.gene == "EGFR" and egfr.protein is not None and egfr.protein.text == "L858R"
+
+
+def _subject(resource: dict[str, Any], patient: str = "Patient/p1") -> dict[str, Any]:
+    out = copy.deepcopy(resource)
+    out["subject"] = {"reference": patient}
+    return out
+
+
+def test_fusion_named_only_in_the_variation_code() -> None:
+    (fusion,) = read_context([load_json(IG / "Observation-ROS1-Fusion-var.json")]).alterations
+    assert fusion.kind is Kind.FUSION and fusion.gene == "ROS1"
+
+
+def test_two_gene_components_make_a_fusion_with_partner() -> None:
+    obs = _variant("LA9633-4")
+    obs["component"].append({"code": {"coding": [{"system": "http://loinc.org", "code": "48018-6"}]},
+                             "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org",
+                                                                  "code": "HGNC:427", "display": "ALK"}]}})
+    (fusion,) = read_context([obs]).alterations
+    assert fusion.kind is Kind.FUSION and (fusion.gene, fusion.partner) == ("KRAS", "ALK")
+
+
+def test_deletion_with_copy_number_one_is_a_copy_number_loss() -> None:
+    (loss,) = read_context([load_json(IG / "Observation-ExampleSomaticDEL.json")]).alterations
+    assert loss.kind is Kind.CNV and loss.cnv is CnvCall.LOSS and loss.copy_number == 1
+
+
+def test_protein_change_found_in_a_molecular_consequence() -> None:
+    variant = _subject(_variant("LA9633-4"))
+    variant["component"] = [c for c in variant["component"]
+                            if c["code"]["coding"][0]["code"] not in {"48005-3", "48004-6"}]
+    consequence = _subject(load_json(IG / "Observation-NOTCH1-uncertain-molc.json"))
+    consequence["derivedFrom"] = [{"reference": "Observation/v-kras"}]
+    (alteration,) = read_context([variant, consequence]).alterations
+    assert alteration.protein is not None and alteration.protein.text == "A1931T"
+
+
+def test_members_of_a_grouping_belong_to_the_report() -> None:
+    variant = _subject(_variant("LA9633-4"))
+    group = {"resourceType": "Observation", "id": "grp", "status": "final", "subject": {"reference": "Patient/p1"},
+             "code": {"coding": [{"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "code": "C43359"}]},
+             "hasMember": [{"reference": "Observation/v-kras"}]}
+    report = {"resourceType": "DiagnosticReport", "id": "dr", "status": "final",
+              "subject": {"reference": "Patient/p1"}, "code": {"coding": [{"code": "51969-4"}]},
+              "result": [{"reference": "Observation/grp"}]}
+    context = read_context([report, group, variant])
+    (alteration,) = context.alterations
+    assert alteration.report == "DiagnosticReport/dr"

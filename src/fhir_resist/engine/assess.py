@@ -98,9 +98,9 @@ def _resolve_gene(alt: Alteration, catalogue: Catalogue) -> Alteration:
 
 def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Message]) -> str | None:
     if context.tumour_override:
-        code = context.tumour_override.upper()
-        if code in catalogue.tumours:
-            return code
+        override = context.tumour_override.upper()
+        if override in catalogue.tumours:
+            return override
         messages.append(
             Message(
                 Severity.ERROR,
@@ -108,17 +108,30 @@ def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Messag
                 f"'{context.tumour_override}' is not an OncoTree code in the catalogue",
             )
         )
-    for tumour in context.tumours:
-        resolved = catalogue.resolve_tumour(tumour.codings)
-        if resolved is not None:
-            return resolved
+    resolved: dict[str, str] = {}
+    for tumour in sorted(context.tumours, key=lambda t: t.source):
+        code = catalogue.resolve_tumour(tumour.codings)
+        if code is None:
+            messages.append(
+                Message(
+                    Severity.INFORMATION,
+                    f"{tumour.source}.code",
+                    "condition is not a cancer type the catalogue knows; not used",
+                )
+            )
+        else:
+            resolved.setdefault(code, tumour.source)
+    if len(resolved) > 1:
+        listed = ", ".join(f"{code} ({source})" for code, source in resolved.items())
         messages.append(
             Message(
                 Severity.WARNING,
-                f"{tumour.source}.code",
-                "condition code is not a cancer type the catalogue knows",
+                "Condition",
+                f"several cancer types are recorded: {listed}; the first is used, use --tumour to choose",
             )
         )
+    if resolved:
+        return next(iter(resolved))
     if not context.tumours:
         messages.append(
             Message(
@@ -217,7 +230,7 @@ def _therapies(
         if therapy.status not in _CURRENT_STATUS or (therapy.end is not None and therapy.end < today):
             continue
         out.append((therapy, drugs))
-    return tuple(out)
+    return tuple(sorted(out, key=lambda item: item[0].source))
 
 
 def _issues(

@@ -139,6 +139,9 @@ class _Reader:
     order: list[str] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
     messages: list[Message] = field(default_factory=list)
+    consequences: dict[str, list[JSON]] = field(
+        default_factory=dict
+    )  # variant ref -> its MolecularConsequences
 
     def note(self, severity: Severity, where: str, text: str) -> None:
         self.messages.append(Message(severity, where, text))
@@ -216,10 +219,21 @@ class _Reader:
         for ref in self.order:
             res = self.resources[ref]
             if res.get("resourceType") == "DiagnosticReport":
-                for result in res.get("result") or ():
-                    target = self.norm(_ref(result))
+                pending = [self.norm(_ref(result)) for result in res.get("result") or ()]
+                while pending:  # results, and the members of grouping Observations, belong to the report
+                    target = pending.pop()
+                    if target is None or target in report_of:
+                        continue
+                    report_of[target] = ref
+                    member_of = self.resources.get(target) or {}
+                    pending += [self.norm(_ref(m)) for m in member_of.get("hasMember") or ()]
+            elif res.get("resourceType") == "Observation" and _has_code(
+                res.get("code"), codes.MOLECULAR_CONSEQUENCE
+            ):
+                for link in res.get("derivedFrom") or ():
+                    target = self.norm(_ref(link))
                     if target:
-                        report_of.setdefault(target, ref)
+                        self.consequences.setdefault(target, []).append(res)
 
         for ref in self.order:
             res = self.resources[ref]
@@ -325,6 +339,8 @@ class _Reader:
         if not codings(code):
             self.note(Severity.WARNING, f"{ref}.code", "Observation has no code; ignored")
             return None
+        if _has_code(code, codes.MOLECULAR_CONSEQUENCE) or res.get("hasMember"):
+            return None  # read with the variant it derives from / a grouping of other findings
         self.note(
             Severity.INFORMATION,
             f"{ref}.code",
@@ -402,11 +418,18 @@ class _Reader:
         copy_number = _quantity(comps.get(codes.COPY_NUMBER, ()))
         common: dict[str, Any] = {**base, "gene": symbol, "hgnc_id": hgnc_id, "origin": origin, "call": call}
 
-        if len(genes) >= 2 or change_types & {
-            codes.SO_GENE_FUSION,
-            codes.SO_TRANSLOCATION,
-            codes.SO_COMPLEX_REARRANGEMENT,
-        }:
+        variation = " ".join(filter(None, (_component_text(c) for c in comps.get(codes.VARIATION_CODE, ()))))
+        named_fusion = "fusion" in variation.lower() or "::" in variation
+        if (
+            len(genes) >= 2
+            or named_fusion
+            or change_types
+            & {
+                codes.SO_GENE_FUSION,
+                codes.SO_TRANSLOCATION,
+                codes.SO_COMPLEX_REARRANGEMENT,
+            }
+        ):
             partner = genes[1][0] if len(genes) >= 2 else None
             label = f"{symbol}::{partner} fusion" if partner else f"{symbol} fusion"
             return Alteration(kind=Kind.FUSION, partner=partner, label=label, **common)
@@ -420,6 +443,15 @@ class _Reader:
 
         protein = self._protein(ref, comps)
         coding = self._coding(ref, comps)
+        for extra in self.consequences.get(ref, ()):  # STU3: the protein change may sit only here
+            extra_comps = _components(extra)
+            protein = protein or self._protein(ref, extra_comps)
+            coding = coding or self._coding(ref, extra_comps)
+            change_types |= {
+                c.code
+                for comp in extra_comps.get("feature-consequence", ())
+                for c in codings(comp.get("valueCodeableConcept"))
+            }
         vaf = self._vaf(ref, comps)
         codon = protein.start if protein is not None else (coding.codon if coding else None)
         consequence = protein.consequence if protein is not None else _consequence(change_types)
@@ -429,14 +461,8 @@ class _Reader:
                 f"{ref}.component:gene-studied",
                 "variant names no gene (48018-6); it cannot be matched",
             )
-        label = " ".join(
-            x
-            for x in (
-                symbol or "?",
-                f"p.{protein.text}" if protein else (f"c.{coding.text[2:]}" if coding else "variant"),
-            )
-            if x
-        )
+        change = f"p.{protein.text}" if protein else (coding.text if coding else "variant")
+        label = f"{symbol or '?'} {change}"
         return Alteration(
             kind=Kind.VARIANT,
             protein=protein,
@@ -707,6 +733,9 @@ def _quantity(comps: Iterable[JSON]) -> float | None:
 
 
 def _cnv_call(change_types: set[str | None], copy_number: float | None) -> CnvCall | None:
+    """Copy-number call from the DNA change type and copy number (amplification: >= 5 copies)."""
+    if copy_number is not None and change_types & {codes.SO_DELETION, codes.SO_DUPLICATION}:
+        change_types = {*change_types, codes.SO_COPY_NUMBER_VARIATION}
     if codes.SO_COPY_NUMBER_GAIN in change_types:
         return CnvCall.AMPLIFICATION if copy_number is None or copy_number >= 5 else CnvCall.GAIN
     if codes.SO_COPY_NUMBER_LOSS in change_types:
