@@ -40,7 +40,9 @@ def test_missing_file_is_exit_2_naming_the_file(capsys: pytest.CaptureFixture[st
     assert "nope.json" in err and "Traceback" not in err
 
 
-def test_truncated_json_is_exit_2_with_line_and_column(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_truncated_json_is_exit_2_with_line_and_column(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"resourceType": "Bundle", "entry": [')
     assert main(["evaluate", str(bad)]) == 2
@@ -95,7 +97,9 @@ def test_catalogue_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["catalogue", "show", "no-such-rule"]) == 2
 
 
-def test_invalid_catalogue_is_exit_2_with_file_and_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_invalid_catalogue_is_exit_2_with_file_and_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     import shutil
 
     copy = tmp_path / "catalogue"

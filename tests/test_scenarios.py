@@ -51,11 +51,10 @@ def test_scenario(case: str, catalogue: Catalogue) -> None:
     if expect.get("no_issues"):
         assert issues == [], [i["detail"] for i in issues]
     for wanted in expect.get("issues", []):
-        matching = [
-            i for i in issues
-            if wanted["med"] in _refs(i) and set(wanted["obs"]) <= _refs(i)
-        ]
-        assert matching, f"no DetectedIssue for {wanted['med']} x {wanted['obs']}: {[i['detail'] for i in issues]}"
+        matching = [i for i in issues if wanted["med"] in _refs(i) and set(wanted["obs"]) <= _refs(i)]
+        assert matching, (
+            f"no DetectedIssue for {wanted['med']} x {wanted['obs']}: {[i['detail'] for i in issues]}"
+        )
         issue = matching[0]
         if "severity" in wanted:
             assert issue["severity"] in wanted["severity"]
@@ -70,7 +69,8 @@ def test_scenario(case: str, catalogue: Catalogue) -> None:
     if "countermeasures_any" in expect:
         text = " ".join(
             str(a.get("title", "")) + " " + str(a.get("description", ""))
-            for g in _resources(out, "RequestGroup") for a in g.get("action", [])
+            for g in _resources(out, "RequestGroup")
+            for a in g.get("action", [])
         ).lower()
         assert any(word.lower() in text for word in expect["countermeasures_any"]), text
     if "implications_any" in expect:

@@ -120,8 +120,11 @@ def test_acquired_when_absent_before_and_present_after_start(catalogue: Catalogu
     baseline = replace(kras, call=Call.ABSENT, source="Observation/base")
     therapy = replace(context.therapies[0], start=date(2026, 3, 10))
     ctx = replace(
-        context, alterations=(baseline, later), therapies=(therapy,),
-        specimens=(*context.specimens, Specimen("Specimen/sp-2", SpecimenType.PLASMA, date(2026, 9, 1))))
+        context,
+        alterations=(baseline, later),
+        therapies=(therapy,),
+        specimens=(*context.specimens, Specimen("Specimen/sp-2", SpecimenType.PLASMA, date(2026, 9, 1))),
+    )
     (issue,) = assess(ctx, catalogue, AT).issues
     assert issue.timing is TimingCall.ACQUIRED
     no_baseline = replace(ctx, alterations=(later,))
@@ -131,16 +134,21 @@ def test_acquired_when_absent_before_and_present_after_start(catalogue: Catalogu
 
 def test_subclonal_tissue_finding_is_one_step_lower(catalogue: Catalogue) -> None:
     context = read_context([_bundle("crc-kras-g12d-cetuximab")])
-    low = tuple(replace(a, vaf=0.02) if a.source == "Observation/v-kras" else a
-                for a in context.alterations)
+    low = tuple(replace(a, vaf=0.02) if a.source == "Observation/v-kras" else a for a in context.alterations)
     (issue,) = assess(replace(context, alterations=low), catalogue, AT).issues
     assert issue.severity is IssueSeverity.MODERATE
 
 
 def test_proposed_therapy_is_primary(catalogue: Catalogue) -> None:
     context = read_context([_bundle("crc-kras-g12d-cetuximab")])
-    draft = Therapy("MedicationRequest/draft", "MedicationRequest", "draft", context.therapies[0].codings,
-                    "cetuximab", proposed=True)
+    draft = Therapy(
+        "MedicationRequest/draft",
+        "MedicationRequest",
+        "draft",
+        context.therapies[0].codings,
+        "cetuximab",
+        proposed=True,
+    )
     (issue,) = assess(replace(context, therapies=(draft,)), catalogue, AT).issues
     assert issue.timing is TimingCall.PRIMARY
     assert issue.therapy.source == "MedicationRequest/draft"
@@ -149,9 +157,16 @@ def test_proposed_therapy_is_primary(catalogue: Catalogue) -> None:
 def test_countermeasures_never_offer_a_drug_another_finding_defeats(catalogue: Catalogue) -> None:
     context = read_context([_bundle("crc-braf-v600e-panitumumab")])
     braf = next(a for a in context.alterations if a.gene == "BRAF" and a.call is Call.PRESENT)
-    kras = replace(braf, gene="KRAS", hgnc_id="HGNC:6407", source="Observation/kras",
-                        protein=read_context([_bundle("crc-kras-g12d-cetuximab")]).alterations[0].protein,
-                        codon=12, origin=Origin.SOMATIC, kind=Kind.VARIANT)
+    kras = replace(
+        braf,
+        gene="KRAS",
+        hgnc_id="HGNC:6407",
+        source="Observation/kras",
+        protein=read_context([_bundle("crc-kras-g12d-cetuximab")]).alterations[0].protein,
+        codon=12,
+        origin=Origin.SOMATIC,
+        kind=Kind.VARIANT,
+    )
     assessment = assess(replace(context, alterations=(*context.alterations, kras)), catalogue, AT)
     offered = {d for r in assessment.countermeasures for d in r.countermeasure.drugs}
     assert "cetuximab" not in offered and "panitumumab" not in offered

@@ -10,11 +10,21 @@ from fhir_resist.domain import Alteration, Call, CnvCall, Kind, MsiStatus, Origi
 from fhir_resist.engine.match import expand_consequences, exon_of, fits, same_locus
 
 
-def _variant(protein: str, gene: str = "KRAS", origin: Origin = Origin.SOMATIC, **extra: object) -> Alteration:
+def _variant(
+    protein: str, gene: str = "KRAS", origin: Origin = Origin.SOMATIC, **extra: object
+) -> Alteration:
     change = hgvs.parse_protein(protein)
-    return Alteration(kind=Kind.VARIANT, call=Call.PRESENT, source="Observation/x", gene=gene,
-                      protein=change, codon=change.start, consequence=change.consequence, origin=origin,
-                      **extra)  # type: ignore[arg-type]
+    return Alteration(
+        kind=Kind.VARIANT,
+        call=Call.PRESENT,
+        source="Observation/x",
+        gene=gene,
+        protein=change,
+        codon=change.start,
+        consequence=change.consequence,
+        origin=origin,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 RAS = AlterationPattern(kind="variant", gene="KRAS", codons=(12, 13, 59, 61, 117, 146), origin="somatic")
@@ -22,8 +32,16 @@ RAS = AlterationPattern(kind="variant", gene="KRAS", codons=(12, 13, 59, 61, 117
 
 @pytest.mark.parametrize(
     ("protein", "expected"),
-    [("p.G12D", True), ("p.Gly13Asp", True), ("p.Q61H", True), ("p.A146T", True), ("p.K117N", True),
-     ("p.G12=", False), ("p.V14I", False), ("p.R68S", False)],
+    [
+        ("p.G12D", True),
+        ("p.Gly13Asp", True),
+        ("p.Q61H", True),
+        ("p.A146T", True),
+        ("p.K117N", True),
+        ("p.G12=", False),
+        ("p.V14I", False),
+        ("p.R68S", False),
+    ],
 )
 def test_codon_pattern(protein: str, expected: bool) -> None:
     assert fits(RAS, _variant(protein), "KRAS", None) is expected
@@ -46,7 +64,9 @@ def test_exact_protein_and_consequence_filters() -> None:
 
 
 def test_exon_from_gene_map() -> None:
-    gene = Gene(exons=(Exon(number=2, codon_start=1, codon_end=37), Exon(number=3, codon_start=38, codon_end=97)))
+    gene = Gene(
+        exons=(Exon(number=2, codon_start=1, codon_end=37), Exon(number=3, codon_start=38, codon_end=97))
+    )
     assert exon_of(gene, 12) == 2 and exon_of(gene, 61) == 3 and exon_of(gene, 200) is None
     exon3 = AlterationPattern(kind="variant", gene="KRAS", exons=(3,))
     assert fits(exon3, _variant("p.Q61H"), "KRAS", gene)
@@ -60,8 +80,9 @@ def test_min_vaf() -> None:
 
 
 def _cnv(call: CnvCall, copies: float | None) -> Alteration:
-    return Alteration(kind=Kind.CNV, call=Call.PRESENT, source="Observation/c", gene="ERBB2", cnv=call,
-                      copy_number=copies)
+    return Alteration(
+        kind=Kind.CNV, call=Call.PRESENT, source="Observation/c", gene="ERBB2", cnv=call, copy_number=copies
+    )
 
 
 def test_copy_number_patterns() -> None:
@@ -79,7 +100,9 @@ def test_msi_and_fusion_patterns() -> None:
     stable = Alteration(kind=Kind.MSI, call=Call.PRESENT, source="Observation/m", msi=MsiStatus.STABLE)
     assert fits(msi, high, None, None) and not fits(msi, stable, None, None)
     fusion = AlterationPattern(kind="fusion", gene="ALK", partner="EML4")
-    eml4_alk = Alteration(kind=Kind.FUSION, call=Call.PRESENT, source="Observation/f", gene="EML4", partner="ALK")
+    eml4_alk = Alteration(
+        kind=Kind.FUSION, call=Call.PRESENT, source="Observation/f", gene="EML4", partner="ALK"
+    )
     assert fits(fusion, eml4_alk, "EML4", None)
     assert fits(AlterationPattern(kind="fusion", gene="ALK"), eml4_alk, "EML4", None)
 

@@ -102,8 +102,12 @@ def test_plasma_specimen_and_medication_statement_period() -> None:
 
 def _variant(value_code: str | None) -> dict[str, Any]:
     obs: dict[str, Any] = copy.deepcopy(
-        next(e["resource"] for e in _scenario("crc-kras-g12d-cetuximab")["entry"]
-             if e["resource"].get("id") == "v-kras"))
+        next(
+            e["resource"]
+            for e in _scenario("crc-kras-g12d-cetuximab")["entry"]
+            if e["resource"].get("id") == "v-kras"
+        )
+    )
     if value_code is None:
         del obs["valueCodeableConcept"]
     else:
@@ -146,8 +150,9 @@ def test_mixed_patients_are_not_merged() -> None:
     stranger = _variant("LA9633-4")
     stranger["id"] = "other-kras"
     stranger["subject"] = {"reference": "Patient/someone-else"}
-    bundle["entry"].append({"fullUrl": "http://ehr.example.org/fhir/Observation/other-kras",
-                            "resource": stranger})
+    bundle["entry"].append(
+        {"fullUrl": "http://ehr.example.org/fhir/Observation/other-kras", "resource": stranger}
+    )
     context = read_context([bundle])
     assert "Observation/other-kras" not in _by_source(context)
     assert any("mixed patients" in m.text for m in context.messages)
@@ -161,15 +166,30 @@ def test_non_resources_are_messages_not_exceptions() -> None:
 
 def test_medication_reference_to_contained_and_bundled_medication() -> None:
     request = {
-        "resourceType": "MedicationRequest", "id": "mr-1", "status": "active", "intent": "order",
-        "contained": [{"resourceType": "Medication", "id": "med",
-                       "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                                            "code": "263034"}]}}],
-        "medicationReference": {"reference": "#med"}, "subject": {"reference": "Patient/p"},
+        "resourceType": "MedicationRequest",
+        "id": "mr-1",
+        "status": "active",
+        "intent": "order",
+        "contained": [
+            {
+                "resourceType": "Medication",
+                "id": "med",
+                "code": {
+                    "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "263034"}]
+                },
+            }
+        ],
+        "medicationReference": {"reference": "#med"},
+        "subject": {"reference": "Patient/p"},
     }
     (therapy,) = read_context([request]).therapies
     assert therapy.codings[0].code == "263034"
-    request2 = {**request, "id": "mr-2", "contained": [], "medicationReference": {"reference": "Medication/m9"}}
+    request2 = {
+        **request,
+        "id": "mr-2",
+        "contained": [],
+        "medicationReference": {"reference": "Medication/m9"},
+    }
     context = read_context([request2])
     assert context.therapies == ()
     assert any("Medication/m9" in m.text for m in context.messages)
@@ -177,8 +197,15 @@ def test_medication_reference_to_contained_and_bundled_medication() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2026-03-10", date(2026, 3, 10)), ("2026-03", date(2026, 3, 1)), ("2026", date(2026, 1, 1)),
-     ("2026-03-10T12:00:00Z", date(2026, 3, 10)), ("nonsense", None), (None, None), ("2026-13-40", None)],
+    [
+        ("2026-03-10", date(2026, 3, 10)),
+        ("2026-03", date(2026, 3, 1)),
+        ("2026", date(2026, 1, 1)),
+        ("2026-03-10T12:00:00Z", date(2026, 3, 10)),
+        ("nonsense", None),
+        (None, None),
+        ("2026-13-40", None),
+    ],
 )
 def test_parse_date(text: str | None, expected: date | None) -> None:
     assert parse_date(text) == expected
@@ -213,9 +240,14 @@ def test_fusion_named_only_in_the_variation_code() -> None:
 
 def test_two_gene_components_make_a_fusion_with_partner() -> None:
     obs = _variant("LA9633-4")
-    obs["component"].append({"code": {"coding": [{"system": "http://loinc.org", "code": "48018-6"}]},
-                             "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org",
-                                                                  "code": "HGNC:427", "display": "ALK"}]}})
+    obs["component"].append(
+        {
+            "code": {"coding": [{"system": "http://loinc.org", "code": "48018-6"}]},
+            "valueCodeableConcept": {
+                "coding": [{"system": "http://www.genenames.org", "code": "HGNC:427", "display": "ALK"}]
+            },
+        }
+    )
     (fusion,) = read_context([obs]).alterations
     assert fusion.kind is Kind.FUSION and (fusion.gene, fusion.partner) == ("KRAS", "ALK")
 
@@ -227,8 +259,9 @@ def test_deletion_with_copy_number_one_is_a_copy_number_loss() -> None:
 
 def test_protein_change_found_in_a_molecular_consequence() -> None:
     variant = _subject(_variant("LA9633-4"))
-    variant["component"] = [c for c in variant["component"]
-                            if c["code"]["coding"][0]["code"] not in {"48005-3", "48004-6"}]
+    variant["component"] = [
+        c for c in variant["component"] if c["code"]["coding"][0]["code"] not in {"48005-3", "48004-6"}
+    ]
     consequence = _subject(load_json(IG / "Observation-NOTCH1-uncertain-molc.json"))
     consequence["derivedFrom"] = [{"reference": "Observation/v-kras"}]
     (alteration,) = read_context([variant, consequence]).alterations
@@ -237,12 +270,24 @@ def test_protein_change_found_in_a_molecular_consequence() -> None:
 
 def test_members_of_a_grouping_belong_to_the_report() -> None:
     variant = _subject(_variant("LA9633-4"))
-    group = {"resourceType": "Observation", "id": "grp", "status": "final", "subject": {"reference": "Patient/p1"},
-             "code": {"coding": [{"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "code": "C43359"}]},
-             "hasMember": [{"reference": "Observation/v-kras"}]}
-    report = {"resourceType": "DiagnosticReport", "id": "dr", "status": "final",
-              "subject": {"reference": "Patient/p1"}, "code": {"coding": [{"code": "51969-4"}]},
-              "result": [{"reference": "Observation/grp"}]}
+    group = {
+        "resourceType": "Observation",
+        "id": "grp",
+        "status": "final",
+        "subject": {"reference": "Patient/p1"},
+        "code": {
+            "coding": [{"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "code": "C43359"}]
+        },
+        "hasMember": [{"reference": "Observation/v-kras"}],
+    }
+    report = {
+        "resourceType": "DiagnosticReport",
+        "id": "dr",
+        "status": "final",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"code": "51969-4"}]},
+        "result": [{"reference": "Observation/grp"}],
+    }
     context = read_context([report, group, variant])
     (alteration,) = context.alterations
     assert alteration.report == "DiagnosticReport/dr"

@@ -44,7 +44,10 @@ def test_detected_issue_contract(catalogue: Catalogue) -> None:
     assert issue["status"] == "final"
     assert issue["severity"] == "high"
     assert issue["patient"] == {"reference": "Patient/pat-1"}
-    assert [r["reference"] for r in issue["implicated"]] == ["MedicationRequest/mr-cetux", "Observation/v-kras"]
+    assert [r["reference"] for r in issue["implicated"]] == [
+        "MedicationRequest/mr-cetux",
+        "Observation/v-kras",
+    ]
     (evidence,) = issue["evidence"]
     systems = {c["system"]: c["code"] for c in evidence["code"][0]["coding"]}
     assert systems == {codes.CS_MECHANISM: "downstream", codes.CS_TIMING: "primary"}
@@ -72,7 +75,9 @@ def test_guidance_response_contract(catalogue: Catalogue) -> None:
     assert guidance["result"] == {"reference": group_url}
     assert {"reference": "Observation/v-kras"} in guidance["reasonReference"]
     (group,) = _of(bundle, "RequestGroup")
-    drug_codes = {c["code"] for a in group["action"] for concept in a["code"] for c in concept.get("coding", [])}
+    drug_codes = {
+        c["code"] for a in group["action"] for concept in a["code"] for c in concept.get("coding", [])
+    }
     assert "253337" in drug_codes  # bevacizumab, RxNorm
 
 
@@ -97,8 +102,11 @@ def test_provenance_links_outputs_and_inputs(catalogue: Catalogue) -> None:
     bundle = _out("crc-kras-g12d-cetuximab", catalogue)
     (provenance,) = _of(bundle, "Provenance")
     targets = {t["reference"] for t in provenance["target"]}
-    urls = {e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] in
-            {"GuidanceResponse", "DetectedIssue", "RequestGroup"}}
+    urls = {
+        e["fullUrl"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] in {"GuidanceResponse", "DetectedIssue", "RequestGroup"}
+    }
     assert targets == urls
     sources = {e["what"]["reference"] for e in provenance["entity"]}
     assert {"Observation/v-kras", "MedicationRequest/mr-cetux"} <= sources

@@ -68,11 +68,31 @@ def parse_date(value: object) -> date | None:
         return None
 
 
+def _items(obj: object, key: str) -> list[JSON]:
+    """The objects in a list-valued element; anything else there is treated as absent."""
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    if isinstance(value, Mapping):
+        return [value]
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def _obj(obj: object, key: str) -> JSON:
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(obj: object, key: str) -> str | None:
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
 def codings(concept: object) -> tuple[Coding, ...]:
     if not isinstance(concept, Mapping):
         return ()
     out = []
-    for item in concept.get("coding") or ():
+    for item in _items(concept, "coding"):
         if isinstance(item, Mapping):
             system, code, display = item.get("system"), item.get("code"), item.get("display")
             out.append(
@@ -134,6 +154,16 @@ def normalise_reference(ref: str, aliases: Mapping[str, str]) -> str:
 
 
 @dataclass
+class _Found:
+    alterations: list[Alteration] = field(default_factory=list)
+    therapies: list[Therapy] = field(default_factory=list)
+    tumours: list[Tumour] = field(default_factory=list)
+    specimens: list[Specimen] = field(default_factory=list)
+    reports: list[GenomicReport] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _Reader:
     resources: dict[str, JSON] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
@@ -173,7 +203,9 @@ class _Reader:
         self.order.append(ref)
 
     def _collect_bundle(self, bundle: JSON, where: str) -> None:
-        entries = bundle.get("entry") or []
+        entries = bundle.get("entry")
+        if entries is None:
+            return
         if not isinstance(entries, list):
             self.note(Severity.ERROR, f"{where}.entry", "Bundle.entry is not a list; bundle ignored")
             return
@@ -208,90 +240,96 @@ class _Reader:
 
     def context(self, tumour_override: str | None) -> PatientContext:
         patient = self._patient()
-        alterations: list[Alteration] = []
-        therapies: list[Therapy] = []
-        tumours: list[Tumour] = []
-        specimens: list[Specimen] = []
-        reports: list[GenomicReport] = []
         report_of: dict[str, str] = {}
-        inputs: list[str] = []
 
         for ref in self.order:
             res = self.resources[ref]
             if res.get("resourceType") == "DiagnosticReport":
-                pending = [self.norm(_ref(result)) for result in res.get("result") or ()]
+                pending = [self.norm(_ref(result)) for result in _items(res, "result")]
                 while pending:  # results, and the members of grouping Observations, belong to the report
                     target = pending.pop()
                     if target is None or target in report_of:
                         continue
                     report_of[target] = ref
                     member_of = self.resources.get(target) or {}
-                    pending += [self.norm(_ref(m)) for m in member_of.get("hasMember") or ()]
+                    pending += [self.norm(_ref(m)) for m in _items(member_of, "hasMember")]
             elif res.get("resourceType") == "Observation" and _has_code(
                 res.get("code"), codes.MOLECULAR_CONSEQUENCE
             ):
-                for link in res.get("derivedFrom") or ():
+                for link in _items(res, "derivedFrom"):
                     target = self.norm(_ref(link))
                     if target:
                         self.consequences.setdefault(target, []).append(res)
 
+        found = _Found()
         for ref in self.order:
             res = self.resources[ref]
-            rtype = res["resourceType"]
-            status = res.get("status")
-            if status in _IGNORED_STATUS:
-                self.note(Severity.INFORMATION, ref, f"status is '{status}'; ignored")
-                continue
-            if not self._same_patient(ref, res, patient):
-                continue
-            if rtype == "Observation":
-                alteration = self._observation(ref, res, report_of.get(ref))
-                if alteration is not None:
-                    alterations.append(alteration)
-                    inputs.append(ref)
-            elif rtype in _THERAPY_TYPES:
-                therapy = self._therapy(ref, res)
-                if therapy is not None:
-                    therapies.append(therapy)
-                    inputs.append(ref)
-            elif rtype == "Condition":
-                tumour = self._condition(ref, res)
-                if tumour is not None:
-                    tumours.append(tumour)
-                    inputs.append(ref)
-            elif rtype == "Specimen":
-                specimens.append(self._specimen(ref, res))
-            elif rtype == "DiagnosticReport":
-                report = self._report(ref, res)
-                if report is not None:
-                    reports.append(report)
-                    inputs.append(ref)
-            elif rtype not in {
-                "Patient",
-                "Medication",
-                "Practitioner",
-                "Organization",
-                "PractitionerRole",
-                "ServiceRequest",
-                "Procedure",
-                "Device",
-                "DocumentReference",
-                "Encounter",
-                "GenomicStudy",
-            }:
-                self.note(Severity.INFORMATION, ref, f"{rtype} is not used by fhir_resist; ignored")
+            try:
+                self._read_one(ref, res, patient, report_of.get(ref), found)
+            except (TypeError, AttributeError, ValueError, KeyError) as exc:
+                self.note(
+                    Severity.ERROR,
+                    ref,
+                    f"malformed {res['resourceType']}: an element has an unexpected shape "
+                    f"({type(exc).__name__}); the resource is ignored",
+                )
 
         return PatientContext(
             patient=patient,
-            alterations=tuple(alterations),
-            therapies=tuple(therapies),
-            tumours=tuple(tumours),
-            specimens=tuple(specimens),
-            reports=tuple(reports),
+            alterations=tuple(found.alterations),
+            therapies=tuple(found.therapies),
+            tumours=tuple(found.tumours),
+            specimens=tuple(found.specimens),
+            reports=tuple(found.reports),
             messages=tuple(self.messages),
             tumour_override=tumour_override,
-            inputs=tuple(inputs),
+            inputs=tuple(found.inputs),
         )
+
+    def _read_one(self, ref: str, res: JSON, patient: str | None, report: str | None, found: _Found) -> None:
+        rtype = res["resourceType"]
+        status = _str(res, "status")
+        if status in _IGNORED_STATUS:
+            self.note(Severity.INFORMATION, ref, f"status is '{status}'; ignored")
+            return
+        if not self._same_patient(ref, res, patient):
+            return
+        if rtype == "Observation":
+            alteration = self._observation(ref, res, report)
+            if alteration is not None:
+                found.alterations.append(alteration)
+                found.inputs.append(ref)
+        elif rtype in _THERAPY_TYPES:
+            therapy = self._therapy(ref, res)
+            if therapy is not None:
+                found.therapies.append(therapy)
+                found.inputs.append(ref)
+        elif rtype == "Condition":
+            tumour = self._condition(ref, res)
+            if tumour is not None:
+                found.tumours.append(tumour)
+                found.inputs.append(ref)
+        elif rtype == "Specimen":
+            found.specimens.append(self._specimen(ref, res))
+        elif rtype == "DiagnosticReport":
+            genomic_report = self._report(ref, res)
+            if genomic_report is not None:
+                found.reports.append(genomic_report)
+                found.inputs.append(ref)
+        elif rtype not in {
+            "Patient",
+            "Medication",
+            "Practitioner",
+            "Organization",
+            "PractitionerRole",
+            "ServiceRequest",
+            "Procedure",
+            "Device",
+            "DocumentReference",
+            "Encounter",
+            "GenomicStudy",
+        }:
+            self.note(Severity.INFORMATION, ref, f"{rtype} is not used by fhir_resist; ignored")
 
     def _patient(self) -> str | None:
         patients = [ref for ref in self.order if ref.startswith("Patient/")]
@@ -357,13 +395,13 @@ class _Reader:
             "specimen": specimen,
             "report": report,
             "observed": parse_date(res.get("effectiveDateTime"))
-            or parse_date((res.get("effectivePeriod") or {}).get("start"))
+            or parse_date(_obj(res, "effectivePeriod").get("start"))
             or parse_date(res.get("issued")),
             "preliminary": res.get("status") == "preliminary",
         }
 
     def _report_via_derivation(self, res: JSON) -> str | None:
-        for link in res.get("derivedFrom") or ():
+        for link in _items(res, "derivedFrom"):
             target = self.norm(_ref(link))
             if target and target.startswith("DiagnosticReport/"):
                 return target
@@ -597,7 +635,7 @@ class _Reader:
 
     def _medication(self, ref: str, res: JSON, med_ref: str) -> object:
         if med_ref.startswith("#"):
-            for contained in res.get("contained") or ():
+            for contained in _items(res, "contained"):
                 if isinstance(contained, Mapping) and f"#{contained.get('id')}" == med_ref:
                     return contained.get("code")
         else:
@@ -641,19 +679,19 @@ class _Reader:
         collection = res.get("collection") if isinstance(res.get("collection"), Mapping) else {}
         assert isinstance(collection, Mapping)
         collected = parse_date(collection.get("collectedDateTime")) or parse_date(
-            (collection.get("collectedPeriod") or {}).get("start")
+            _obj(collection, "collectedPeriod").get("start")
         )
         return Specimen(source=ref, type=kind, collected=collected or parse_date(res.get("receivedTime")))
 
     def _report(self, ref: str, res: JSON) -> GenomicReport | None:
-        specimens = tuple(s for s in (self.norm(_ref(x)) for x in res.get("specimen") or ()) if s)
-        results = tuple(r for r in (self.norm(_ref(x)) for x in res.get("result") or ()) if r)
+        specimens = tuple(s for s in (self.norm(_ref(x)) for x in _items(res, "specimen")) if s)
+        results = tuple(r for r in (self.norm(_ref(x)) for x in _items(res, "result")) if r)
         return GenomicReport(
             source=ref,
             status=str(res.get("status") or "unknown"),
             issued=parse_date(res.get("issued")),
             effective=parse_date(res.get("effectiveDateTime"))
-            or parse_date((res.get("effectivePeriod") or {}).get("start")),
+            or parse_date(_obj(res, "effectivePeriod").get("start")),
             specimens=specimens,
             results=results,
         )
@@ -670,7 +708,7 @@ def _profile_is(res: JSON, suffix: str) -> bool:
 
 def _components(res: JSON) -> dict[str, list[JSON]]:
     out: dict[str, list[JSON]] = {}
-    for comp in res.get("component") or ():
+    for comp in _items(res, "component"):
         if not isinstance(comp, Mapping):
             continue
         for coding in codings(comp.get("code")):
@@ -767,7 +805,7 @@ def _therapy_period(res: JSON) -> tuple[date | None, date | None]:
         return parse_date(period.get("start")), parse_date(period.get("end"))
     if "effectiveDateTime" in res:
         return parse_date(res.get("effectiveDateTime")), None
-    for dosage in res.get("dosageInstruction") or res.get("dosage") or ():
+    for dosage in _items(res, "dosageInstruction") or _items(res, "dosage"):
         timing = dosage.get("timing") if isinstance(dosage, Mapping) else None
         repeat = timing.get("repeat") if isinstance(timing, Mapping) else None
         bounds = repeat.get("boundsPeriod") if isinstance(repeat, Mapping) else None
@@ -782,7 +820,7 @@ def iter_resources(resources: Iterable[JSON]) -> Iterator[JSON]:
         if resource.get("resourceType") == "Bundle":
             yield from iter_resources(
                 e["resource"]
-                for e in resource.get("entry") or ()
+                for e in _items(resource, "entry")
                 if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
             )
         else:
