@@ -41,7 +41,7 @@ def _run(case: str, catalogue: Catalogue) -> tuple[dict[str, Any], dict[str, Any
 
 @pytest.mark.parametrize("case", CASES)
 def test_scenario(case: str, catalogue: Catalogue) -> None:
-    expect, out, assessment = _run(case, catalogue)
+    expect, out, _assessment = _run(case, catalogue)
     issues = _resources(out, "DetectedIssue")
     guidance = _resources(out, "GuidanceResponse")
     assert len(guidance) == 1

@@ -7,7 +7,7 @@ import pytest
 from fhir_resist import hgvs
 from fhir_resist.catalogue.schema import AlterationPattern, Exon, Gene
 from fhir_resist.domain import Alteration, Call, CnvCall, Kind, MsiStatus, Origin
-from fhir_resist.engine.match import expand_consequences, exon_of, fits, same_locus
+from fhir_resist.engine.match import exon_of, expand_consequences, fits, same_locus
 
 
 def _variant(
