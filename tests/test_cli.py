@@ -114,3 +114,16 @@ def test_invalid_catalogue_is_exit_2_with_file_and_line(
 def test_every_example_evaluates(example: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(EXAMPLES / example), "--summary"]) == 0
     assert "fhir_resist" in capsys.readouterr().out
+
+
+def test_several_patients_need_patient(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    a = json.loads((SCENARIOS / "crc-kras-g12d-cetuximab.json").read_text())
+    b = json.loads((EXAMPLES / "crc-braf-v600e-panitumumab.json").read_text())
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    assert main(["evaluate", str(tmp_path), "--summary"]) == 2
+    assert "choose one with --patient" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path), "--summary", "--patient", "pat-1"]) == 0
+    out = capsys.readouterr().out
+    assert "Patient/pat-1" in out
+    assert main(["inspect", str(tmp_path), "--patient", "Patient/nobody"]) == 2

@@ -24,9 +24,11 @@ def default_catalogue() -> Catalogue:
     return _default
 
 
-def read_context(resources: Iterable[Mapping[str, Any]], *, tumour: str | None = None) -> PatientContext:
+def read_context(
+    resources: Iterable[Mapping[str, Any]], *, tumour: str | None = None, patient: str | None = None
+) -> PatientContext:
     """What fhir_resist understands of the resources (Bundles are unpacked)."""
-    return _read_context(resources, tumour_override=tumour)
+    return _read_context(resources, tumour_override=tumour, patient=patient)
 
 
 def evaluate(
@@ -35,9 +37,10 @@ def evaluate(
     catalogue: Catalogue | None = None,
     at: datetime | None = None,
     tumour: str | None = None,
+    patient: str | None = None,
 ) -> Assessment:
     """Assess one patient's resources against the catalogue at time ``at`` (default: now, UTC)."""
-    context = _read_context(resources, tumour_override=tumour)
+    context = _read_context(resources, tumour_override=tumour, patient=patient)
     when = at if at is not None else datetime.now(UTC)
     return assess(context, catalogue or default_catalogue(), when)
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from fhir_resist import __version__
 from fhir_resist.catalogue import Catalogue, default_path, load_catalogue
 from fhir_resist.catalogue.schema import Rule
-from fhir_resist.domain import Message, Severity
+from fhir_resist.domain import Message, PatientContext
 from fhir_resist.engine.assess import assess
 from fhir_resist.errors import CatalogueError, InputError
 from fhir_resist.fhir.read import read_context
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="evaluate FHIR files; print the transaction Bundle")
     ev.add_argument("paths", nargs="+", metavar="PATH", help="JSON (Bundle or resource) or NDJSON files")
     ev.add_argument("--tumour", metavar="CODE", help="OncoTree code overriding the Condition")
+    ev.add_argument("--patient", metavar="ID", help="the patient to evaluate when the input holds several")
     ev.add_argument("--at", metavar="DATETIME", help="evaluation time (ISO 8601; default now)")
     ev.add_argument("--out", metavar="FILE", help="write the Bundle here instead of stdout")
     ev.add_argument("--summary", action="store_true", help="print a readable summary instead of JSON")
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     ins = commands.add_parser("inspect", help="show what was understood of FHIR files")
     ins.add_argument("paths", nargs="+", metavar="PATH")
     ins.add_argument("--json", action="store_true", help="machine-readable output")
+    ins.add_argument("--patient", metavar="ID", help="the patient to show when the input holds several")
     ins.set_defaults(run=_inspect)
 
     cat = commands.add_parser("catalogue", help="validate and browse the resistance catalogue")
@@ -115,14 +118,25 @@ def _read(paths: Sequence[str]) -> tuple[list[dict[str, Any]], list[Message]]:
     return resources, problems
 
 
+def _context(resources: list[dict[str, Any]], patient: str | None, tumour: str | None) -> PatientContext:
+    context = read_context(resources, tumour_override=tumour, patient=patient)
+    if patient is None and len(context.patients) > 1:
+        raise InputError(
+            f"the input holds {len(context.patients)} patients ({', '.join(context.patients)}); "
+            "choose one with --patient",
+            where="Patient",
+        )
+    if patient is not None and context.patient not in context.patients:
+        raise InputError(f"{context.patient} is not in the input", where="--patient")
+    return context
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     catalogue = _load(args)
     resources, problems = _read(args.paths)
     at = _at(args.at)
-    context = read_context(resources, tumour_override=args.tumour)
+    context = _context(resources, args.patient, args.tumour)
     if problems:
-        from dataclasses import replace
-
         context = replace(context, messages=(*problems, *context.messages))
     assessment = assess(context, catalogue, at)
     text = summary(assessment) if args.summary else json.dumps(to_bundle(assessment), indent=2)
@@ -135,7 +149,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     resources, problems = _read(args.paths)
-    context = read_context(resources)
+    context = _context(resources, args.patient, None)
     data = context_json(context, problems)
     if args.json:
         print(json.dumps(data, indent=2))
@@ -240,10 +254,6 @@ def _yaml(data: dict[str, Any]) -> str:
     import yaml
 
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100).rstrip()
-
-
-def _message(severity: Severity, where: str, text: str) -> Message:
-    return Message(severity, where, text)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -134,6 +134,7 @@ class Tumour:
     source: str
     codings: tuple[Coding, ...]
     text: str | None = None
+    role: str = "unknown"  # "primary" | "secondary" (a metastasis, mCODE) | "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,7 @@ class PatientContext:
     reports: tuple[GenomicReport, ...] = ()
     messages: tuple[Message, ...] = ()
     tumour_override: str | None = None  # an OncoTree code given by the caller
+    patients: tuple[str, ...] = ()  # every patient the input speaks of (one is evaluated)
     inputs: tuple[str, ...] = field(default=())  # references of every input resource used
 
     def specimen(self, reference: str | None) -> Specimen | None:

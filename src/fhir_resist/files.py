@@ -16,7 +16,7 @@ def read_files(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[Messag
     """Every resource in the files (a JSON resource or Bundle, or NDJSON) and every problem."""
     resources: list[dict[str, Any]] = []
     problems: list[Message] = []
-    for path in paths:
+    for path in _expand(paths):
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 problems.append(
@@ -37,6 +37,20 @@ def read_files(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[Messag
         else:
             _json(path, text, resources, problems)
     return resources, problems
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; directories become their JSON/NDJSON files, sorted, recursively."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES)
+        else:
+            out.append(path)
+    return out
+
+
+_SUFFIXES = frozenset({".json", ".ndjson", ".jsonl"})
 
 
 def _json(path: Path, text: str, resources: list[dict[str, Any]], problems: list[Message]) -> None:

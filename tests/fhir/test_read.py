@@ -291,3 +291,54 @@ def test_members_of_a_grouping_belong_to_the_report() -> None:
     context = read_context([report, group, variant])
     (alteration,) = context.alterations
     assert alteration.report == "DiagnosticReport/dr"
+
+
+def test_unknown_modifier_extension_means_the_resource_is_not_used() -> None:
+    obs = _variant("LA9633-4")
+    obs["modifierExtension"] = [{"url": "http://example.org/not-really", "valueBoolean": True}]
+    context = read_context([obs])
+    assert context.alterations == ()
+    assert any(m.where.endswith("modifierExtension") for m in context.messages)
+
+
+def test_code_system_variants_are_canonicalised() -> None:
+    obs = _variant("LA9633-4")
+    obs["code"]["coding"][0]["system"] = "urn:oid:2.16.840.1.113883.6.1"
+    gene = next(c for c in obs["component"] if c["code"]["coding"][0]["code"] == "48018-6")
+    gene["valueCodeableConcept"]["coding"][0]["system"] = "https://www.genenames.org/"
+    (alteration,) = read_context([obs]).alterations
+    assert alteration.hgnc_id == "HGNC:6407"
+
+
+def test_hgvs_in_the_wrong_slot_is_used_and_reported() -> None:
+    obs = _variant("LA9633-4")
+    obs["component"] = [c for c in obs["component"] if c["code"]["coding"][0]["code"] != "48005-3"]
+    coding = next(c for c in obs["component"] if c["code"]["coding"][0]["code"] == "48004-6")
+    coding["valueCodeableConcept"]["coding"][0]["code"] = "NP_004976.2:p.Gly12Asp"
+    context = read_context([obs])
+    assert context.alterations[0].protein is not None
+    assert context.alterations[0].protein.text == "G12D"
+    assert any("slot" in m.text for m in context.messages)
+
+
+def test_vaf_above_one_without_unit_is_a_flagged_percentage() -> None:
+    obs = _variant("LA9633-4")
+    vaf = next(c for c in obs["component"] if c["code"]["coding"][0]["code"] == "81258-6")
+    vaf["valueQuantity"] = {"value": 31}
+    context = read_context([obs])
+    assert context.alterations[0].vaf == pytest.approx(0.31)
+    assert any("read as a percentage" in m.text for m in context.messages)
+
+
+def test_primary_cancer_condition_wins_over_a_metastasis(catalogue: Any) -> None:
+    from fhir_resist import evaluate
+
+    bundle = _scenario("crc-kras-g12d-cetuximab")
+    lung = copy.deepcopy(next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"))
+    lung["resource"]["id"] = "a-met"
+    lung["resource"]["meta"]["profile"] = [
+        "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-secondary-cancer-condition"
+    ]
+    lung["resource"]["code"] = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C34.9"}]}
+    bundle["entry"].append(lung)
+    assert evaluate([bundle], catalogue=catalogue).tumour == "COAD"

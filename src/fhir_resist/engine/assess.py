@@ -109,7 +109,8 @@ def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Messag
             )
         )
     resolved: dict[str, str] = {}
-    for tumour in sorted(context.tumours, key=lambda t: t.source):
+    rank = {"primary": 0, "unknown": 1, "secondary": 2}
+    for tumour in sorted(context.tumours, key=lambda t: (rank.get(t.role, 1), t.source)):
         code = catalogue.resolve_tumour(tumour.codings)
         if code is None:
             messages.append(
@@ -119,7 +120,7 @@ def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Messag
                     "condition is not a cancer type the catalogue knows; not used",
                 )
             )
-        else:
+        elif tumour.role != "secondary" or not resolved:  # a metastasis site is not the cancer type
             resolved.setdefault(code, tumour.source)
     if len(resolved) > 1:
         listed = ", ".join(f"{code} ({source})" for code, source in resolved.items())

@@ -29,6 +29,35 @@ ICD10CM: Final = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD10: Final = "http://hl7.org/fhir/sid/icd-10"
 V2_0487: Final = "http://terminology.hl7.org/CodeSystem/v2-0487"
 
+# OIDs of the systems above (HL7 Terminology), as some EHRs send them.
+_OID_SYSTEMS: Final = {
+    "urn:oid:2.16.840.1.113883.6.1": LOINC,
+    "urn:oid:2.16.840.1.113883.6.88": RXNORM,
+    "urn:oid:2.16.840.1.113883.6.73": ATC,
+    "urn:oid:2.16.840.1.113883.3.26.1.1": NCIT,
+    "urn:oid:2.16.840.1.113883.6.96": SNOMED,
+    "urn:oid:2.16.840.1.113883.6.90": ICD10CM,
+    "urn:oid:2.16.840.1.113883.6.281": HGNC,
+    "urn:oid:2.16.840.1.113883.6.282": HGVS,
+}
+_KNOWN: Final = {
+    s.split("://", 1)[1]: s
+    for s in (LOINC, RXNORM, ATC, NCIT, SNOMED, ICD10CM, ICD10, HGNC, HGNC_GENE_ID, HGVS)
+}
+
+
+def canonical_system(system: str) -> str:
+    """The canonical URI for the usual variants of a code system URI (OID, https, trailing '/', '#')."""
+    text = system.strip()
+    if text in _OID_SYSTEMS:
+        return _OID_SYSTEMS[text]
+    bare = text.rstrip("/#")
+    if "://" in bare:
+        host_path = bare.split("://", 1)[1]
+        return _KNOWN.get(host_path, bare)
+    return bare
+
+
 # Observation.code
 VARIANT: Final = "69548-6"
 MSI: Final = "81695-9"

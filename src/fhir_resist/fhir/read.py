@@ -43,12 +43,18 @@ _THERAPY_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdminis
 _PROPOSED_INTENTS = frozenset({"proposal", "plan"})
 
 
-def read_context(resources: Iterable[JSON], *, tumour_override: str | None = None) -> PatientContext:
-    """Read resources (Bundles are unpacked) into one patient's context."""
+def read_context(
+    resources: Iterable[JSON], *, tumour_override: str | None = None, patient: str | None = None
+) -> PatientContext:
+    """Read resources (Bundles are unpacked) into one patient's context.
+
+    With several patients in the input, ``patient`` (``Patient/ID`` or ``ID``) chooses one; without
+    it the first in sorted order is used and an error message says so.
+    """
     reader = _Reader()
     for index, resource in enumerate(resources):
         reader.collect(resource, where=f"input[{index}]")
-    return reader.context(tumour_override)
+    return reader.context(tumour_override, patient)
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -97,7 +103,7 @@ def codings(concept: object) -> tuple[Coding, ...]:
             system, code, display = item.get("system"), item.get("code"), item.get("display")
             out.append(
                 Coding(
-                    system if isinstance(system, str) else None,
+                    codes.canonical_system(system) if isinstance(system, str) else None,
                     code if isinstance(code, str) else None,
                     display if isinstance(display, str) else None,
                 )
@@ -238,8 +244,9 @@ class _Reader:
 
     # -- building the context ---------------------------------------------------------
 
-    def context(self, tumour_override: str | None) -> PatientContext:
-        patient = self._patient()
+    def context(self, tumour_override: str | None, chosen: str | None = None) -> PatientContext:
+        patients = self._patients()
+        patient = self._choose(patients, chosen)
         report_of: dict[str, str] = {}
 
         for ref in self.order:
@@ -283,6 +290,7 @@ class _Reader:
             reports=tuple(found.reports),
             messages=tuple(self.messages),
             tumour_override=tumour_override,
+            patients=patients,
             inputs=tuple(found.inputs),
         )
 
@@ -293,6 +301,15 @@ class _Reader:
             self.note(Severity.INFORMATION, ref, f"status is '{status}'; ignored")
             return
         if not self._same_patient(ref, res, patient):
+            return
+        if _items(res, "modifierExtension"):
+            urls = ", ".join(str(e.get("url")) for e in _items(res, "modifierExtension"))
+            self.note(
+                Severity.ERROR,
+                f"{ref}.modifierExtension",
+                f"carries a modifier extension fhir_resist does not understand ({urls}); "
+                "the resource is not used",
+            )
             return
         if rtype == "Observation":
             alteration = self._observation(ref, res, report)
@@ -331,23 +348,30 @@ class _Reader:
         }:
             self.note(Severity.INFORMATION, ref, f"{rtype} is not used by fhir_resist; ignored")
 
-    def _patient(self) -> str | None:
-        patients = [ref for ref in self.order if ref.startswith("Patient/")]
+    def _patients(self) -> tuple[str, ...]:
+        """Every patient the input speaks of: Patient resources and the subjects of the rest."""
+        found = {ref for ref in self.order if ref.startswith("Patient/")}
+        for ref in self.order:
+            res = self.resources[ref]
+            subject = self.norm(_ref(res.get("subject") or res.get("patient")))
+            if subject and subject.startswith("Patient/"):
+                found.add(subject)
+        return tuple(sorted(found))
+
+    def _choose(self, patients: tuple[str, ...], chosen: str | None) -> str | None:
+        if chosen:
+            wanted = chosen if chosen.startswith("Patient/") else f"Patient/{chosen}"
+            if wanted not in patients:
+                self.note(Severity.ERROR, "--patient", f"{wanted} is not in the input")
+            return wanted
         if len(patients) > 1:
             self.note(
                 Severity.ERROR,
-                patients[1],
-                f"more than one Patient in the input; only {patients[0]} is evaluated",
+                "Patient",
+                f"the input holds several patients ({', '.join(patients)}); only {patients[0]} "
+                "is evaluated: choose one with --patient",
             )
-        if patients:
-            return patients[0]
-        for ref in self.order:
-            subject = self.norm(
-                _ref(self.resources[ref].get("subject") or self.resources[ref].get("patient"))
-            )
-            if subject and subject.startswith("Patient/"):
-                return subject
-        return None
+        return patients[0] if patients else None
 
     def _same_patient(self, ref: str, res: JSON, patient: str | None) -> bool:
         if patient is None or ref.startswith(("Patient/", "Medication/")):
@@ -512,11 +536,28 @@ class _Reader:
             **common,
         )
 
+    def _hgvs_texts(self, ref: str, comps: Mapping[str, list[JSON]], prefix: str) -> list[str]:
+        """HGVS strings of one kind (``p.`` or ``c.``), wherever the sender put them."""
+        slots = {codes.P_HGVS: "p.", codes.C_HGVS: "c.", codes.G_HGVS: "g."}
+        found: list[str] = []
+        for slot, expected in slots.items():
+            for comp in comps.get(slot, ()):
+                text = _component_text(comp)
+                if text is None:
+                    continue
+                kind = _hgvs_kind(text)
+                if kind == prefix or (kind is None and expected == prefix):
+                    if kind is not None and expected != prefix:
+                        self.note(
+                            Severity.WARNING,
+                            f"{ref}.component:{slot}",
+                            f"'{text}' is a {prefix} expression in the {expected} slot; read as {prefix}",
+                        )
+                    found.append(text)
+        return found
+
     def _protein(self, ref: str, comps: Mapping[str, list[JSON]]) -> hgvs.ProteinChange | None:
-        for comp in comps.get(codes.P_HGVS, ()):
-            text = _component_text(comp)
-            if text is None:
-                continue
+        for text in self._hgvs_texts(ref, comps, "p."):
             try:
                 return hgvs.parse_protein(text)
             except HgvsError as exc:
@@ -528,10 +569,7 @@ class _Reader:
         return None
 
     def _coding(self, ref: str, comps: Mapping[str, list[JSON]]) -> hgvs.CodingChange | None:
-        for comp in comps.get(codes.C_HGVS, ()):
-            text = _component_text(comp)
-            if text is None:
-                continue
+        for text in self._hgvs_texts(ref, comps, "c."):
             try:
                 return hgvs.parse_coding(text)
             except HgvsError as exc:
@@ -554,7 +592,15 @@ class _Reader:
                 )
                 return None
             unit = str(quantity.get("code") or quantity.get("unit") or "")
-            fraction = float(value) / 100.0 if unit == "%" or value > 1 else float(value)
+            percent = unit.strip().lower() in {"%", "percent", "pct"}
+            if not percent and 1 < value <= 100:
+                self.note(
+                    Severity.WARNING,
+                    f"{ref}.component:sample-allelic-frequency",
+                    f"VAF {value} has no '%' unit but is above 1; read as a percentage",
+                )
+                percent = True
+            fraction = float(value) / 100.0 if percent else float(value)
             if not 0.0 <= fraction <= 1.0:
                 self.note(
                     Severity.WARNING,
@@ -659,7 +705,12 @@ class _Reader:
         if not found and text is None:
             self.note(Severity.WARNING, f"{ref}.code", "condition has no code; ignored")
             return None
-        return Tumour(source=ref, codings=found, text=text)
+        role = "unknown"
+        if _profile_is(res, "primary-cancer-condition"):
+            role = "primary"
+        elif _profile_is(res, "secondary-cancer-condition"):
+            role = "secondary"
+        return Tumour(source=ref, codings=found, text=text, role=role)
 
     def _specimen(self, ref: str, res: JSON) -> Specimen:
         kinds = {c.code for c in codings(res.get("type"))}
@@ -698,6 +749,12 @@ class _Reader:
 
 
 # --------------------------------------------------------------------------- components
+
+
+def _hgvs_kind(text: str) -> str | None:
+    """'p.', 'c.', 'g.' ... for an HGVS string (after any reference), or None when unclear."""
+    _, rest = hgvs.split_reference(text.strip())
+    return rest[:2] if len(rest) > 2 and rest[1] == "." and rest[0] in "pcgnmr" else None
 
 
 def _profile_is(res: JSON, suffix: str) -> bool:
