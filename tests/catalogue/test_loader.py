@@ -113,3 +113,14 @@ def test_rule_needs_match_and_no_match_cases(copy: Path) -> None:
     data["cases"] = [c for c in data["cases"] if c["expect"] == "match"] * 2
     rule.write_text(yaml.safe_dump(data, sort_keys=False))
     assert any("no-match" in p for p in _problems(copy))
+
+
+def test_a_code_not_in_the_verified_tables_is_refused(copy: Path) -> None:
+    drugs = copy / "drugs.yaml"
+    drugs.write_text(drugs.read_text().replace('rxnorm: "318341"', 'rxnorm: "999999"', 1))
+    assert any("rxnorm code '999999' is not in the verified tables" in p for p in _problems(copy))
+
+
+def test_missing_verified_tables_are_reported(copy: Path) -> None:
+    shutil.rmtree(copy / "reference")
+    assert any("verified code tables are missing" in p for p in _problems(copy))

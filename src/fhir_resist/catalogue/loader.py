@@ -20,6 +20,7 @@ from fhir_resist.catalogue.schema import (
     Rule,
     TumoursFile,
 )
+from fhir_resist.catalogue.verified import load_verified, unverified
 from fhir_resist.errors import CatalogueError
 
 M = TypeVar("M", bound=BaseModel)
@@ -59,6 +60,11 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     catalogue = Catalogue.build(meta, genes, drugs, tumours, rules, requirements.requirements)
+    verified = load_verified(root / "reference")
+    if verified is None:
+        problems.append(f"{root}/reference: the verified code tables are missing; codes cannot be checked")
+    else:
+        problems.extend(unverified(genes, drugs, tumours, verified))
     problems.extend(lint(catalogue))
     if problems:
         raise CatalogueError(problems)
