@@ -127,3 +127,11 @@ def test_several_patients_need_patient(capsys: pytest.CaptureFixture[str], tmp_p
     out = capsys.readouterr().out
     assert "Patient/pat-1" in out
     assert main(["inspect", str(tmp_path), "--patient", "Patient/nobody"]) == 2
+
+
+def test_published_schema_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalogue", "schema"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((ROOT / "catalogue" / "schema.json").read_text()), (
+        "catalogue/schema.json is stale: regenerate it with `fhir-resist catalogue schema`"
+    )

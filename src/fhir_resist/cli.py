@@ -85,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true")
         p.set_defaults(run=_catalogue)
+    schema = sub.add_parser("schema", help="print the catalogue's JSON Schema")
+    schema.set_defaults(run=_schema)
     show = sub.add_parser("show", help="show one rule")
     show.add_argument("rule_id", metavar="ID")
     show.add_argument("--json", action="store_true")
@@ -214,6 +216,13 @@ def _catalogue(args: argparse.Namespace) -> int:
             for group, counts in stats.items()
         )
     )
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from fhir_resist.catalogue.schema import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
 

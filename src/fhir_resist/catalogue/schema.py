@@ -357,3 +357,20 @@ class RequirementRule(Model):
 
 class RequirementsFile(Model):
     requirements: tuple[RequirementRule, ...]
+
+
+def json_schema() -> dict[str, object]:
+    """JSON Schema of every catalogue file, keyed by file (published as catalogue/schema.json)."""
+    files: dict[str, type[Model]] = {
+        "catalogue.yaml": CatalogueMeta,
+        "genes.yaml": GenesFile,
+        "drugs.yaml": DrugsFile,
+        "tumours.yaml": TumoursFile,
+        "requirements.yaml": RequirementsFile,
+        "rules/<area>/<id>.yaml": Rule,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "fhir_resist resistance catalogue",
+        "files": {name: model.model_json_schema() for name, model in files.items()},
+    }
