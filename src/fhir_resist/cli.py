@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     ins.add_argument("--patient", metavar="ID", help="the patient to show when the input holds several")
     ins.set_defaults(run=_inspect)
 
+    prof = commands.add_parser("profiles", help="write the conformance resources (profiles/)")
+    prof.add_argument("directory", nargs="?", default="profiles", help="where to write (default: profiles)")
+    prof.set_defaults(run=_profiles)
+
     cat = commands.add_parser("catalogue", help="validate and browse the resistance catalogue")
     sub = cat.add_subparsers(dest="action", required=True)
     for name, helptext in (
@@ -216,6 +220,18 @@ def _catalogue(args: argparse.Namespace) -> int:
             for group, counts in stats.items()
         )
     )
+    return EXIT_OK
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from fhir_resist.fhir.profiles import conformance_resources
+
+    target = Path(args.directory)
+    target.mkdir(parents=True, exist_ok=True)
+    resources = conformance_resources(_load(args))
+    for name, resource in resources.items():
+        (target / name).write_text(json.dumps(resource, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {len(resources)} files to {target}")
     return EXIT_OK
 
 

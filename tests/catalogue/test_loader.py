@@ -124,3 +124,23 @@ def test_a_code_not_in_the_verified_tables_is_refused(copy: Path) -> None:
 def test_missing_verified_tables_are_reported(copy: Path) -> None:
     shutil.rmtree(copy / "reference")
     assert any("verified code tables are missing" in p for p in _problems(copy))
+
+
+def test_exon_maps_are_merged_into_genes(catalogue: object) -> None:
+    from fhir_resist.catalogue import Catalogue
+    from fhir_resist.engine.match import exon_of
+
+    assert isinstance(catalogue, Catalogue)
+    assert exon_of(catalogue.genes["KRAS"], 12) == 2
+    assert exon_of(catalogue.genes["KRAS"], 146) == 4
+    assert exon_of(catalogue.genes["EGFR"], 858) == 21
+    assert exon_of(catalogue.genes["BRAF"], 600) == 15
+    exon10 = next(e for e in catalogue.genes["PIK3CA"].exons if e.number == 10)
+    assert exon10.codon_start <= 545 <= exon10.codon_end
+    assert exon10.clinical_name == "exon 9 (legacy)"
+
+
+def test_exon_map_on_a_non_mane_transcript_is_refused(copy: Path) -> None:
+    exons = copy / "exons.yaml"
+    exons.write_text(exons.read_text().replace("transcript: NM_004985.5", "transcript: NM_033360.4", 1))
+    assert any("is not the gene's MANE Select transcript" in p for p in _problems(copy))

@@ -15,6 +15,7 @@ from fhir_resist.catalogue.lint import lint
 from fhir_resist.catalogue.schema import (
     CatalogueMeta,
     DrugsFile,
+    ExonsFile,
     GenesFile,
     RequirementsFile,
     Rule,
@@ -50,15 +51,32 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     drugs = _load(root / "drugs.yaml", DrugsFile, problems)
     tumours = _load(root / "tumours.yaml", TumoursFile, problems)
     requirements = _load(root / "requirements.yaml", RequirementsFile, problems)
+    exons = _load(root / "exons.yaml", ExonsFile, problems)
     rules: list[tuple[str, Rule]] = []
     for file in sorted((root / "rules").rglob("*.yaml")):
         rule = _load(file, Rule, problems)
         if rule is not None:
             rules.append((_display(file, root), rule))
-    if meta is None or genes is None or drugs is None or tumours is None or requirements is None:
+    if (
+        meta is None
+        or genes is None
+        or drugs is None
+        or tumours is None
+        or requirements is None
+        or exons is None
+    ):
         raise CatalogueError(problems or [f"{root}: incomplete catalogue"])
     if problems:
         raise CatalogueError(problems)
+    problems += _exon_problems(genes, exons)
+    genes = GenesFile(
+        genes={
+            symbol: gene.model_copy(update={"exons": exons.exons[symbol].exons})
+            if symbol in exons.exons
+            else gene
+            for symbol, gene in genes.genes.items()
+        }
+    )
     catalogue = Catalogue.build(meta, genes, drugs, tumours, rules, requirements.requirements)
     verified = load_verified(root / "reference")
     if verified is None:
@@ -69,6 +87,20 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     return catalogue
+
+
+def _exon_problems(genes: GenesFile, exons: ExonsFile) -> list[str]:
+    problems = []
+    for symbol, exon_map in exons.exons.items():
+        gene = genes.genes.get(symbol)
+        if gene is None:
+            problems.append(f"exons.yaml: {symbol}: not a gene in genes.yaml")
+        elif gene.mane_select is None or gene.mane_select.refseq != exon_map.transcript:
+            problems.append(
+                f"exons.yaml: {symbol}: transcript {exon_map.transcript} is not the gene's "
+                "MANE Select transcript in genes.yaml"
+            )
+    return problems
 
 
 def _display(file: Path, root: Path) -> str:

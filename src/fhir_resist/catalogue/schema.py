@@ -259,8 +259,21 @@ class Mane(Model):
 
 class Exon(Model):
     number: int
-    codon_start: int
-    codon_end: int
+    codon_start: int = Field(ge=1)
+    codon_end: int = Field(ge=1)
+    clinical_name: str | None = None  # e.g. "exon 9 (legacy)" where clinicians number differently
+
+
+class ExonMap(Model):
+    transcript: str
+    source: Text
+    checked_against: Text
+    exons: tuple[Exon, ...] = Field(min_length=1)
+    note: str | None = None
+
+
+class ExonsFile(Model):
+    exons: dict[str, ExonMap]
 
 
 class Gene(Model):

@@ -1,0 +1,410 @@
+"""The conformance resources fhir_resist publishes (``profiles/``) and the check of outputs against them.
+
+CodeSystems and ValueSets are generated from the catalogue schema's enumerations, so the codes
+written and the codes published cannot drift apart. StructureDefinitions are differentials on
+R4 DetectedIssue and GuidanceResponse. ``conformance_problems`` checks an output resource against
+its profile's differential: cardinalities, fixed values and required bindings to our CodeSystems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from fhir_resist import __version__
+from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strategy
+from fhir_resist.engine.model import TimingCall
+from fhir_resist.fhir import codes
+from fhir_resist.fhir.r4 import FHIR_VERSION, validated
+
+JSON = dict[str, Any]
+
+_DEFINITIONS: dict[str, str] = {
+    "on-target": "An alteration of the drug's own target that stops the drug binding or acting.",
+    "bypass": "Activation of a parallel receptor or pathway that supplies the signal the drug blocks.",
+    "downstream": "Activation of a signal downstream of the drug's target, independent of it.",
+    "phenotypic": "A change of cell identity (histological transformation) that removes the target role.",
+    "drug-efflux": "Transporters that pump the drug out of the tumour cell.",
+    "apoptosis-evasion": "Alterations that let tumour cells survive the drug's pro-apoptotic effect.",
+    "epigenetic": "Epigenetic silencing or activation (promoter methylation) that changes drug response.",
+    "microenvironment": "Stromal, immune or vascular factors outside the tumour cell.",
+    "mismatch-repair": "Mismatch-repair deficiency / microsatellite instability.",
+    "primary": "Present before the therapy started (intrinsic resistance).",
+    "acquired": "Absent before, and present after the therapy started (emerged under treatment).",
+    "undetermined": "The data do not show whether the alteration preceded the therapy.",
+    "switch": "Stop the failing drug and use another.",
+    "combine": "Add a drug that overcomes the mechanism to the current one.",
+    "rechallenge": "Give the same drug class again after the resistant clones have declined.",
+    "retest": "Test again (tissue or ctDNA) before deciding.",
+    "clinical-trial": "Offer a clinical trial.",
+    "monitor": "Continue and monitor (e.g. serial ctDNA).",
+    "A": "FDA label or professional guideline in this tumour type (AMP/ASCO/CAP level A).",
+    "B": "Well-powered clinical studies with expert consensus (AMP/ASCO/CAP level B).",
+    "C": "Multiple small studies, or level A/B evidence in another tumour type (AMP/ASCO/CAP level C).",
+    "D": "Preclinical studies or case reports (AMP/ASCO/CAP level D).",
+    "resistance": "The drug is expected not to work.",
+    "reduced-response": "The drug is expected to work less well.",
+    "no-known-effect": "The finding is not known to change the drug's effect.",
+    "sensitivity": "The finding predicts that the drug works.",
+}
+
+_SYSTEMS: dict[str, tuple[str, str, Iterable[str]]] = {
+    "resistance-mechanism": ("Resistance mechanism", codes.CS_MECHANISM, [m.value for m in Mechanism]),
+    "resistance-timing": ("Resistance timing", codes.CS_TIMING, [t.value for t in TimingCall]),
+    "countermeasure": ("Countermeasure strategy", codes.CS_COUNTERMEASURE, [s.value for s in Strategy]),
+    "evidence-level": ("Evidence level (AMP/ASCO/CAP)", codes.CS_EVIDENCE, [e.value for e in EvidenceLevel]),
+    "therapy-implication": ("Therapy implication", codes.CS_IMPLICATION, [e.value for e in Effect]),
+}
+
+
+def _code_system(key: str, title: str, url: str, concepts: list[JSON], version: str) -> JSON:
+    return {
+        "resourceType": "CodeSystem",
+        "id": key,
+        "url": url,
+        "version": version,
+        "name": _name(key),
+        "title": title,
+        "status": "active",
+        "publisher": "fhir_resist",
+        "caseSensitive": True,
+        "valueSet": f"{codes.BASE}/ValueSet/{key}",
+        "content": "complete",
+        "count": len(concepts),
+        "concept": concepts,
+    }
+
+
+def _value_set(key: str, title: str, system: str, version: str) -> JSON:
+    return {
+        "resourceType": "ValueSet",
+        "id": key,
+        "url": f"{codes.BASE}/ValueSet/{key}",
+        "version": version,
+        "name": _name(key),
+        "title": title,
+        "status": "active",
+        "publisher": "fhir_resist",
+        "compose": {"include": [{"system": system}]},
+    }
+
+
+def _name(key: str) -> str:
+    return "".join(part.capitalize() for part in key.split("-"))
+
+
+def _extension(key: str, title: str, value_type: str, context: list[str], version: str) -> JSON:
+    url = f"{codes.BASE}/StructureDefinition/{key}"
+    return {
+        "resourceType": "StructureDefinition",
+        "id": key,
+        "url": url,
+        "version": version,
+        "name": _name(key),
+        "title": title,
+        "status": "active",
+        "fhirVersion": FHIR_VERSION,
+        "kind": "complex-type",
+        "abstract": False,
+        "context": [{"type": "element", "expression": c} for c in context],
+        "type": "Extension",
+        "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
+        "derivation": "constraint",
+        "differential": {
+            "element": [
+                {"id": "Extension", "path": "Extension", "short": title, "min": 0, "max": "1"},
+                {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
+                {
+                    "id": "Extension.value[x]",
+                    "path": "Extension.value[x]",
+                    "min": 1,
+                    "type": [{"code": value_type}],
+                },
+            ]
+        },
+    }
+
+
+def _element(path: str, *, min_: int | None = None, max_: str | None = None, **extra: Any) -> JSON:
+    element: JSON = {"id": path, "path": path}
+    if min_ is not None:
+        element["min"] = min_
+    if max_ is not None:
+        element["max"] = max_
+    element.update(extra)
+    return element
+
+
+def _binding(key: str) -> JSON:
+    return {"strength": "required", "valueSet": f"{codes.BASE}/ValueSet/{key}"}
+
+
+def _profile(key: str, title: str, base: str, elements: list[JSON], version: str) -> JSON:
+    return {
+        "resourceType": "StructureDefinition",
+        "id": key,
+        "url": f"{codes.BASE}/StructureDefinition/{key}",
+        "version": version,
+        "name": _name(key),
+        "title": title,
+        "status": "active",
+        "fhirVersion": FHIR_VERSION,
+        "kind": "resource",
+        "abstract": False,
+        "type": base,
+        "baseDefinition": f"http://hl7.org/fhir/StructureDefinition/{base}",
+        "derivation": "constraint",
+        "differential": {"element": [_element(base), *elements]},
+    }
+
+
+def detected_issue_profile(version: str) -> JSON:
+    return _profile(
+        "resistance-detected-issue",
+        "Targeted-therapy resistance DetectedIssue",
+        "DetectedIssue",
+        [
+            _element(
+                "DetectedIssue.extension",
+                slicing={"discriminator": [{"type": "value", "path": "url"}], "rules": "open"},
+            ),
+            _element(
+                "DetectedIssue.extension:rule",
+                min_=1,
+                max_="1",
+                type=[{"code": "Extension", "profile": [codes.EXT_RULE]}],
+                sliceName="rule",
+            ),
+            _element(
+                "DetectedIssue.extension:catalogueVersion",
+                min_=1,
+                max_="1",
+                sliceName="catalogueVersion",
+                type=[{"code": "Extension", "profile": [codes.EXT_CATALOGUE_VERSION]}],
+            ),
+            _element(
+                "DetectedIssue.extension:evidenceLevel",
+                min_=1,
+                max_="1",
+                sliceName="evidenceLevel",
+                type=[{"code": "Extension", "profile": [codes.EXT_EVIDENCE_LEVEL]}],
+            ),
+            _element("DetectedIssue.identifier", min_=1, max_="1"),
+            _element("DetectedIssue.identifier.system", min_=1, fixedUri=codes.NS_FINDING),
+            _element("DetectedIssue.identifier.value", min_=1),
+            _element("DetectedIssue.code", min_=1, binding=_binding("therapy-implication")),
+            _element("DetectedIssue.severity", min_=1),
+            _element("DetectedIssue.patient", min_=1),
+            _element("DetectedIssue.identifiedDateTime", min_=1),
+            _element("DetectedIssue.author", min_=1),
+            _element(
+                "DetectedIssue.implicated",
+                min_=2,
+                short="The medication as the input names it, then the Observations",
+            ),
+            _element("DetectedIssue.evidence", min_=1, max_="1"),
+            _element(
+                "DetectedIssue.evidence.code",
+                min_=1,
+                max_="1",
+                short="One mechanism coding and one timing coding",
+            ),
+            _element("DetectedIssue.evidence.detail", min_=1),
+            _element("DetectedIssue.detail", min_=1),
+            _element("DetectedIssue.reference", min_=1),
+            _element("DetectedIssue.mitigation.action", min_=1, binding=_binding("countermeasure")),
+        ],
+        version,
+    )
+
+
+def guidance_response_profile(version: str) -> JSON:
+    return _profile("resistance-guidance-response", "Targeted-therapy resistance GuidanceResponse",
+                    "GuidanceResponse", [
+        _element("GuidanceResponse.identifier", min_=1),
+        _element("GuidanceResponse.moduleCanonical", min_=1),
+        _element("GuidanceResponse.subject", min_=1),
+        _element("GuidanceResponse.occurrenceDateTime", min_=1),
+        _element("GuidanceResponse.performer", min_=1),
+        _element("GuidanceResponse.evaluationMessage", min_=1, max_="1"),
+        _element("GuidanceResponse.outputParameters", min_=1),
+        _element("GuidanceResponse.result", min_=1),
+    ], version)  # fmt: skip
+
+
+def plan_definition(catalogue: Catalogue) -> JSON:
+    return {
+        "resourceType": "PlanDefinition",
+        "id": "resistance-assessment",
+        "url": codes.PLAN,
+        "version": catalogue.version,
+        "name": "ResistanceAssessment",
+        "title": "Targeted-therapy resistance assessment",
+        "status": "active",
+        "type": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/plan-definition-type", "code": "eca-rule"}
+            ]
+        },
+        "date": catalogue.meta.date.isoformat(),
+        "publisher": catalogue.meta.publisher,
+        "description": catalogue.meta.title,
+        "action": [
+            {
+                "id": rule.id,
+                "title": rule.title,
+                "description": rule.evidence.summary or rule.title,
+                "code": [{"coding": [{"system": codes.CS_MECHANISM, "code": rule.mechanism.value}]}],
+                "documentation": [
+                    {"type": "citation", "display": ref.label()} for ref in rule.evidence.references
+                ],
+            }
+            for rule in catalogue.rules
+        ],
+    }
+
+
+def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
+    """Every conformance resource, keyed by file name under ``profiles/``."""
+    version = __version__
+    out: dict[str, JSON] = {}
+    for key, (title, url, values) in _SYSTEMS.items():
+        concepts = [
+            {"code": v, "display": v.replace("-", " "), "definition": _DEFINITIONS[v]} for v in values
+        ]
+        out[f"CodeSystem-{key}.json"] = _code_system(key, title, url, concepts, version)
+        out[f"ValueSet-{key}.json"] = _value_set(key, title, url, version)
+    requirement_concepts = [
+        {
+            "code": "tumour-type",
+            "display": "cancer type",
+            "definition": "A Condition coded with a cancer type the catalogue knows.",
+        }
+    ]
+    requirement_concepts += [
+        {"code": r.id, "display": r.id.replace("-", " "), "definition": r.title}
+        for r in catalogue.requirements
+    ]
+    out["CodeSystem-data-requirement.json"] = _code_system(
+        "data-requirement",
+        "Data that would change the answer",
+        codes.CS_DATA_NEED,
+        requirement_concepts,
+        catalogue.version,
+    )
+    out["StructureDefinition-rule-id.json"] = _extension(
+        "rule-id", "Catalogue rule id", "string", ["DetectedIssue", "RequestGroup.action"], version
+    )
+    out["StructureDefinition-catalogue-version.json"] = _extension(
+        "catalogue-version", "Catalogue version", "string", ["DetectedIssue"], version
+    )
+    out["StructureDefinition-evidence-level.json"] = _extension(
+        "evidence-level", "Evidence level", "Coding", ["DetectedIssue"], version
+    )
+    out["StructureDefinition-data-requirement-reason.json"] = _extension(
+        "data-requirement-reason",
+        "Why the data would change the answer",
+        "string",
+        ["DataRequirement"],
+        version,
+    )
+    out["StructureDefinition-resistance-detected-issue.json"] = detected_issue_profile(version)
+    out["StructureDefinition-resistance-guidance-response.json"] = guidance_response_profile(version)
+    out["PlanDefinition-resistance-assessment.json"] = plan_definition(catalogue)
+    checked = {name: validated(resource) for name, resource in out.items()}
+    checked["index.json"] = {
+        "name": "fhir_resist",
+        "canonical": codes.BASE,
+        "fhirVersion": FHIR_VERSION,
+        "version": version,
+        "catalogueVersion": catalogue.version,
+        "resources": [
+            {"file": name, "resourceType": r["resourceType"], "url": r.get("url")}
+            for name, r in sorted(checked.items())
+        ],
+    }
+    return checked
+
+
+# ---------------------------------------------------------------------------- conformance check
+
+
+def conformance_problems(resource: Mapping[str, Any], catalogue: Catalogue) -> list[str]:
+    """Where an output resource departs from the profile it claims (empty when it conforms)."""
+    claimed = (resource.get("meta") or {}).get("profile") or []
+    resources = conformance_resources(catalogue)
+    profiles = {r.get("url"): r for r in resources.values() if r.get("resourceType") == "StructureDefinition"}
+    value_sets = {
+        r["url"]: r["compose"]["include"][0]["system"]
+        for r in resources.values()
+        if r.get("resourceType") == "ValueSet"
+    }
+    systems = {
+        r["url"]: {c["code"] for c in r["concept"]}
+        for r in resources.values()
+        if r.get("resourceType") == "CodeSystem"
+    }
+    problems: list[str] = []
+    for url in claimed:
+        profile = profiles.get(url)
+        if profile is None:
+            problems.append(f"{resource.get('resourceType')}: claims unknown profile {url}")
+            continue
+        for element in profile["differential"]["element"][1:]:
+            problems += _check_element(resource, element, value_sets, systems)
+    return problems
+
+
+def _check_element(
+    resource: Mapping[str, Any], element: JSON, value_sets: dict[str, str], systems: dict[str, set[str]]
+) -> list[str]:
+    path = element["path"]
+    parts = path.split(".")[1:]
+    slice_url = next((t.get("profile", [None])[0] for t in element.get("type", []) if "profile" in t), None)
+    if parts and parts[-1].startswith("extension:") and slice_url:
+        values = [e for e in resource.get("extension", []) if e.get("url") == slice_url]
+        return _cardinality(element, path, values)
+    problems: list[str] = []
+    parents: list[Any] = [resource]
+    for part in parts[:-1]:
+        parents = [v for p in parents for v in _values(p, part)]
+    for parent in parents:
+        values = list(_values(parent, parts[-1])) if parts else [resource]
+        problems += _cardinality(element, path, values)
+        for value in values:
+            if "fixedUri" in element and value != element["fixedUri"]:
+                problems.append(f"{path}: must be {element['fixedUri']}, is {value}")
+            binding = element.get("binding")
+            if binding and binding.get("strength") == "required":
+                system = value_sets[binding["valueSet"]]
+                codings = [
+                    c
+                    for c in (value.get("coding", []) if isinstance(value, Mapping) else [])
+                    if c.get("system") == system
+                ]
+                if not codings:
+                    problems.append(f"{path}: needs a coding from {system}")
+                problems += [
+                    f"{path}: '{c.get('code')}' is not in {system}"
+                    for c in codings
+                    if c.get("code") not in systems[system]
+                ]
+    return problems
+
+
+def _values(node: Any, name: str) -> Iterator[Any]:
+    if not isinstance(node, Mapping) or name not in node:
+        return
+    value = node[name]
+    yield from (value if isinstance(value, list) else [value])
+
+
+def _cardinality(element: JSON, path: str, values: list[Any]) -> list[str]:
+    problems = []
+    if len(values) < element.get("min", 0):
+        problems.append(f"{path}: {len(values)} found, at least {element['min']} required")
+    maximum = element.get("max", "*")
+    if maximum != "*" and len(values) > int(maximum):
+        problems.append(f"{path}: {len(values)} found, at most {maximum} allowed")
+    return problems

@@ -1,0 +1,36 @@
+"""Reading input files: JSON, NDJSON, lists and directories; problems as messages naming the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fhir_resist.files import read_files
+
+
+def test_json_resource_list_ndjson_and_directory(tmp_path: Path) -> None:
+    (tmp_path / "one.json").write_text(json.dumps({"resourceType": "Patient", "id": "a"}))
+    (tmp_path / "list.json").write_text(json.dumps([{"resourceType": "Patient", "id": "b"}]))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bulk.ndjson").write_text('{"resourceType": "Patient", "id": "c"}\n\n[1]\n{oops\n')
+    (tmp_path / "notes.txt").write_text("ignored")
+    resources, problems = read_files([tmp_path])
+    assert sorted(r["id"] for r in resources) == ["a", "b", "c"]
+    wheres = sorted(p.where for p in problems)
+    assert wheres == [f"{tmp_path / 'sub' / 'bulk.ndjson'}:3", f"{tmp_path / 'sub' / 'bulk.ndjson'}:4"]
+
+
+def test_unreadable_and_wrong_top_level(tmp_path: Path) -> None:
+    (tmp_path / "scalar.json").write_text("42")
+    resources, problems = read_files([tmp_path / "scalar.json", tmp_path / "missing.json"])
+    assert resources == []
+    texts = [f"{p.where}: {p.text}" for p in problems]
+    assert any("scalar.json" in t and "expected a FHIR resource" in t for t in texts)
+    assert any("missing.json" in t and "cannot read" in t for t in texts)
+
+
+def test_deeply_nested_json_is_refused_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    resources, problems = read_files([tmp_path / "deep.json"])
+    assert resources == []
+    assert problems
