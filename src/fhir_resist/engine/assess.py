@@ -24,7 +24,8 @@ from fhir_resist.domain import (
     Therapy,
 )
 from fhir_resist.engine import explain
-from fhir_resist.engine.match import fits, same_locus
+from fhir_resist.engine.longitudinal import history, sample_date
+from fhir_resist.engine.match import fits, locus_key
 from fhir_resist.engine.model import (
     Assessment,
     DataRequirement,
@@ -51,16 +52,14 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     messages: list[Message] = list(context.messages)
     alterations = tuple(_resolve_gene(a, catalogue) for a in context.alterations)
     tumour = _tumour(context, catalogue, messages)
-    present = [a for a in alterations if a.call is Call.PRESENT]
-    absent = [a for a in alterations if a.call is Call.ABSENT]
-    findings = _findings(present, absent, tumour, catalogue)
-    _note_unmatched_variants(present, findings, messages)
+    findings = _findings(context, alterations, tumour, catalogue)
+    _note_unmatched_variants([a for a in alterations if a.call is Call.PRESENT], findings, messages)
 
     therapies = _therapies(context, catalogue, messages, at.date())
     recommendations = _recommendations(findings, catalogue)
     issues = _issues(context, findings, therapies, recommendations, catalogue, alterations)
     implications = _implications(findings, catalogue)
-    needs = data_requirements(catalogue, tumour, alterations, therapies)
+    needs = data_requirements(catalogue, tumour, alterations, therapies, findings)
     status = Status.DATA_REQUIRED if tumour is None else Status.SUCCESS
     preliminary = any(a.preliminary for f in findings for a in f.alterations) or any(
         r.status == "preliminary" for r in context.reports
@@ -145,30 +144,58 @@ def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Messag
 
 
 def _findings(
-    present: list[Alteration], absent: list[Alteration], tumour: str | None, catalogue: Catalogue
+    context: PatientContext, alterations: tuple[Alteration, ...], tumour: str | None, catalogue: Catalogue
 ) -> tuple[Finding, ...]:
-    found: dict[tuple[str, str], Finding] = {}
+    """Rules triggered by present alterations; one finding per rule and variant/region, over all samples."""
+    present = [a for a in alterations if a.call is Call.PRESENT]
+    absent = [a for a in alterations if a.call is Call.ABSENT]
+    applicable: dict[str, tuple[tuple[Alteration, ...], bool] | None] = {}
+    matched: dict[tuple[str, tuple[object, ...]], list[Alteration]] = {}
+    rules: dict[str, Rule] = {}
     for alt in present:
-        key = f"{alt.kind.value}:{alt.gene}" if alt.gene else alt.kind.value
-        keys = [key]
+        keys = [f"{alt.kind.value}:{alt.gene}" if alt.gene else alt.kind.value]
         if alt.kind is Kind.FUSION and alt.partner:
             keys.append(f"fusion:{alt.partner}")
-        for rule in (r for k in keys for r in catalogue.rules_for(k)):
-            if (rule.id, alt.source) in found:
-                continue
+        for rule in dict.fromkeys(r for k in keys for r in catalogue.rules_for(k)):
             if not any(fits(p, alt, alt.gene, catalogue.genes.get(alt.gene or "")) for p in rule.alterations):
                 continue
-            partners = _co_conditions(rule, present, absent, catalogue)
-            if partners is None:
-                continue
-            if tumour is None:
-                in_scope = "ANY" in rule.tumours.include
-            else:
-                in_scope = catalogue.tumour_in_scope(tumour, rule.tumours.include)
-            if not in_scope and (tumour is None or rule.tumours.outside == "exclude"):
-                continue
-            found[(rule.id, alt.source)] = Finding(rule, (alt, *partners), in_scope, tumour)
-    return tuple(sorted(found.values(), key=lambda f: (f.rule.id, f.trigger.source)))
+            if rule.id not in applicable:
+                applicable[rule.id] = _applicability(rule, present, absent, tumour, catalogue)
+            if applicable[rule.id] is not None:
+                rules[rule.id] = rule
+                matched.setdefault((rule.id, locus_key(alt)), []).append(alt)
+    found: list[Finding] = []
+    for (rule_id, _), hits in matched.items():
+        scope = applicable[rule_id]
+        assert scope is not None
+        partners, in_scope = scope
+        hits.sort(key=lambda a: (sample_date(a, context)[0] or date.min, a.source))
+        trigger = hits[-1]
+        found.append(
+            Finding(
+                rules[rule_id],
+                (trigger, *hits[:-1], *partners),
+                in_scope,
+                tumour,
+                history(trigger, alterations, context),
+            )
+        )
+    return tuple(sorted(found, key=lambda f: (f.rule.id, f.trigger.source)))
+
+
+def _applicability(
+    rule: Rule, present: list[Alteration], absent: list[Alteration], tumour: str | None, catalogue: Catalogue
+) -> tuple[tuple[Alteration, ...], bool] | None:
+    """(co-condition alterations, tumour in the evidence's scope), or None when the rule cannot apply."""
+    partners = _co_conditions(rule, present, absent, catalogue)
+    if partners is None:
+        return None
+    if tumour is None:
+        return (partners, True) if "ANY" in rule.tumours.include else None
+    in_scope = catalogue.tumour_in_scope(tumour, rule.tumours.include)
+    if not in_scope and rule.tumours.outside == "exclude":
+        return None
+    return partners, in_scope
 
 
 def _co_conditions(
@@ -251,7 +278,7 @@ def _issues(
             affected = tuple(d for d in drugs if d in catalogue.members(rule.therapies))
             if not affected:
                 continue
-            timing, reason = _timing(finding.trigger, therapy, context, alterations)
+            timing, reason = _timing(finding, therapy)
             proposals = tuple(
                 r
                 for r in recommendations
@@ -300,55 +327,36 @@ def _severity(finding: Finding, context: PatientContext) -> IssueSeverity:
     return _SEVERITY_STEPS[min(step, len(_SEVERITY_STEPS) - 1)]
 
 
-def sample_date(alt: Alteration, context: PatientContext) -> tuple[date | None, str]:
-    """When the sample carrying an alteration was taken, and where that date came from."""
-    specimen = context.specimen(alt.specimen)
-    if specimen is not None and specimen.collected is not None:
-        return specimen.collected, "specimen collection date"
-    report = context.report(alt.report)
-    if alt.observed is not None:
-        return alt.observed, "observation effective date (no specimen collection date)"
-    if report is not None and (report.effective or report.issued):
-        return report.effective or report.issued, "report date (no specimen collection date)"
-    return None, "no date"
-
-
-def _timing(
-    trigger: Alteration, therapy: Therapy, context: PatientContext, alterations: tuple[Alteration, ...]
-) -> tuple[TimingCall, str]:
-    seen, source = sample_date(trigger, context)
+def _timing(finding: Finding, therapy: Therapy) -> tuple[TimingCall, str]:
+    """Primary, acquired or undetermined for this therapy, from the variant's sample history."""
     if therapy.proposed or therapy.start is None:
         return TimingCall.PRIMARY, "found before the therapy (which is proposed or has no start date)"
-    if seen is None:
+    start = therapy.start
+    samples = [s for s in finding.history.samples if s.when is not None]
+    present = [s for s in samples if s.call is Call.PRESENT]
+    if not present:
         return TimingCall.UNDETERMINED, "the sample date is unknown"
-    if seen <= therapy.start:
+    first = present[0]
+    assert first.when is not None
+    if first.when <= start:
         return (
             TimingCall.PRIMARY,
-            f"found in a sample of {seen.isoformat()} ({source}), before "
-            f"therapy started on {therapy.start.isoformat()}",
+            f"found in a sample of {first.when.isoformat()} ({first.date_source}), "
+            f"before therapy started on {start.isoformat()}",
         )
-    earlier = []
-    for other in alterations:
-        if other is trigger or not same_locus(trigger, other):
-            continue
-        when, _ = sample_date(other, context)
-        if when is not None and when < seen:
-            earlier.append((when, other))
-    earlier.sort(key=lambda item: item[0])
-    if any(o.call is Call.PRESENT for when, o in earlier if when <= therapy.start):
-        return TimingCall.PRIMARY, "already present before therapy started"
-    baseline = [(when, o) for when, o in earlier if o.call is Call.ABSENT]
+    baseline = [s for s in samples if s.call is Call.ABSENT and s.when is not None and s.when < first.when]
     if baseline:
-        when = baseline[-1][0]
+        when = baseline[-1].when
+        assert when is not None
         return (
             TimingCall.ACQUIRED,
-            f"absent in the sample of {when.isoformat()}, "
-            f"present on {seen.isoformat()} after therapy started "
-            f"on {therapy.start.isoformat()}",
+            f"absent in the sample of {when.isoformat()}, present on "
+            f"{first.when.isoformat()} after therapy started on {start.isoformat()}",
         )
     return (
         TimingCall.UNDETERMINED,
-        f"first tested on {seen.isoformat()}, after therapy started; no earlier result for this alteration",
+        f"first tested on {first.when.isoformat()}, after therapy started on "
+        f"{start.isoformat()}; no earlier result for this alteration",
     )
 
 

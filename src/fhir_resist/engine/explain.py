@@ -37,7 +37,16 @@ def issue_sentence(
         TimingCall.ACQUIRED: "emerged during this therapy (acquired resistance)",
         TimingCall.UNDETERMINED: "whether primary or acquired cannot be told from the data",
     }[timing]
-    return (
+    sentence = (
         f"{alteration} {_EFFECT_WORDS[rule.effect.value]} {drug_names(drugs, catalogue)}{where} "
         f"({rule.mechanism.value} mechanism; {timing_words}; evidence level {rule.evidence.level.value})."
     )
+    latest = finding.history.latest
+    if finding.history.cleared and latest.when is not None:
+        sentence += f" It was not detected in the latest sample ({latest.when.isoformat()})."
+    elif finding.history.unconfirmed_negative and latest.when is not None:
+        sentence += (
+            f" It was not detected in the latest plasma sample ({latest.when.isoformat()}), "
+            "but at unknown or low tumour fraction that does not prove it is gone."
+        )
+    return sentence

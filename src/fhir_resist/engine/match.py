@@ -93,6 +93,17 @@ def _variant_fits(pattern: AlterationPattern, alt: Alteration, gene: Gene | None
     return not (pattern.min_vaf is not None and alt.vaf is not None and alt.vaf < pattern.min_vaf)
 
 
+def locus_key(alt: Alteration) -> tuple[object, ...]:
+    """A hashable identity of the variant or region an alteration speaks of."""
+    if alt.kind is Kind.VARIANT:
+        return (alt.kind, alt.gene, alt.protein.text if alt.protein else alt.codon)
+    if alt.kind is Kind.CNV:
+        return (alt.kind, alt.gene, alt.cnv in _CNV_FITS["gain"] if alt.cnv else None)
+    if alt.kind is Kind.FUSION:
+        return (alt.kind, alt.gene, alt.partner)
+    return (alt.kind, alt.gene)
+
+
 def same_locus(a: Alteration, b: Alteration) -> bool:
     """Whether two alterations speak of the same variant/region (for serial comparison)."""
     if a.kind is not b.kind or a.gene != b.gene:

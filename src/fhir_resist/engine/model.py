@@ -9,6 +9,7 @@ from enum import StrEnum
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Countermeasure, Rule
 from fhir_resist.domain import Alteration, Message, Therapy
+from fhir_resist.engine.longitudinal import History
 
 
 class Status(StrEnum):
@@ -37,6 +38,7 @@ class Finding:
     alterations: tuple[Alteration, ...]  # the triggering alteration first, then co-conditions
     in_scope: bool  # the tumour is one the rule's evidence is about
     tumour: str | None
+    history: History  # every result for the triggering variant/region, oldest first
 
     @property
     def trigger(self) -> Alteration:

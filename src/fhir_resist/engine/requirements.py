@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.domain import Alteration, Therapy
-from fhir_resist.engine.model import DataRequirement
+from fhir_resist.engine.model import DataRequirement, Finding
 
 TUMOUR_TYPE = "tumour-type"
+CTDNA_TUMOUR_FRACTION = "ctdna-tumour-fraction"
+# Requirements the engine raises itself (not from catalogue/requirements.yaml): code -> definition.
+ENGINE_REQUIREMENTS = {
+    TUMOUR_TYPE: "A Condition coded with a cancer type the catalogue knows.",
+    CTDNA_TUMOUR_FRACTION: "Tumour fraction of a negative plasma (ctDNA) sample, or a tissue retest: a "
+    "negative ctDNA result at low or unknown tumour fraction does not prove a variant is gone.",
+}
 
 
 def data_requirements(
@@ -14,8 +21,19 @@ def data_requirements(
     tumour: str | None,
     alterations: tuple[Alteration, ...],
     therapies: tuple[tuple[Therapy, tuple[str, ...]], ...],
+    findings: tuple[Finding, ...] = (),
 ) -> tuple[DataRequirement, ...]:
     needs: list[DataRequirement] = []
+    unconfirmed = sorted({f.trigger.label for f in findings if f.history.unconfirmed_negative})
+    if unconfirmed:
+        needs.append(
+            DataRequirement(
+                CTDNA_TUMOUR_FRACTION,
+                "Tumour fraction of the latest plasma sample, or a tissue retest",
+                f"{', '.join(unconfirmed)} not detected in the latest plasma sample, whose tumour fraction "
+                "is unknown or low: that is not proof the variant is gone",
+            )
+        )
     if tumour is None:
         needs.append(
             DataRequirement(

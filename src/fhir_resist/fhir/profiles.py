@@ -15,6 +15,7 @@ from fhir_resist import __version__
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strategy
 from fhir_resist.engine.model import TimingCall
+from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS
 from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import FHIR_VERSION, validated
 
@@ -276,11 +277,8 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
         out[f"CodeSystem-{key}.json"] = _code_system(key, title, url, concepts, version)
         out[f"ValueSet-{key}.json"] = _value_set(key, title, url, version)
     requirement_concepts = [
-        {
-            "code": "tumour-type",
-            "display": "cancer type",
-            "definition": "A Condition coded with a cancer type the catalogue knows.",
-        }
+        {"code": code, "display": code.replace("-", " "), "definition": definition}
+        for code, definition in ENGINE_REQUIREMENTS.items()
     ]
     requirement_concepts += [
         {"code": r.id, "display": r.id.replace("-", " "), "definition": r.title}

@@ -1,0 +1,100 @@
+"""Serial samples: each alteration's history across reports, and whether it has cleared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from fhir_resist.domain import Alteration, Call, PatientContext, SpecimenType
+from fhir_resist.engine.match import same_locus
+
+# Below this tumour fraction a negative plasma result cannot rule a variant out.
+ADEQUATE_TUMOUR_FRACTION = 0.10
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    when: date | None
+    date_source: str
+    call: Call
+    vaf: float | None
+    specimen_type: SpecimenType
+    tumour_fraction: float | None
+    source: str
+
+    @property
+    def adequate_negative(self) -> bool:
+        """A negative that is evidence of absence: tissue, or plasma with enough tumour DNA."""
+        if self.call is not Call.ABSENT:
+            return False
+        if self.specimen_type is SpecimenType.PLASMA:
+            return self.tumour_fraction is not None and self.tumour_fraction >= ADEQUATE_TUMOUR_FRACTION
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    samples: tuple[Sample, ...]  # oldest first
+
+    @property
+    def first_seen(self) -> date | None:
+        return next((s.when for s in self.samples if s.call is Call.PRESENT), None)
+
+    @property
+    def last_seen(self) -> date | None:
+        return next((s.when for s in reversed(self.samples) if s.call is Call.PRESENT), None)
+
+    @property
+    def latest(self) -> Sample:
+        return self.samples[-1]
+
+    @property
+    def cleared(self) -> bool:
+        """Seen before, and the latest sample is an adequate negative."""
+        return self.first_seen is not None and self.latest.adequate_negative
+
+    @property
+    def unconfirmed_negative(self) -> bool:
+        """Seen before, and the latest sample is negative but cannot prove absence."""
+        latest = self.latest
+        return self.first_seen is not None and latest.call is Call.ABSENT and not latest.adequate_negative
+
+    @property
+    def vaf_trend(self) -> tuple[float | None, ...]:
+        return tuple(s.vaf for s in self.samples)
+
+
+def sample_date(alt: Alteration, context: PatientContext) -> tuple[date | None, str]:
+    """When the sample carrying an alteration was taken, and where that date came from."""
+    specimen = context.specimen(alt.specimen)
+    if specimen is not None and specimen.collected is not None:
+        return specimen.collected, "specimen collection date"
+    if alt.observed is not None:
+        return alt.observed, "observation effective date (no specimen collection date)"
+    report = context.report(alt.report)
+    if report is not None and (report.effective or report.issued):
+        return report.effective or report.issued, "report date (no specimen collection date)"
+    return None, "no date"
+
+
+def history(alt: Alteration, alterations: tuple[Alteration, ...], context: PatientContext) -> History:
+    """Every result for the same variant or region, ordered by sample date (undated last)."""
+    samples = []
+    for other in alterations:
+        if other is not alt and not same_locus(alt, other):
+            continue
+        when, source = sample_date(other, context)
+        specimen = context.specimen(other.specimen)
+        samples.append(
+            Sample(
+                when=when,
+                date_source=source,
+                call=other.call,
+                vaf=other.vaf,
+                specimen_type=specimen.type if specimen else SpecimenType.UNKNOWN,
+                tumour_fraction=specimen.tumour_fraction if specimen else None,
+                source=other.source,
+            )
+        )
+    samples.sort(key=lambda s: (s.when is None, s.when or date.min, s.call is Call.PRESENT, s.source))
+    return History(tuple(samples))
