@@ -170,3 +170,10 @@ def test_countermeasures_never_offer_a_drug_another_finding_defeats(catalogue: C
     assessment = assess(replace(context, alterations=(*context.alterations, kras)), catalogue, AT)
     offered = {d for r in assessment.countermeasures for d in r.countermeasure.drugs}
     assert "cetuximab" not in offered and "panitumumab" not in offered
+
+
+def test_rechallenge_is_never_offered_for_primary_resistance(catalogue: Catalogue) -> None:
+    assessment = evaluate([_bundle("crc-kras-g12d-cetuximab")], catalogue=catalogue, at=AT)
+    strategies = {r.countermeasure.strategy.value for r in assessment.countermeasures}
+    assert "rechallenge" not in strategies
+    assert "switch" in strategies

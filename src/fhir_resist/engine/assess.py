@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Rule
+from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Rule, Strategy
 from fhir_resist.domain import (
     Alteration,
     Call,
@@ -74,7 +74,7 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
         findings=findings,
         issues=issues,
         implications=implications,
-        countermeasures=tuple(r for r in recommendations if _fails_for(r, findings, catalogue) == ()),
+        countermeasures=_offered(recommendations, issues, findings, catalogue),
         data_requirements=needs,
         messages=tuple(messages),
         inputs=context.inputs,
@@ -282,7 +282,12 @@ def _issues(
             proposals = tuple(
                 r
                 for r in recommendations
-                if rule.id in r.rule_ids and not _fails_for(r, findings, catalogue, exclude=finding)
+                if rule.id in r.rule_ids
+                and not _fails_for(r, findings, catalogue, exclude=finding)
+                and (
+                    r.countermeasure.strategy is not Strategy.RECHALLENGE
+                    or _rechallenge_fits(finding, timing)
+                )
             )
             severity = _severity(finding, context)
             identifier = _identifier(context.patient, rule.id, therapy.source, finding.observations)
@@ -300,6 +305,28 @@ def _issues(
                 )
             )
     return tuple(issues)
+
+
+def _rechallenge_fits(finding: Finding, timing: TimingCall) -> bool:
+    """Rechallenge answers resistance that was acquired and has since cleared, never a primary one."""
+    return timing is TimingCall.ACQUIRED and finding.history.cleared
+
+
+def _offered(
+    recommendations: tuple[Recommendation, ...],
+    issues: tuple[Issue, ...],
+    findings: tuple[Finding, ...],
+    catalogue: Catalogue,
+) -> tuple[Recommendation, ...]:
+    """The countermeasures for the whole patient: those of the issues, and for findings without an
+    issue every option except rechallenge (which needs a therapy history to be judged)."""
+    in_issues = {r.key for issue in issues for r in issue.countermeasures}
+    return tuple(
+        r
+        for r in recommendations
+        if r.key in in_issues
+        or (r.countermeasure.strategy is not Strategy.RECHALLENGE and not _fails_for(r, findings, catalogue))
+    )
 
 
 def _identifier(patient: str | None, rule_id: str, medication: str, observations: Iterable[str]) -> str:

@@ -204,12 +204,14 @@ def countermeasure_text(cm: Countermeasure, catalogue: Catalogue) -> str:
         what.append(joiner.join(catalogue.drugs[d].name for d in cm.drugs))
     what += [catalogue.classes[c].name for c in cm.classes]
     what += list(cm.tests)
-    text = f"{cm.strategy.value}: {'; '.join(what) or 'see note'}"
-    if cm.condition:
-        text += f" ({cm.condition})"
+    if not what:  # e.g. a clinical trial described only by its condition or note
+        what = [cm.condition or cm.note or cm.strategy.value]
+    elif cm.condition:
+        what[-1] += f" ({cm.condition})"
+    text = f"{cm.strategy.value}: {'; '.join(what)}"
     refs = ", ".join(r.label() for r in cm.evidence.references[:3])
     text += f" [evidence {cm.evidence.level.value}{'; ' + refs if refs else ''}]"
-    if cm.note:
+    if cm.note and what:
         text += f". {cm.note}"
     return text
 
