@@ -177,3 +177,18 @@ def test_rechallenge_is_never_offered_for_primary_resistance(catalogue: Catalogu
     strategies = {r.countermeasure.strategy.value for r in assessment.countermeasures}
     assert "rechallenge" not in strategies
     assert "switch" in strategies
+
+
+def test_expression_only_rules_ask_for_their_test(catalogue: Catalogue) -> None:
+    needs = {
+        d.code
+        for d in evaluate([_bundle("crc-ras-wt-panitumumab")], catalogue=catalogue, at=AT).data_requirements
+    }
+    assert "crc-antiegfr-pten-loss" in needs
+    # The tumour is microsatellite stable, so MLH1 methylation (a cause of dMMR) would not change anything.
+    assert "crc-antiegfr-mlh1-methylation" not in needs
+    untreated = {
+        d.code
+        for d in evaluate([_bundle("crc-kras-g12v-no-therapy")], catalogue=catalogue, at=AT).data_requirements
+    }
+    assert "crc-antiegfr-pten-loss" not in untreated

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.domain import Alteration, Therapy
+from fhir_resist.catalogue.schema import AlterationPattern, Effect, EvidenceLevel, Rule
+from fhir_resist.domain import Alteration, Call, Therapy
+from fhir_resist.engine.match import fits
 from fhir_resist.engine.model import DataRequirement, Finding
+
+# Expression-only rules (IHC, RNA, methylation) at these levels ask for their test.
+EXPRESSION_REQUIREMENT_LEVELS = frozenset({EvidenceLevel.A, EvidenceLevel.B, EvidenceLevel.C})
 
 TUMOUR_TYPE = "tumour-type"
 CTDNA_TUMOUR_FRACTION = "ctdna-tumour-fraction"
@@ -44,6 +49,7 @@ def data_requirements(
         )
         return tuple(needs)
     taking = {drug for _, drugs in therapies for drug in drugs}
+    needs += _expression_needs(catalogue, tumour, alterations, taking)
     for requirement in catalogue.requirements:
         if not catalogue.tumour_in_scope(tumour, requirement.tumours):
             continue
@@ -63,3 +69,49 @@ def data_requirements(
                 )
             )
     return tuple(needs)
+
+
+def expression_rules(catalogue: Catalogue) -> tuple[Rule, ...]:
+    """Rules that only an expression test (IHC, RNA, methylation) can trigger, and that ask for it."""
+    return tuple(
+        rule
+        for rule in catalogue.rules
+        if all(p.kind == "expression" for p in rule.alterations)
+        and rule.effect in {Effect.RESISTANCE, Effect.REDUCED_RESPONSE}
+        and rule.evidence.level in EXPRESSION_REQUIREMENT_LEVELS
+    )
+
+
+def _expression_needs(
+    catalogue: Catalogue, tumour: str, alterations: tuple[Alteration, ...], taking: set[str]
+) -> list[DataRequirement]:
+    """A genomic report rarely carries protein or RNA levels: such rules become requests for the test."""
+    needs = []
+    for rule in expression_rules(catalogue):
+        if not catalogue.tumour_in_scope(tumour, rule.tumours.include):
+            continue
+        drugs = sorted(taking & catalogue.members(rule.therapies))
+        genes = sorted({p.gene for p in rule.alterations if p.gene})
+        tested = any(a.kind.value == "expression" and a.gene in genes for a in alterations)
+        if drugs and not tested and _co_conditions_possible(rule, alterations, catalogue):
+            needs.append(
+                DataRequirement(
+                    rule.id,
+                    f"{', '.join(genes)} expression ({rule.title})",
+                    f"would refine the outlook for {', '.join(drugs)} "
+                    f"(evidence {rule.evidence.level.value}); not reported in the input",
+                )
+            )
+    return needs
+
+
+def _co_conditions_possible(rule: Rule, alterations: tuple[Alteration, ...], catalogue: Catalogue) -> bool:
+    """Whether the rule could still apply once the expression test is done (its other conditions hold)."""
+    present = [a for a in alterations if a.call is Call.PRESENT]
+
+    def found(pattern: AlterationPattern) -> bool:
+        return any(fits(pattern, a, a.gene, catalogue.genes.get(a.gene or "")) for a in present)
+
+    if any(found(p) for p in rule.requires.none_of):
+        return False
+    return all(found(p) for p in rule.requires.all_of if p.kind != "expression")

@@ -15,7 +15,7 @@ from fhir_resist import __version__
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strategy
 from fhir_resist.engine.model import TimingCall
-from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS
+from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS, expression_rules
 from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import FHIR_VERSION, validated
 
@@ -283,6 +283,10 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
     requirement_concepts += [
         {"code": r.id, "display": r.id.replace("-", " "), "definition": r.title}
         for r in catalogue.requirements
+    ]
+    requirement_concepts += [
+        {"code": r.id, "display": r.id.replace("-", " "), "definition": r.title}
+        for r in expression_rules(catalogue)
     ]
     out["CodeSystem-data-requirement.json"] = _code_system(
         "data-requirement",
