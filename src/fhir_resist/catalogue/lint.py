@@ -76,6 +76,10 @@ def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
         for class_id in cm.classes:
             if class_id not in catalogue.classes:
                 problems.append(f"{here}: unknown drug class '{class_id}'")
+        if cm.interval_parameter and cm.interval_parameter not in catalogue.meta.parameters:
+            problems.append(
+                f"{here}: unknown parameter '{cm.interval_parameter}' (see catalogue.yaml parameters)"
+            )
         failing = rule.effect in {Effect.RESISTANCE, Effect.REDUCED_RESPONSE}
         if failing and cm.outcome == "recommended" and cm.strategy is Strategy.SWITCH:
             offered = set(cm.drugs) | {d for c in cm.classes for d in catalogue.class_members(c)}

@@ -185,6 +185,9 @@ class Countermeasure(Model):
     tests: tuple[Text, ...] = ()
     only_if: tuple[AlterationPattern, ...] = ()
     condition: str | None = None
+    interval_parameter: str | None = (
+        None  # rechallenge: catalogue parameter, minimum days since the last dose
+    )
     outcome: Literal["recommended", "failed"] = "recommended"
     evidence: CountermeasureEvidence
     note: str | None = None
@@ -194,6 +197,8 @@ class Countermeasure(Model):
         needs_drugs = self.strategy in {Strategy.SWITCH, Strategy.COMBINE, Strategy.RECHALLENGE}
         if needs_drugs and not self.drugs and not self.classes:
             raise ValueError(f"a {self.strategy.value} countermeasure names drugs or classes")
+        if self.strategy is Strategy.RECHALLENGE and self.interval_parameter is None:
+            raise ValueError("a rechallenge countermeasure names its interval_parameter (see catalogue.yaml)")
         if self.strategy is Strategy.RETEST and not self.tests:
             raise ValueError("a retest countermeasure names the tests")
         return self

@@ -35,9 +35,10 @@ from fhir_resist.engine.model import (
     IssueSeverity,
     Recommendation,
     Status,
-    TimingCall,
 )
+from fhir_resist.engine.rechallenge import rechallenges
 from fhir_resist.engine.requirements import data_requirements
+from fhir_resist.engine.timing import timing_for
 
 _FAILS = frozenset({Effect.RESISTANCE, Effect.REDUCED_RESPONSE})
 _CURRENT_STATUS = frozenset({"active", "on-hold", "draft", "intended", "in-progress", "unknown"})
@@ -55,9 +56,13 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     findings = _findings(context, alterations, tumour, catalogue)
     _note_unmatched_variants([a for a in alterations if a.call is Call.PRESENT], findings, messages)
 
-    therapies = _therapies(context, catalogue, messages, at.date())
+    resolved = _therapies(context, catalogue, messages)
+    therapies = tuple(item for item in resolved if _is_current(item[0], at.date()))
+    past = tuple(item for item in resolved if not _is_current(item[0], at.date()))
     recommendations = _recommendations(findings, catalogue)
     issues = _issues(context, findings, therapies, recommendations, catalogue, alterations)
+    rechallenge = rechallenges(findings, past, therapies, catalogue, at.date())
+    messages += rechallenge.messages
     implications = _implications(findings, catalogue)
     needs = data_requirements(catalogue, tumour, alterations, therapies, findings)
     status = Status.DATA_REQUIRED if tumour is None else Status.SUCCESS
@@ -74,7 +79,10 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
         findings=findings,
         issues=issues,
         implications=implications,
-        countermeasures=_offered(recommendations, issues, findings, catalogue),
+        countermeasures=(
+            *_offered(recommendations, issues, findings, catalogue),
+            *rechallenge.recommendations,
+        ),
         data_requirements=needs,
         messages=tuple(messages),
         inputs=context.inputs,
@@ -239,10 +247,15 @@ def _note_unmatched_variants(
 # ------------------------------------------------------------------------- therapies
 
 
+def _is_current(therapy: Therapy, today: date) -> bool:
+    """Given now or proposed: not stopped, completed or ended before today."""
+    return therapy.status in _CURRENT_STATUS and (therapy.end is None or therapy.end >= today)
+
+
 def _therapies(
-    context: PatientContext, catalogue: Catalogue, messages: list[Message], today: date
+    context: PatientContext, catalogue: Catalogue, messages: list[Message]
 ) -> tuple[tuple[Therapy, tuple[str, ...]], ...]:
-    """Current or proposed therapies with the catalogue drugs they contain."""
+    """Every therapy with the catalogue drugs it contains (current and past)."""
     out: list[tuple[Therapy, tuple[str, ...]]] = []
     for therapy in context.therapies:
         drugs = catalogue.resolve_drugs(therapy.codings, therapy.text)
@@ -255,7 +268,7 @@ def _therapies(
                 )
             )
             continue
-        if therapy.status not in _CURRENT_STATUS or (therapy.end is not None and therapy.end < today):
+        if therapy.status in {"entered-in-error", "not-taken", "cancelled"}:
             continue
         out.append((therapy, drugs))
     return tuple(sorted(out, key=lambda item: item[0].source))
@@ -278,16 +291,13 @@ def _issues(
             affected = tuple(d for d in drugs if d in catalogue.members(rule.therapies))
             if not affected:
                 continue
-            timing, reason = _timing(finding, therapy)
+            timing, reason = timing_for(finding, therapy)
             proposals = tuple(
                 r
                 for r in recommendations
                 if rule.id in r.rule_ids
                 and not _fails_for(r, findings, catalogue, exclude=finding)
-                and (
-                    r.countermeasure.strategy is not Strategy.RECHALLENGE
-                    or _rechallenge_fits(finding, timing)
-                )
+                and r.countermeasure.strategy is not Strategy.RECHALLENGE  # the drug is being given now
             )
             severity = _severity(finding, context)
             identifier = _identifier(context.patient, rule.id, therapy.source, finding.observations)
@@ -305,11 +315,6 @@ def _issues(
                 )
             )
     return tuple(issues)
-
-
-def _rechallenge_fits(finding: Finding, timing: TimingCall) -> bool:
-    """Rechallenge answers resistance that was acquired and has since cleared, never a primary one."""
-    return timing is TimingCall.ACQUIRED and finding.history.cleared
 
 
 def _offered(
@@ -352,39 +357,6 @@ def _severity(finding: Finding, context: PatientContext) -> IssueSeverity:
     ):
         step += 1
     return _SEVERITY_STEPS[min(step, len(_SEVERITY_STEPS) - 1)]
-
-
-def _timing(finding: Finding, therapy: Therapy) -> tuple[TimingCall, str]:
-    """Primary, acquired or undetermined for this therapy, from the variant's sample history."""
-    if therapy.proposed or therapy.start is None:
-        return TimingCall.PRIMARY, "found before the therapy (which is proposed or has no start date)"
-    start = therapy.start
-    samples = [s for s in finding.history.samples if s.when is not None]
-    present = [s for s in samples if s.call is Call.PRESENT]
-    if not present:
-        return TimingCall.UNDETERMINED, "the sample date is unknown"
-    first = present[0]
-    assert first.when is not None
-    if first.when <= start:
-        return (
-            TimingCall.PRIMARY,
-            f"found in a sample of {first.when.isoformat()} ({first.date_source}), "
-            f"before therapy started on {start.isoformat()}",
-        )
-    baseline = [s for s in samples if s.call is Call.ABSENT and s.when is not None and s.when < first.when]
-    if baseline:
-        when = baseline[-1].when
-        assert when is not None
-        return (
-            TimingCall.ACQUIRED,
-            f"absent in the sample of {when.isoformat()}, present on "
-            f"{first.when.isoformat()} after therapy started on {start.isoformat()}",
-        )
-    return (
-        TimingCall.UNDETERMINED,
-        f"first tested on {first.when.isoformat()}, after therapy started on "
-        f"{start.isoformat()}; no earlier result for this alteration",
-    )
 
 
 # ------------------------------------------------------------------------- implications

@@ -175,9 +175,9 @@ class _Reader:
     order: list[str] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
     messages: list[Message] = field(default_factory=list)
-    consequences: dict[str, list[JSON]] = field(
-        default_factory=dict
-    )  # variant ref -> its MolecularConsequences
+    # variant ref -> its MolecularConsequences; specimen ref -> reported tumour fraction
+    consequences: dict[str, list[JSON]] = field(default_factory=dict)
+    fractions: dict[str, float] = field(default_factory=dict)
 
     def note(self, severity: Severity, where: str, text: str) -> None:
         self.messages.append(Message(severity, where, text))
@@ -267,6 +267,8 @@ class _Reader:
                     target = self.norm(_ref(link))
                     if target:
                         self.consequences.setdefault(target, []).append(res)
+            elif res.get("resourceType") == "Observation" and _is_tumour_fraction(res):
+                self._tumour_fraction(ref, res)
 
         found = _Found()
         for ref in self.order:
@@ -401,7 +403,7 @@ class _Reader:
         if not codings(code):
             self.note(Severity.WARNING, f"{ref}.code", "Observation has no code; ignored")
             return None
-        if _has_code(code, codes.MOLECULAR_CONSEQUENCE) or res.get("hasMember"):
+        if _has_code(code, codes.MOLECULAR_CONSEQUENCE) or res.get("hasMember") or _is_tumour_fraction(res):
             return None  # read with the variant it derives from / a grouping of other findings
         self.note(
             Severity.INFORMATION,
@@ -732,7 +734,34 @@ class _Reader:
         collected = parse_date(collection.get("collectedDateTime")) or parse_date(
             _obj(collection, "collectedPeriod").get("start")
         )
-        return Specimen(source=ref, type=kind, collected=collected or parse_date(res.get("receivedTime")))
+        return Specimen(
+            source=ref,
+            type=kind,
+            collected=collected or parse_date(res.get("receivedTime")),
+            tumour_fraction=self.fractions.get(ref),
+        )
+
+    def _tumour_fraction(self, ref: str, res: JSON) -> None:
+        """A lab-reported tumour fraction (no standard code exists; recognised by its name)."""
+        specimen = self.norm(_ref(res.get("specimen")))
+        quantity = _obj(res, "valueQuantity")
+        value = quantity.get("value")
+        if specimen is None or isinstance(value, bool) or not isinstance(value, int | float):
+            self.note(
+                Severity.WARNING,
+                f"{ref}.valueQuantity",
+                "tumour fraction without a specimen or a numeric value; not used",
+            )
+            return
+        unit = str(quantity.get("code") or quantity.get("unit") or "")
+        fraction = float(value) / 100.0 if unit.strip() == "%" or value > 1 else float(value)
+        if not math.isfinite(fraction) or not 0.0 <= fraction <= 1.0:
+            self.note(
+                Severity.WARNING, f"{ref}.valueQuantity", f"tumour fraction {value} {unit} is not 0-100 %"
+            )
+            return
+        self.fractions[specimen] = fraction
+        self.note(Severity.INFORMATION, ref, f"read as the tumour fraction of {specimen} ({fraction:.0%})")
 
     def _report(self, ref: str, res: JSON) -> GenomicReport | None:
         specimens = tuple(s for s in (self.norm(_ref(x)) for x in _items(res, "specimen")) if s)
@@ -749,6 +778,15 @@ class _Reader:
 
 
 # --------------------------------------------------------------------------- components
+
+
+_TUMOUR_FRACTION = re.compile(r"tumou?r (cell )?(fraction|content|purity)|ctdna (tumou?r )?fraction", re.I)
+
+
+def _is_tumour_fraction(res: JSON) -> bool:
+    concept = res.get("code")
+    names = [_text(concept) or "", *(c.display or "" for c in codings(concept))]
+    return any(_TUMOUR_FRACTION.search(name) for name in names)
 
 
 def _hgvs_kind(text: str) -> str | None:

@@ -1,0 +1,103 @@
+"""Anti-EGFR rechallenge: proposed only after acquired resistance that has cleared, after the interval."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from fhir_resist import Catalogue, evaluate
+from tests.conftest import SCENARIOS, load_json
+
+BASE = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
+
+
+def _resource(rid: str) -> dict[str, Any]:
+    found: dict[str, Any] = copy.deepcopy(
+        next(e["resource"] for e in BASE["entry"] if e["resource"]["id"] == rid)
+    )
+    return found
+
+
+def _specimen(sid: str, kind: str, day: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Specimen",
+        "id": sid,
+        "subject": {"reference": "Patient/pat-1"},
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0487", "code": kind}]},
+        "collection": {"collectedDateTime": day},
+    }
+
+
+def _kras(oid: str, sid: str, present: bool) -> dict[str, Any]:
+    obs = _resource("v-kras")
+    obs["id"], obs["specimen"] = oid, {"reference": f"Specimen/{sid}"}
+    obs["valueCodeableConcept"]["coding"][0]["code"] = "LA9633-4" if present else "LA9634-2"
+    return obs
+
+
+def _fraction(sid: str, value: float) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": f"tf-{sid}",
+        "status": "final",
+        "subject": {"reference": "Patient/pat-1"},
+        "specimen": {"reference": f"Specimen/{sid}"},
+        "code": {"text": "ctDNA tumor fraction"},
+        "valueQuantity": {"value": value, "unit": "%", "code": "%"},
+    }
+
+
+def _patient(*, baseline: bool = True, fraction: float | None = 15.0) -> list[dict[str, Any]]:
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "ms-cetux",
+        "status": "completed",
+        "subject": {"reference": "Patient/pat-1"},
+        "medicationCodeableConcept": _resource("mr-cetux")["medicationCodeableConcept"],
+        "effectivePeriod": {"start": "2025-01-15", "end": "2025-09-01"},
+    }
+    resources = [
+        _resource("pat-1"),
+        _resource("cond-1"),
+        statement,
+        _specimen("sp-1", "PLAS", "2025-08-20"),
+        _kras("kras-progression", "sp-1", True),
+        _specimen("sp-2", "PLAS", "2026-02-01"),
+        _kras("kras-latest", "sp-2", False),
+    ]
+    if baseline:
+        resources += [_specimen("sp-0", "TUMOR", "2024-12-20"), _kras("kras-baseline", "sp-0", False)]
+    if fraction is not None:
+        resources.append(_fraction("sp-2", fraction))
+    return resources
+
+
+def _strategies(resources: list[dict[str, Any]], catalogue: Catalogue, when: str) -> Any:
+    at = datetime.fromisoformat(when).replace(tzinfo=UTC)
+    return evaluate(resources, catalogue=catalogue, at=at)
+
+
+def test_rechallenge_after_acquired_resistance_has_cleared(catalogue: Catalogue) -> None:
+    assessment = _strategies(_patient(), catalogue, "2026-02-10")
+    rechallenge = [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
+    assert rechallenge
+    assert "162 days" in rechallenge[0].reasons[0]
+    assert assessment.issues == ()  # the patient is not on cetuximab now
+
+
+def test_no_rechallenge_before_the_interval(catalogue: Catalogue) -> None:
+    assessment = _strategies(_patient(), catalogue, "2025-11-01")
+    assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
+    assert any("rechallenge not yet" in m.text for m in assessment.messages)
+
+
+def test_no_rechallenge_when_the_negative_cannot_prove_absence(catalogue: Catalogue) -> None:
+    assessment = _strategies(_patient(fraction=None), catalogue, "2026-02-10")
+    assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
+    assert "ctdna-tumour-fraction" in {d.code for d in assessment.data_requirements}
+
+
+def test_no_rechallenge_when_acquisition_cannot_be_shown(catalogue: Catalogue) -> None:
+    assessment = _strategies(_patient(baseline=False), catalogue, "2026-02-10")
+    assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
