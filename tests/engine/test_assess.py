@@ -192,3 +192,19 @@ def test_expression_only_rules_ask_for_their_test(catalogue: Catalogue) -> None:
         for d in evaluate([_bundle("crc-kras-g12v-no-therapy")], catalogue=catalogue, at=AT).data_requirements
     }
     assert "crc-antiegfr-pten-loss" not in untreated
+
+
+def test_acquired_resistance_asks_for_met_and_erbb2_copy_number(catalogue: Catalogue) -> None:
+    at = datetime(2026, 9, 1, tzinfo=UTC)
+    needs = {
+        d.code
+        for d in evaluate(
+            [_bundle("crc-egfr-s492r-acquired-cetuximab")], catalogue=catalogue, at=at
+        ).data_requirements
+    }
+    assert "crc-met-erbb2-copy-number-at-progression" in needs
+    primary = {
+        d.code
+        for d in evaluate([_bundle("crc-kras-g12d-cetuximab")], catalogue=catalogue, at=AT).data_requirements
+    }
+    assert "crc-met-erbb2-copy-number-at-progression" not in primary

@@ -101,3 +101,10 @@ def test_no_rechallenge_when_the_negative_cannot_prove_absence(catalogue: Catalo
 def test_no_rechallenge_when_acquisition_cannot_be_shown(catalogue: Catalogue) -> None:
     assessment = _strategies(_patient(baseline=False), catalogue, "2026-02-10")
     assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
+
+
+def test_no_sample_after_the_stop_asks_for_ctdna_first(catalogue: Catalogue) -> None:
+    resources = [r for r in _patient() if r.get("id") not in {"kras-latest", "sp-2", "tf-sp-2"}]
+    assessment = _strategies(resources, catalogue, "2026-02-10")
+    assert "ctdna-before-rechallenge" in {d.code for d in assessment.data_requirements}
+    assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]

@@ -369,6 +369,9 @@ class RequirementRule(Model):
     title: Text
     tumours: tuple[str, ...] = Field(min_length=1)
     therapies: TherapyScope | None = None  # needed only for patients on/ordered these
+    after_acquired_resistance: bool = (
+        False  # only once resistance to those therapies was acquired (progression)
+    )
     tested: tuple[TestedPattern, ...] = Field(min_length=1)
     evidence: CountermeasureEvidence
 

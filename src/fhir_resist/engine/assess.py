@@ -35,6 +35,7 @@ from fhir_resist.engine.model import (
     IssueSeverity,
     Recommendation,
     Status,
+    TimingCall,
 )
 from fhir_resist.engine.rechallenge import rechallenges
 from fhir_resist.engine.requirements import data_requirements
@@ -64,7 +65,11 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     rechallenge = rechallenges(findings, past, therapies, catalogue, at.date())
     messages += rechallenge.messages
     implications = _implications(findings, catalogue)
-    needs = data_requirements(catalogue, tumour, alterations, therapies, findings)
+    acquired = frozenset(d for issue in issues if issue.timing is TimingCall.ACQUIRED for d in issue.drugs)
+    needs = (
+        *data_requirements(catalogue, tumour, alterations, therapies, findings, acquired),
+        *rechallenge.requirements,
+    )
     status = Status.DATA_REQUIRED if tumour is None else Status.SUCCESS
     preliminary = any(a.preliminary for f in findings for a in f.alterations) or any(
         r.status == "preliminary" for r in context.reports

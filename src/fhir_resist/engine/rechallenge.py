@@ -16,7 +16,8 @@ from datetime import date
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Effect, Strategy
 from fhir_resist.domain import Message, Severity, Therapy
-from fhir_resist.engine.model import Finding, Recommendation, TimingCall
+from fhir_resist.engine.model import DataRequirement, Finding, Recommendation, TimingCall
+from fhir_resist.engine.requirements import CTDNA_BEFORE_RECHALLENGE
 from fhir_resist.engine.timing import timing_for
 
 Resolved = tuple[tuple[Therapy, tuple[str, ...]], ...]
@@ -26,6 +27,7 @@ Resolved = tuple[tuple[Therapy, tuple[str, ...]], ...]
 class RechallengeResult:
     recommendations: tuple[Recommendation, ...]
     messages: tuple[Message, ...]
+    requirements: tuple[DataRequirement, ...]
 
 
 def rechallenges(
@@ -33,6 +35,7 @@ def rechallenges(
 ) -> RechallengeResult:
     recommendations: list[Recommendation] = []
     messages: list[Message] = []
+    requirements: dict[str, DataRequirement] = {}
     taking = {drug for _, drugs in current for drug in drugs}
     for finding in findings:
         rule = finding.rule
@@ -47,6 +50,15 @@ def rechallenges(
             therapy = max(stopped, key=lambda item: item[0].end or item[0].start or date.min)[0]
             timing, _ = timing_for(finding, therapy)
             if timing is not TimingCall.ACQUIRED:
+                continue
+            latest = finding.history.latest
+            if therapy.end is not None and (latest.when is None or latest.when <= therapy.end):
+                requirements[CTDNA_BEFORE_RECHALLENGE] = DataRequirement(
+                    CTDNA_BEFORE_RECHALLENGE,
+                    "ctDNA (RAS, BRAF V600E, EGFR extracellular domain) before any rechallenge",
+                    f"no sample after {therapy.label} was stopped on {therapy.end.isoformat()}; "
+                    f"{finding.trigger.label} was last seen on it",
+                )
                 continue
             blocking = [
                 f.trigger.label
@@ -86,7 +98,6 @@ def rechallenges(
                     )
                 )
                 continue
-            latest = finding.history.latest
             when = latest.when.isoformat() if latest.when else "an undated sample"
             recommendations.append(
                 Recommendation(
@@ -98,4 +109,4 @@ def rechallenges(
                     ),
                 )
             )
-    return RechallengeResult(tuple(recommendations), tuple(messages))
+    return RechallengeResult(tuple(recommendations), tuple(messages), tuple(requirements.values()))

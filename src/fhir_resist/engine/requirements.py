@@ -13,9 +13,12 @@ EXPRESSION_REQUIREMENT_LEVELS = frozenset({EvidenceLevel.A, EvidenceLevel.B, Evi
 
 TUMOUR_TYPE = "tumour-type"
 CTDNA_TUMOUR_FRACTION = "ctdna-tumour-fraction"
+CTDNA_BEFORE_RECHALLENGE = "ctdna-before-rechallenge"
 # Requirements the engine raises itself (not from catalogue/requirements.yaml): code -> definition.
 ENGINE_REQUIREMENTS = {
     TUMOUR_TYPE: "A Condition coded with a cancer type the catalogue knows.",
+    CTDNA_BEFORE_RECHALLENGE: "A ctDNA test taken after the drug was stopped, before a rechallenge: the "
+    "resistance alterations must be shown to have cleared.",
     CTDNA_TUMOUR_FRACTION: "Tumour fraction of a negative plasma (ctDNA) sample, or a tissue retest: a "
     "negative ctDNA result at low or unknown tumour fraction does not prove a variant is gone.",
 }
@@ -27,7 +30,9 @@ def data_requirements(
     alterations: tuple[Alteration, ...],
     therapies: tuple[tuple[Therapy, tuple[str, ...]], ...],
     findings: tuple[Finding, ...] = (),
+    acquired_on: frozenset[str] = frozenset(),
 ) -> tuple[DataRequirement, ...]:
+    """Tests that would change the answer; ``acquired_on``: drugs the patient acquired resistance to."""
     needs: list[DataRequirement] = []
     unconfirmed = sorted({f.trigger.label for f in findings if f.history.unconfirmed_negative})
     if unconfirmed:
@@ -54,6 +59,10 @@ def data_requirements(
         if not catalogue.tumour_in_scope(tumour, requirement.tumours):
             continue
         if requirement.therapies is not None and not (taking & catalogue.members(requirement.therapies)):
+            continue
+        if requirement.after_acquired_resistance and not (
+            requirement.therapies is not None and acquired_on & catalogue.members(requirement.therapies)
+        ):
             continue
         missing = [
             t.gene or t.kind.upper()
