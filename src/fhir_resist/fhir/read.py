@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from fhir_resist import hgvs
 from fhir_resist.domain import (
@@ -35,6 +35,7 @@ from fhir_resist.errors import HgvsError
 from fhir_resist.fhir import codes
 
 JSON = Mapping[str, Any]
+T = TypeVar("T")
 
 _IGNORED_STATUS = frozenset({"entered-in-error", "cancelled"})
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
@@ -559,25 +560,21 @@ class _Reader:
         return found
 
     def _protein(self, ref: str, comps: Mapping[str, list[JSON]]) -> hgvs.ProteinChange | None:
-        for text in self._hgvs_texts(ref, comps, "p."):
-            try:
-                return hgvs.parse_protein(text)
-            except HgvsError as exc:
-                self.note(
-                    Severity.WARNING,
-                    f"{ref}.component:protein-hgvs",
-                    f"{exc}; the protein change is not used",
-                )
-        return None
+        return self._first_parsed(ref, comps, "p.", hgvs.parse_protein, "protein change")
 
     def _coding(self, ref: str, comps: Mapping[str, list[JSON]]) -> hgvs.CodingChange | None:
-        for text in self._hgvs_texts(ref, comps, "c."):
+        return self._first_parsed(ref, comps, "c.", hgvs.parse_coding, "coding change")
+
+    def _first_parsed(
+        self, ref: str, comps: Mapping[str, list[JSON]], prefix: str, parse: Callable[[str], T], what: str
+    ) -> T | None:
+        """The first HGVS expression of this kind that parses; each failure becomes a message."""
+        slot = "protein-hgvs" if prefix == "p." else "coding-hgvs"
+        for text in self._hgvs_texts(ref, comps, prefix):
             try:
-                return hgvs.parse_coding(text)
+                return parse(text)
             except HgvsError as exc:
-                self.note(
-                    Severity.WARNING, f"{ref}.component:coding-hgvs", f"{exc}; the coding change is not used"
-                )
+                self.note(Severity.WARNING, f"{ref}.component:{slot}", f"{exc}; the {what} is not used")
         return None
 
     def _vaf(self, ref: str, comps: Mapping[str, list[JSON]]) -> float | None:
