@@ -144,3 +144,9 @@ def test_exon_map_on_a_non_mane_transcript_is_refused(copy: Path) -> None:
     exons = copy / "exons.yaml"
     exons.write_text(exons.read_text().replace("transcript: NM_004985.5", "transcript: NM_033360.4", 1))
     assert any("is not the gene's MANE Select transcript" in p for p in _problems(copy))
+
+
+def test_engine_parameters_must_exist(copy: Path) -> None:
+    meta = copy / "catalogue.yaml"
+    meta.write_text(meta.read_text().replace("subclonal-tissue-vaf:", "subclonal-tissue-vaf-renamed:"))
+    assert any("'subclonal-tissue-vaf' is missing" in p for p in _problems(copy))

@@ -40,7 +40,7 @@ def test_history_is_ordered_by_sample_date_with_vaf_trend() -> None:
     later = _kras("Observation/b", Call.PRESENT, "Specimen/p2", 0.04)
     first = _kras("Observation/a", Call.ABSENT, "Specimen/t1")
     context = _context(later, first)
-    h = history(later, context.alterations, context)
+    h = history(later, context.alterations, context, 0.1)
     assert [s.source for s in h.samples] == ["Observation/a", "Observation/b"]
     assert h.first_seen == date(2025, 9, 1)
     assert h.vaf_trend == (None, 0.04)
@@ -51,17 +51,17 @@ def test_tissue_negative_after_positive_is_cleared() -> None:
     seen = _kras("Observation/b", Call.PRESENT, "Specimen/p2")
     gone = _kras("Observation/c", Call.ABSENT, "Specimen/t3")
     context = _context(seen, gone)
-    assert history(seen, context.alterations, context).cleared
+    assert history(seen, context.alterations, context, 0.1).cleared
 
 
 def test_plasma_negative_at_unknown_tumour_fraction_is_not_proof_of_absence() -> None:
     seen = _kras("Observation/a", Call.PRESENT, "Specimen/t1")
     gone = _kras("Observation/b", Call.ABSENT, "Specimen/p2")
     context = _context(seen, gone)
-    h = history(seen, context.alterations, context)
+    h = history(seen, context.alterations, context, 0.1)
     assert h.unconfirmed_negative and not h.cleared
     adequate = _context(seen, gone, fraction=0.2)
-    assert history(seen, adequate.alterations, adequate).cleared
+    assert history(seen, adequate.alterations, adequate, 0.1).cleared
 
 
 def test_sample_date_falls_back_and_says_so() -> None:

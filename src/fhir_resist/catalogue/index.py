@@ -144,6 +144,10 @@ class Catalogue:
 
     # ---------------------------------------------------------------- lookups
 
+    def parameter(self, name: str) -> float:
+        """A numeric catalogue parameter (catalogue.yaml); the linter guarantees the engine's ones exist."""
+        return self.meta.parameters[name].value
+
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 

@@ -25,8 +25,16 @@ def lint(catalogue: Catalogue) -> list[str]:
     return problems
 
 
+# Parameters the engine reads (catalogue.yaml `parameters`).
+ENGINE_PARAMETERS = ("ctdna-adequate-tumour-fraction", "subclonal-tissue-vaf")
+
+
 def _reference_data(catalogue: Catalogue) -> list[str]:
-    problems: list[str] = []
+    problems: list[str] = [
+        f"catalogue.yaml: parameters: '{name}' is missing (the engine needs it)"
+        for name in ENGINE_PARAMETERS
+        if name not in catalogue.meta.parameters
+    ]
     for drug in catalogue.drugs.values():
         for class_id in drug.classes:
             if class_id not in catalogue.classes:

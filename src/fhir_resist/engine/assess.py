@@ -46,7 +46,8 @@ _CURRENT_STATUS = frozenset({"active", "on-hold", "draft", "intended", "in-progr
 _LEVEL_ORDER = {EvidenceLevel.A: 0, EvidenceLevel.B: 1, EvidenceLevel.C: 2, EvidenceLevel.D: 3}
 _SEVERITY_STEPS = (IssueSeverity.HIGH, IssueSeverity.MODERATE, IssueSeverity.LOW)
 _BASE_SEVERITY = {EvidenceLevel.A: 0, EvidenceLevel.B: 0, EvidenceLevel.C: 1, EvidenceLevel.D: 2}
-SUBCLONAL_TISSUE_VAF = 0.05
+ADEQUATE_TUMOUR_FRACTION = "ctdna-adequate-tumour-fraction"
+SUBCLONAL_TISSUE_VAF = "subclonal-tissue-vaf"
 
 
 def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Assessment:
@@ -190,7 +191,7 @@ def _findings(
                 (trigger, *hits[:-1], *partners),
                 in_scope,
                 tumour,
-                history(trigger, alterations, context),
+                history(trigger, alterations, context, catalogue.parameter(ADEQUATE_TUMOUR_FRACTION)),
             )
         )
     return tuple(sorted(found, key=lambda f: (f.rule.id, f.trigger.source)))
@@ -304,7 +305,7 @@ def _issues(
                 and not _fails_for(r, findings, catalogue, exclude=finding)
                 and r.countermeasure.strategy is not Strategy.RECHALLENGE  # the drug is being given now
             )
-            severity = _severity(finding, context)
+            severity = _severity(finding, context, catalogue)
             identifier = _identifier(context.patient, rule.id, therapy.source, finding.observations)
             issues.append(
                 Issue(
@@ -344,7 +345,7 @@ def _identifier(patient: str | None, rule_id: str, medication: str, observations
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _severity(finding: Finding, context: PatientContext) -> IssueSeverity:
+def _severity(finding: Finding, context: PatientContext, catalogue: Catalogue) -> IssueSeverity:
     """Evidence level, lowered one step each for reduced response, another tumour, subclonality."""
     rule = finding.rule
     step = _BASE_SEVERITY[rule.evidence.level]
@@ -356,7 +357,7 @@ def _severity(finding: Finding, context: PatientContext) -> IssueSeverity:
     specimen = context.specimen(trigger.specimen)
     if (
         trigger.vaf is not None
-        and trigger.vaf < SUBCLONAL_TISSUE_VAF
+        and trigger.vaf < catalogue.parameter(SUBCLONAL_TISSUE_VAF)
         and specimen is not None
         and specimen.type is SpecimenType.TISSUE
     ):

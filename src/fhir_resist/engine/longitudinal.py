@@ -8,9 +8,6 @@ from datetime import date
 from fhir_resist.domain import Alteration, Call, PatientContext, SpecimenType
 from fhir_resist.engine.match import same_locus
 
-# Below this tumour fraction a negative plasma result cannot rule a variant out.
-ADEQUATE_TUMOUR_FRACTION = 0.10
-
 
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -21,6 +18,7 @@ class Sample:
     specimen_type: SpecimenType
     tumour_fraction: float | None
     source: str
+    adequate_fraction: float  # catalogue parameter ctdna-adequate-tumour-fraction
 
     @property
     def adequate_negative(self) -> bool:
@@ -28,7 +26,7 @@ class Sample:
         if self.call is not Call.ABSENT:
             return False
         if self.specimen_type is SpecimenType.PLASMA:
-            return self.tumour_fraction is not None and self.tumour_fraction >= ADEQUATE_TUMOUR_FRACTION
+            return self.tumour_fraction is not None and self.tumour_fraction >= self.adequate_fraction
         return True
 
 
@@ -77,7 +75,9 @@ def sample_date(alt: Alteration, context: PatientContext) -> tuple[date | None, 
     return None, "no date"
 
 
-def history(alt: Alteration, alterations: tuple[Alteration, ...], context: PatientContext) -> History:
+def history(
+    alt: Alteration, alterations: tuple[Alteration, ...], context: PatientContext, adequate_fraction: float
+) -> History:
     """Every result for the same variant or region, ordered by sample date (undated last)."""
     samples = []
     for other in alterations:
@@ -94,6 +94,7 @@ def history(alt: Alteration, alterations: tuple[Alteration, ...], context: Patie
                 specimen_type=specimen.type if specimen else SpecimenType.UNKNOWN,
                 tumour_fraction=specimen.tumour_fraction if specimen else None,
                 source=other.source,
+                adequate_fraction=adequate_fraction,
             )
         )
     samples.sort(key=lambda s: (s.when is None, s.when or date.min, s.call is Call.PRESENT, s.source))
