@@ -67,6 +67,8 @@ def test_unknown_drug_gene_and_tumour_are_reported(copy: Path) -> None:
     data["tumours"]["include"] = ["NOWHERE"]
     rule.write_text(yaml.safe_dump(data, sort_keys=False))
     problems = "\n".join(_problems(copy))
+    assert f"{rule.name}:" in problems
+    assert any(p.split(": ")[0].rsplit(":", 1)[-1].isdigit() for p in _problems(copy))  # file:line
     assert "unknown drug 'no-such-drug'" in problems
     assert "unknown gene 'NOTAGENE'" in problems
     assert "unknown OncoTree code 'NOWHERE'" in problems

@@ -208,3 +208,60 @@ def test_acquired_resistance_asks_for_met_and_erbb2_copy_number(catalogue: Catal
         for d in evaluate([_bundle("crc-kras-g12d-cetuximab")], catalogue=catalogue, at=AT).data_requirements
     }
     assert "crc-met-erbb2-copy-number-at-progression" not in primary
+
+
+def _administration(status: str, day: str) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": "ma-1",
+        "status": status,
+        "subject": {"reference": "Patient/pat-1"},
+        "effectiveDateTime": day,
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "318341"}]
+        },
+    }
+
+
+def test_recent_administration_counts_as_current(catalogue: Catalogue) -> None:
+    bundle = _bundle("crc-kras-g12d-cetuximab")
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "MedicationRequest"]
+    recent = evaluate([bundle, _administration("completed", "2026-03-20")], catalogue=catalogue, at=AT)
+    assert [i.therapy.source for i in recent.issues] == ["MedicationAdministration/ma-1"]
+    old = evaluate([bundle, _administration("completed", "2025-12-01")], catalogue=catalogue, at=AT)
+    assert old.issues == ()
+
+
+def test_evidence_from_another_tumour_lowers_severity(catalogue: Catalogue) -> None:
+    # pan-tumour BCL2 rule: CLL evidence, lower severity elsewhere ("outside: lower-severity").
+    rule = catalogue.rule("pan-tumour-bcl2-venetoclax-resistance")
+    assert rule is not None
+    assert rule.tumours.outside == "lower-severity"
+    from fhir_resist import hgvs
+    from fhir_resist.domain import Alteration, Coding, PatientContext
+
+    g101v = hgvs.parse_protein("p.G101V")
+    alt = Alteration(
+        kind=Kind.VARIANT,
+        call=Call.PRESENT,
+        source="Observation/b",
+        gene="BCL2",
+        protein=g101v,
+        codon=101,
+        consequence="missense",
+        origin=Origin.SOMATIC,
+    )
+    venetoclax = Therapy(
+        "MedicationRequest/v",
+        "MedicationRequest",
+        "active",
+        (Coding(None, None, "venetoclax"),),
+        "venetoclax",
+        proposed=True,
+    )
+    inside = assess(
+        PatientContext("Patient/p", (alt,), (venetoclax,), tumour_override="CLLSLL"), catalogue, AT
+    )
+    outside = assess(PatientContext("Patient/p", (alt,), (venetoclax,), tumour_override="AML"), catalogue, AT)
+    order = ["high", "moderate", "low"]
+    assert order.index(outside.issues[0].severity.value) == order.index(inside.issues[0].severity.value) + 1

@@ -26,7 +26,7 @@ def lint(catalogue: Catalogue) -> list[str]:
 
 
 # Parameters the engine reads (catalogue.yaml `parameters`).
-ENGINE_PARAMETERS = ("ctdna-adequate-tumour-fraction", "subclonal-tissue-vaf")
+ENGINE_PARAMETERS = ("ctdna-adequate-tumour-fraction", "subclonal-tissue-vaf", "recent-administration-days")
 
 
 def _reference_data(catalogue: Catalogue) -> list[str]:

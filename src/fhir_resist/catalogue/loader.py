@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,7 +84,7 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
         problems.append(f"{root}/reference: the verified code tables are missing; codes cannot be checked")
     else:
         problems.extend(unverified(genes, drugs, tumours, verified))
-    problems.extend(lint(catalogue))
+    problems.extend(_with_line(problem, root) for problem in lint(catalogue))
     if problems:
         raise CatalogueError(problems)
     return catalogue
@@ -132,6 +133,25 @@ def _load(file: Path, model: type[M], problems: list[str]) -> M | None:
             path = ".".join(str(p) for p in loc) or "(top level)"
             problems.append(f"{file}:{_line_of(node, loc)}: {path}: {error['msg']}{_hint(error)}")
         return None
+
+
+_LINT = re.compile(r"^(?P<file>[^:]+\.yaml): (?P<rule>[a-z0-9-]+): (?P<key>[a-z_]+)(?:\[(?P<index>\d+)\])?: ")
+
+
+def _with_line(problem: str, root: Path) -> str:
+    """``file: rule: key[i]: message`` becomes ``file:line: rule: key[i]: message``."""
+    match = _LINT.match(problem)
+    if match is None:
+        return problem
+    path = root.parent / match["file"]
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return problem
+    loc: tuple[str | int, ...] = (
+        (match["key"],) if match["index"] is None else (match["key"], int(match["index"]))
+    )
+    return f"{match['file']}:{_line_of(node, loc)}: {problem[len(match['file']) + 2 :]}"
 
 
 _HINTS = {

@@ -48,6 +48,7 @@ _SEVERITY_STEPS = (IssueSeverity.HIGH, IssueSeverity.MODERATE, IssueSeverity.LOW
 _BASE_SEVERITY = {EvidenceLevel.A: 0, EvidenceLevel.B: 0, EvidenceLevel.C: 1, EvidenceLevel.D: 2}
 ADEQUATE_TUMOUR_FRACTION = "ctdna-adequate-tumour-fraction"
 SUBCLONAL_TISSUE_VAF = "subclonal-tissue-vaf"
+RECENT_ADMINISTRATION = "recent-administration-days"
 
 
 def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Assessment:
@@ -59,8 +60,9 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     _note_unmatched_variants([a for a in alterations if a.call is Call.PRESENT], findings, messages)
 
     resolved = _therapies(context, catalogue, messages)
-    therapies = tuple(item for item in resolved if _is_current(item[0], at.date()))
-    past = tuple(item for item in resolved if not _is_current(item[0], at.date()))
+    recent = catalogue.parameter(RECENT_ADMINISTRATION)
+    therapies = tuple(item for item in resolved if _is_current(item[0], at.date(), recent))
+    past = tuple(item for item in resolved if not _is_current(item[0], at.date(), recent))
     recommendations = _recommendations(findings, catalogue)
     issues = _issues(context, findings, therapies, recommendations, catalogue, alterations)
     rechallenge = rechallenges(findings, past, therapies, catalogue, at.date())
@@ -253,8 +255,12 @@ def _note_unmatched_variants(
 # ------------------------------------------------------------------------- therapies
 
 
-def _is_current(therapy: Therapy, today: date) -> bool:
-    """Given now or proposed: not stopped, completed or ended before today."""
+def _is_current(therapy: Therapy, today: date, recent_days: float) -> bool:
+    """Given now or proposed: not stopped, completed or ended before today; an administration
+    completed within the catalogue's recent window is part of an ongoing course."""
+    if therapy.resource_type == "MedicationAdministration" and therapy.status == "completed":
+        last = therapy.end or therapy.start
+        return last is not None and 0 <= (today - last).days <= recent_days
     return therapy.status in _CURRENT_STATUS and (therapy.end is None or therapy.end >= today)
 
 
