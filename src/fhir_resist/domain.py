@@ -107,6 +107,18 @@ class Alteration:
 
 
 @dataclass(frozen=True, slots=True)
+class LabImplication:
+    """A therapeutic implication the laboratory itself reported (input, not truth)."""
+
+    source: str
+    derived_from: tuple[str, ...]  # the findings it is about
+    drug_codings: tuple[Coding, ...]
+    drug_text: str | None
+    assertion: str  # "resistant" | "responsive" | "other"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Therapy:
     """A drug the patient takes, took, or is being ordered."""
 
@@ -168,6 +180,7 @@ class PatientContext:
     messages: tuple[Message, ...] = ()
     tumour_override: str | None = None  # an OncoTree code given by the caller
     patients: tuple[str, ...] = ()  # every patient the input speaks of (one is evaluated)
+    lab_implications: tuple[LabImplication, ...] = ()
     inputs: tuple[str, ...] = field(default=())  # references of every input resource used
 
     def specimen(self, reference: str | None) -> Specimen | None:

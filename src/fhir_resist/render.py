@@ -124,6 +124,16 @@ def context_json(context: PatientContext, problems: Iterable[Message] = ()) -> d
             {"source": r.source, "status": r.status, "issued": r.issued.isoformat() if r.issued else None}
             for r in context.reports
         ],
+        "lab_implications": [
+            {
+                "source": i.source,
+                "assertion": i.assertion,
+                "text": i.text,
+                "derived_from": list(i.derived_from),
+                "drug": i.drug_text or next((c.display or c.code for c in i.drug_codings), None),
+            }
+            for i in context.lab_implications
+        ],
         "messages": [
             {"severity": m.severity.value, "where": m.where, "text": m.text}
             for m in (*problems, *context.messages)

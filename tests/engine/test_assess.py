@@ -265,3 +265,51 @@ def test_evidence_from_another_tumour_lowers_severity(catalogue: Catalogue) -> N
     outside = assess(PatientContext("Patient/p", (alt,), (venetoclax,), tumour_override="AML"), catalogue, AT)
     order = ["high", "moderate", "low"]
     assert order.index(outside.issues[0].severity.value) == order.index(inside.issues[0].severity.value) + 1
+
+
+def _lab(answer: str, drug: str = "cetuximab", derived: str = "Observation/v-kras") -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": f"ti-{answer}",
+        "status": "final",
+        "subject": {"reference": "Patient/pat-1"},
+        "derivedFrom": [{"reference": derived}],
+        "code": {
+            "coding": [
+                {
+                    "system": "http://hl7.org/fhir/uv/genomics-reporting/CodeSystem/tbd-codes-cs",
+                    "code": "therapeutic-implication",
+                }
+            ]
+        },
+        "component": [
+            {
+                "code": {
+                    "coding": [
+                        {
+                            "system": "http://hl7.org/fhir/uv/genomics-reporting/CodeSystem/tbd-codes-cs",
+                            "code": "therapeutic-implication",
+                        }
+                    ]
+                },
+                "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": answer}]},
+            },
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "51963-7"}]},
+                "valueCodeableConcept": {"text": drug},
+            },
+        ],
+    }
+
+
+def test_lab_implications_are_compared_never_promoted(catalogue: Catalogue) -> None:
+    bundle = _bundle("crc-kras-g12d-cetuximab")
+    agree = evaluate([bundle, _lab("LA6676-6")], catalogue=catalogue, at=AT)
+    assert any(
+        "the catalogue agrees" in m.text for m in agree.messages if m.where == "Observation/ti-LA6676-6"
+    )
+    disagree = evaluate([bundle, _lab("LA6677-4")], catalogue=catalogue, at=AT)
+    assert any("disagree" in m.text for m in disagree.messages)
+    unsupported = evaluate([bundle, _lab("LA6676-6", drug="bevacizumab")], catalogue=catalogue, at=AT)
+    assert any("no rule supporting it" in m.text for m in unsupported.messages)
+    assert len(unsupported.issues) == 1  # only the catalogue's own cetuximab alert

@@ -83,12 +83,30 @@ def test_msi_and_tmb() -> None:
     assert sources["Observation/b-tmb"].tmb == 48.0
 
 
-def test_copy_number_gain_with_high_copy_number_is_amplification() -> None:
+def test_copy_number_gain_is_read_as_gain_with_its_copy_number() -> None:
     context = read_context([_scenario("crc-erbb2-amp-cetuximab")])
     erbb2 = _by_source(context)["Observation/cn-erbb2"]
-    assert erbb2.kind is Kind.CNV and erbb2.cnv is CnvCall.AMPLIFICATION
+    assert erbb2.kind is Kind.CNV and erbb2.cnv is CnvCall.GAIN  # amplification is the catalogue's call
     assert erbb2.copy_number == 18
     assert erbb2.gene == "ERBB2"
+
+
+def test_gain_becomes_amplification_at_the_catalogue_threshold(catalogue: Any) -> None:
+    from fhir_resist import evaluate
+
+    bundle = _scenario("crc-erbb2-amp-cetuximab")
+    findings = evaluate([bundle], catalogue=catalogue).findings
+    assert any(f.rule.id == "crc-antiegfr-erbb2-amplification" for f in findings)
+    cn = next(e["resource"] for e in bundle["entry"] if e["resource"]["id"] == "cn-erbb2")
+    copy_number = next(c for c in cn["component"] if c["code"]["coding"][0]["code"] == "82155-3")
+    copy_number["valueQuantity"]["value"] = 3
+    assert not any(
+        f.rule.id == "crc-antiegfr-erbb2-amplification"
+        for f in evaluate([bundle], catalogue=catalogue).findings
+    )
+    cn["component"].remove(copy_number)
+    context = read_context([bundle])
+    assert any("cannot be told" in m.text for m in context.messages)
 
 
 def test_plasma_specimen_and_medication_statement_period() -> None:

@@ -26,7 +26,12 @@ def lint(catalogue: Catalogue) -> list[str]:
 
 
 # Parameters the engine reads (catalogue.yaml `parameters`).
-ENGINE_PARAMETERS = ("ctdna-adequate-tumour-fraction", "subclonal-tissue-vaf", "recent-administration-days")
+ENGINE_PARAMETERS = (
+    "ctdna-adequate-tumour-fraction",
+    "subclonal-tissue-vaf",
+    "recent-administration-days",
+    "amplification-min-copies",
+)
 
 
 def _reference_data(catalogue: Catalogue) -> list[str]:

@@ -16,6 +16,7 @@ from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Rule, Strategy
 from fhir_resist.domain import (
     Alteration,
     Call,
+    CnvCall,
     Kind,
     Message,
     PatientContext,
@@ -23,7 +24,7 @@ from fhir_resist.domain import (
     SpecimenType,
     Therapy,
 )
-from fhir_resist.engine import explain
+from fhir_resist.engine import explain, lab
 from fhir_resist.engine.longitudinal import history, sample_date
 from fhir_resist.engine.match import fits, locus_key
 from fhir_resist.engine.model import (
@@ -49,6 +50,7 @@ _BASE_SEVERITY = {EvidenceLevel.A: 0, EvidenceLevel.B: 0, EvidenceLevel.C: 1, Ev
 ADEQUATE_TUMOUR_FRACTION = "ctdna-adequate-tumour-fraction"
 SUBCLONAL_TISSUE_VAF = "subclonal-tissue-vaf"
 RECENT_ADMINISTRATION = "recent-administration-days"
+AMPLIFICATION = "amplification-min-copies"
 
 
 def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Assessment:
@@ -67,6 +69,7 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     issues = _issues(context, findings, therapies, recommendations, catalogue, alterations)
     rechallenge = rechallenges(findings, past, therapies, catalogue, at.date())
     messages += rechallenge.messages
+    messages += lab.compare(context.lab_implications, findings, catalogue)
     implications = _implications(findings, catalogue)
     acquired = frozenset(d for issue in issues if issue.timing is TimingCall.ACQUIRED for d in issue.drugs)
     needs = (
@@ -104,11 +107,20 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
 
 
 def _resolve_gene(alt: Alteration, catalogue: Catalogue) -> Alteration:
+    """The current gene symbol, and gains at or above the catalogue's threshold as amplifications."""
     symbol = catalogue.gene_symbol(alt.gene, alt.hgnc_id)
     partner = catalogue.gene_symbol(alt.partner, None) if alt.partner else None
-    if symbol == alt.gene and partner == alt.partner:
+    cnv = alt.cnv
+    if (
+        cnv is CnvCall.GAIN
+        and alt.copy_number is not None
+        and alt.copy_number >= catalogue.parameter(AMPLIFICATION)
+    ):
+        cnv = CnvCall.AMPLIFICATION
+    if symbol == alt.gene and partner == alt.partner and cnv == alt.cnv:
         return alt
-    return replace(alt, gene=symbol, partner=partner)
+    label = alt.label.replace(" gain", " amplification", 1) if cnv is not alt.cnv else alt.label
+    return replace(alt, gene=symbol, partner=partner, cnv=cnv, label=label)
 
 
 def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Message]) -> str | None:

@@ -78,6 +78,13 @@ VARIATION_CODE: Final = "81252-9"
 MOLECULAR_CONSEQUENCE: Final = "molecular-consequence"  # tbd-codes-cs (STU2 component)
 CONCLUSION_STRING: Final = "conclusion-string"  # tbd-codes-cs
 
+# TherapeuticImplication (tbd-codes-cs; STU2 used predicted-therapeutic-implication)
+THERAPEUTIC_IMPLICATION: Final = "therapeutic-implication"
+PREDICTED_THERAPEUTIC_IMPLICATION: Final = "predicted-therapeutic-implication"
+MEDICATION_ASSESSED: Final = "51963-7"
+RESISTANT_ANSWERS: Final = frozenset({"LA6676-6", "LA9660-7", "LA9662-3"})  # resistant, presumed (non-)
+RESPONSIVE_ANSWERS: Final = frozenset({"LA6677-4", "LA9661-5"})  # responsive, presumed responsive
+
 # Variant value (LL1971-2)
 PRESENT: Final = "LA9633-4"
 ABSENT: Final = "LA9634-2"

@@ -21,6 +21,7 @@ from fhir_resist.domain import (
     Coding,
     GenomicReport,
     Kind,
+    LabImplication,
     Message,
     MsiStatus,
     Origin,
@@ -168,6 +169,7 @@ class _Found:
     specimens: list[Specimen] = field(default_factory=list)
     reports: list[GenomicReport] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
+    lab_implications: list[LabImplication] = field(default_factory=list)
 
 
 @dataclass
@@ -295,6 +297,7 @@ class _Reader:
             tumour_override=tumour_override,
             patients=patients,
             inputs=tuple(found.inputs),
+            lab_implications=tuple(found.lab_implications),
         )
 
     def _read_one(self, ref: str, res: JSON, patient: str | None, report: str | None, found: _Found) -> None:
@@ -314,7 +317,11 @@ class _Reader:
                 "the resource is not used",
             )
             return
-        if rtype == "Observation":
+        if rtype == "Observation" and _is_lab_implication(res):
+            implication = self._lab_implication(ref, res)
+            if implication is not None:
+                found.lab_implications.append(implication)
+        elif rtype == "Observation":
             alteration = self._observation(ref, res, report)
             if alteration is not None:
                 found.alterations.append(alteration)
@@ -504,6 +511,13 @@ class _Reader:
             label = f"{symbol or 'region'} {cnv.value}" + (
                 f" (copy number {copy_number:g})" if copy_number is not None else ""
             )
+            if cnv is CnvCall.GAIN and copy_number is None:
+                self.note(
+                    Severity.WARNING,
+                    f"{ref}.component:copy-number",
+                    f"{symbol or 'region'} copy-number gain without a copy number: whether it is an "
+                    "amplification cannot be told",
+                )
             return Alteration(kind=Kind.CNV, cnv=cnv, copy_number=copy_number, label=label, **common)
 
         protein = self._protein(ref, comps)
@@ -653,6 +667,42 @@ class _Reader:
 
     # -- therapies, tumours, specimens, reports ----------------------------------------
 
+    def _lab_implication(self, ref: str, res: JSON) -> LabImplication | None:
+        comps = _components(res)
+        answers = [
+            c.get("valueCodeableConcept")
+            for key in (codes.THERAPEUTIC_IMPLICATION, codes.PREDICTED_THERAPEUTIC_IMPLICATION)
+            for c in comps.get(key, ())
+        ]
+        answers.append(res.get("valueCodeableConcept"))  # STU1 kept the answer in value[x]
+        assertion, text = "other", ""
+        for answer in answers:
+            found = {c.code for c in codings(answer)}
+            words = " ".join(filter(None, [_text(answer), *(c.display or "" for c in codings(answer))]))
+            text = text or words
+            lowered = words.lower()
+            if found & codes.RESISTANT_ANSWERS or ("resist" in lowered and "not support" not in lowered):
+                assertion = "resistant"
+            elif found & codes.RESPONSIVE_ANSWERS or (
+                any(w in lowered for w in ("respons", "sensitiv")) and "not support" not in lowered
+            ):
+                assertion = "responsive"
+            if assertion != "other":
+                break
+        drug = next((c.get("valueCodeableConcept") for c in comps.get(codes.MEDICATION_ASSESSED, ())), None)
+        derived = tuple(d for d in (self.norm(_ref(x)) for x in _items(res, "derivedFrom")) if d)
+        if drug is None and not text:
+            self.note(Severity.INFORMATION, ref, "therapeutic implication names no drug and no implication")
+            return None
+        return LabImplication(
+            source=ref,
+            derived_from=derived,
+            drug_codings=codings(drug),
+            drug_text=_text(drug),
+            assertion=assertion,
+            text=text,
+        )
+
     def _therapy(self, ref: str, res: JSON) -> Therapy | None:
         rtype = res["resourceType"]
         concept = res.get("medicationCodeableConcept")
@@ -786,6 +836,15 @@ def _is_tumour_fraction(res: JSON) -> bool:
     return any(_TUMOUR_FRACTION.search(name) for name in names)
 
 
+def _is_lab_implication(res: JSON) -> bool:
+    code = res.get("code")
+    return (
+        _has_code(code, codes.THERAPEUTIC_IMPLICATION)
+        or _has_code(code, codes.PREDICTED_THERAPEUTIC_IMPLICATION)
+        or _has_code(code, "51961-1", codes.LOINC)
+    )
+
+
 def _hgvs_kind(text: str) -> str | None:
     """'p.', 'c.', 'g.' ... for an HGVS string (after any reference), or None when unclear."""
     _, rest = hgvs.split_reference(text.strip())
@@ -863,18 +922,20 @@ def _quantity(comps: Iterable[JSON]) -> float | None:
 
 
 def _cnv_call(change_types: set[str | None], copy_number: float | None) -> CnvCall | None:
-    """Copy-number call from the DNA change type and copy number (amplification: >= 5 copies)."""
+    """Copy-number direction from the DNA change type and copy number.
+
+    Gains stay gains here: whether a gain is an amplification is the catalogue's threshold
+    (parameter ``amplification-min-copies``), applied by the engine.
+    """
     if copy_number is not None and change_types & {codes.SO_DELETION, codes.SO_DUPLICATION}:
         change_types = {*change_types, codes.SO_COPY_NUMBER_VARIATION}
     if codes.SO_COPY_NUMBER_GAIN in change_types:
-        return CnvCall.AMPLIFICATION if copy_number is None or copy_number >= 5 else CnvCall.GAIN
+        return CnvCall.GAIN
     if codes.SO_COPY_NUMBER_LOSS in change_types:
         return CnvCall.DELETION if copy_number is not None and copy_number < 0.5 else CnvCall.LOSS
     if codes.SO_COPY_NUMBER_VARIATION in change_types:
         if copy_number is None:
             return None
-        if copy_number >= 5:
-            return CnvCall.AMPLIFICATION
         if copy_number > 2:
             return CnvCall.GAIN
         if copy_number < 0.5:
