@@ -152,3 +152,23 @@ def test_engine_parameters_must_exist(copy: Path) -> None:
     meta = copy / "catalogue.yaml"
     meta.write_text(meta.read_text().replace("subclonal-tissue-vaf:", "subclonal-tissue-vaf-renamed:"))
     assert any("'subclonal-tissue-vaf' is missing" in p for p in _problems(copy))
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "expected"),
+    [
+        ("http://snomed.info/sct", "363406005", "COAD"),
+        ("http://hl7.org/fhir/sid/icd-10-cm", "C18.7", "COAD"),
+        ("http://hl7.org/fhir/sid/icd-10-cm", "C20", "READ"),
+        ("http://terminology.hl7.org/CodeSystem/icd-o-3", "C34.1", "LUNG"),
+        ("http://terminology.hl7.org/CodeSystem/icd-o-3", "8140/3", None),
+        ("http://oncotree.mskcc.org", "luad", "LUAD"),
+        ("http://hl7.org/fhir/sid/icd-10-cm", "I10", None),
+    ],
+)
+def test_tumour_resolution(catalogue: object, system: str, code: str, expected: str | None) -> None:
+    from fhir_resist.catalogue import Catalogue
+    from fhir_resist.domain import Coding
+
+    assert isinstance(catalogue, Catalogue)
+    assert catalogue.resolve_tumour([Coding(system, code)]) == expected

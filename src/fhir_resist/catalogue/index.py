@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from fhir_resist.domain import Coding
 from fhir_resist.fhir import codes
 
 ANY = "ANY"
+_ICDO3_SITE = re.compile(r"^C\d{2}(\.\d)?$")
 SOLID = "SOLID"
 
 
@@ -207,6 +209,10 @@ class Catalogue:
             if hit:
                 return hit
             if system in {codes.ICD10CM, codes.ICD10}:
+                icd_codes.append(coding.code.upper())
+            elif system == codes.ICDO3 and _ICDO3_SITE.match(coding.code.upper()):
+                # ICD-O-3 topography shares the ICD-10 site codes (C18 colon, C34 lung, C50 breast ...);
+                # morphology codes (8140/3) name no site and are not used.
                 icd_codes.append(coding.code.upper())
         for code in icd_codes:
             for prefix, node in self._tumour_by_icd:

@@ -27,6 +27,7 @@ NCIT: Final = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
 SNOMED: Final = "http://snomed.info/sct"
 ICD10CM: Final = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD10: Final = "http://hl7.org/fhir/sid/icd-10"
+ICDO3: Final = "http://terminology.hl7.org/CodeSystem/icd-o-3"
 V2_0487: Final = "http://terminology.hl7.org/CodeSystem/v2-0487"
 
 # OIDs of the systems above (HL7 Terminology), as some EHRs send them.
