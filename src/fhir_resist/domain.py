@@ -86,6 +86,7 @@ class Alteration:
     source: str  # the Observation reference as the input names it, e.g. "Observation/v-kras"
     gene: str | None = None  # symbol as reported (upper case); resolved by the engine
     hgnc_id: str | None = None
+    transcript: str | None = None  # RefSeq transcript of the c. change, e.g. NM_004985.5
     protein: ProteinChange | None = None
     coding: CodingChange | None = None
     codon: int | None = None  # from the protein change, else derived from the c. change

@@ -50,6 +50,7 @@ class Catalogue:
     _by_key: Mapping[str, tuple[Rule, ...]]
     _gene_by_hgnc: Mapping[str, str]
     _gene_by_name: Mapping[str, str]
+    _gene_by_transcript: Mapping[str, str]  # MANE RefSeq accession without version -> symbol
     _drug_by_code: Mapping[tuple[str, str], str]
     _drug_by_name: Mapping[str, str]
     _class_members: Mapping[str, frozenset[str]]
@@ -136,6 +137,16 @@ class Catalogue:
             _by_key=MappingProxyType({k: tuple(v) for k, v in by_key.items()}),
             _gene_by_hgnc=MappingProxyType(gene_by_hgnc),
             _gene_by_name=MappingProxyType(gene_by_name),
+            _gene_by_transcript=MappingProxyType(
+                {
+                    accession.split(".")[0]: symbol
+                    for symbol, g in genes.genes.items()
+                    for accession in (
+                        (g.mane_select.refseq,) if g.mane_select and g.mane_select.refseq else ()
+                    )
+                    + g.mane_plus_clinical
+                }
+            ),
             _drug_by_code=MappingProxyType(drug_by_code),
             _drug_by_name=MappingProxyType(drug_by_name),
             _class_members=MappingProxyType({k: frozenset(v) for k, v in members.items()}),
@@ -157,12 +168,16 @@ class Catalogue:
         """Rules with a pattern keyed ``variant:KRAS``, ``cnv:ERBB2``, ``msi``, ``tmb``..."""
         return self._by_key.get(key, ())
 
-    def gene_symbol(self, symbol: str | None, hgnc_id: str | None) -> str | None:
-        """The current HGNC symbol for a reported symbol or HGNC id (the id wins)."""
+    def gene_symbol(
+        self, symbol: str | None, hgnc_id: str | None, transcript: str | None = None
+    ) -> str | None:
+        """The current HGNC symbol for a reported HGNC id, symbol, or MANE transcript (in that order)."""
         if hgnc_id and hgnc_id in self._gene_by_hgnc:
             return self._gene_by_hgnc[hgnc_id]
         if symbol:
             return self._gene_by_name.get(symbol.upper(), symbol.upper())
+        if transcript:
+            return self._gene_by_transcript.get(transcript.split(".")[0])
         return None
 
     def resolve_drugs(self, codings: Iterable[Coding], text: str | None) -> tuple[str, ...]:

@@ -108,7 +108,7 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
 
 def _resolve_gene(alt: Alteration, catalogue: Catalogue) -> Alteration:
     """The current gene symbol, and gains at or above the catalogue's threshold as amplifications."""
-    symbol = catalogue.gene_symbol(alt.gene, alt.hgnc_id)
+    symbol = catalogue.gene_symbol(alt.gene, alt.hgnc_id, alt.transcript)
     partner = catalogue.gene_symbol(alt.partner, None) if alt.partner else None
     cnv = alt.cnv
     if (
@@ -120,6 +120,8 @@ def _resolve_gene(alt: Alteration, catalogue: Catalogue) -> Alteration:
     if symbol == alt.gene and partner == alt.partner and cnv == alt.cnv:
         return alt
     label = alt.label.replace(" gain", " amplification", 1) if cnv is not alt.cnv else alt.label
+    if alt.gene is None and symbol is not None and label.startswith("? "):
+        label = f"{symbol} {label[2:]}"  # the gene came from the MANE transcript
     return replace(alt, gene=symbol, partner=partner, cnv=cnv, label=label)
 
 

@@ -402,6 +402,8 @@ class _Reader:
 
     def _observation(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
         code = res.get("code")
+        if _items(res, "hasMember") and not _items(res, "component"):
+            return None  # a grouping (e.g. a complex variant): its members are read one by one
         if _has_code(code, codes.VARIANT) or _profile_is(res, "/variant"):
             return self._variant(ref, res, report)
         if _has_code(code, codes.MSI):
@@ -534,13 +536,17 @@ class _Reader:
         vaf = self._vaf(ref, comps)
         codon = protein.start if protein is not None else (coding.codon if coding else None)
         consequence = protein.consequence if protein is not None else _consequence(change_types)
-        if symbol is None:
+        transcript = (coding.transcript if coding else None) or next(
+            (t for t in (_component_text(c) for c in comps.get(codes.TRANSCRIPT_REF, ())) if t), None
+        )
+        if symbol is None and transcript is None:
             self.note(
                 Severity.WARNING,
                 f"{ref}.component:gene-studied",
-                "variant names no gene (48018-6); it cannot be matched",
+                "variant names no gene (48018-6) and no transcript; it cannot be matched",
             )
-        change = f"p.{protein.text}" if protein else (coding.text if coding else "variant")
+        genomic = next((t for t in (_component_text(c) for c in comps.get(codes.G_HGVS, ())) if t), None)
+        change = f"p.{protein.text}" if protein else (coding.text if coding else (genomic or "variant"))
         label = f"{symbol or '?'} {change}"
         return Alteration(
             kind=Kind.VARIANT,
@@ -550,6 +556,7 @@ class _Reader:
             consequence=consequence,
             vaf=vaf,
             label=label,
+            transcript=transcript,
             **common,
         )
 
