@@ -113,7 +113,7 @@ def _entry(full_url: str, resource: JSON, system: str | None, value: str | None)
     request: JSON = {"method": "POST", "url": resource["resourceType"]}
     if system is not None and value is not None:
         request["ifNoneExist"] = f"identifier={system}|{value}"
-    return {"fullUrl": full_url, "resource": validated(resource), "request": request}
+    return {"fullUrl": full_url, "resource": resource, "request": request}  # validated with the Bundle
 
 
 def _device(device_id: str) -> JSON:
