@@ -360,3 +360,24 @@ def test_primary_cancer_condition_wins_over_a_metastasis(catalogue: Any) -> None
     lung["resource"]["code"] = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C34.9"}]}
     bundle["entry"].append(lung)
     assert evaluate([bundle], catalogue=catalogue).tumour == "COAD"
+
+
+@pytest.mark.parametrize(
+    ("code", "answer", "expected"),
+    [
+        ("81695-9", {"coding": [{"system": "http://loinc.org", "code": "LA26203-2"}]}, MsiStatus.HIGH),
+        ("81695-9", {"text": "MSI-L"}, MsiStatus.LOW),
+        ("62862-8", {"text": "MMR deficient: loss of MLH1 and PMS2"}, MsiStatus.HIGH),
+        ("62862-8", {"text": "mismatch repair proficient (all four proteins intact)"}, MsiStatus.STABLE),
+    ],
+)
+def test_msi_and_mmr_immunohistochemistry(code: str, answer: dict[str, Any], expected: MsiStatus) -> None:
+    obs = {
+        "resourceType": "Observation",
+        "id": "m",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "valueCodeableConcept": answer,
+    }
+    (alteration,) = read_context([obs]).alterations
+    assert alteration.msi is expected

@@ -62,6 +62,7 @@ def canonical_system(system: str) -> str:
 # Observation.code
 VARIANT: Final = "69548-6"
 MSI: Final = "81695-9"
+MSI_IHC: Final = "62862-8"  # Microsatellite instability Immune stain Ql (mismatch-repair proteins by IHC)
 TMB: Final = "94076-7"
 GENOMIC_REPORT: Final = "51969-4"
 

@@ -406,7 +406,7 @@ class _Reader:
             return None  # a grouping (e.g. a complex variant): its members are read one by one
         if _has_code(code, codes.VARIANT) or _profile_is(res, "/variant"):
             return self._variant(ref, res, report)
-        if _has_code(code, codes.MSI):
+        if _has_code(code, codes.MSI) or _has_code(code, codes.MSI_IHC):
             return self._msi(ref, res, report)
         if _has_code(code, codes.TMB):
             return self._tmb(ref, res, report)
@@ -632,26 +632,43 @@ class _Reader:
         return None
 
     def _msi(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
+        """MSI by PCR/NGS (81695-9) or mismatch-repair status by immunohistochemistry (62862-8)."""
         value = res.get("valueCodeableConcept")
-        if _has_code(value, codes.MSI_HIGH):
-            status, call = MsiStatus.HIGH, Call.PRESENT
-        elif _has_code(value, codes.MSI_STABLE):
-            status, call = MsiStatus.STABLE, Call.PRESENT
-        else:
-            text = " ".join(filter(None, [_text(value), *(c.display or "" for c in codings(value))])).lower()
-            if "msi-h" in text or "high" in text:
-                status, call = MsiStatus.HIGH, Call.PRESENT
-            elif "stable" in text or "mss" in text:
-                status, call = MsiStatus.STABLE, Call.PRESENT
-            else:
-                self.note(
-                    Severity.WARNING,
-                    f"{ref}.valueCodeableConcept",
-                    "MSI result is neither MSI-H (LA26203-2) nor stable (LA14122-8); ignored",
-                )
-                return None
-        label = "MSI-high" if status is MsiStatus.HIGH else "microsatellite stable"
-        return Alteration(kind=Kind.MSI, call=call, msi=status, label=label, **self._base(ref, res, report))
+        by_ihc = _has_code(res.get("code"), codes.MSI_IHC)
+        text = " ".join(filter(None, [_text(value), *(c.display or "" for c in codings(value))])).lower()
+        status: MsiStatus | None = None
+        if _has_code(value, codes.MSI_HIGH) or "msi-h" in text or "high" in text:
+            status = MsiStatus.HIGH
+        elif _has_code(value, codes.MSI_STABLE) or "stable" in text or "mss" in text:
+            status = MsiStatus.STABLE
+        elif "msi-l" in text or "low" in text:
+            status = MsiStatus.LOW
+        elif by_ihc and any(w in text for w in ("deficien", "dmmr", "loss", "absent")):
+            status = MsiStatus.HIGH  # mismatch-repair deficient by IHC
+        elif by_ihc and any(w in text for w in ("proficien", "pmmr", "intact", "retained")):
+            status = MsiStatus.STABLE
+        if status is None:
+            self.note(
+                Severity.WARNING,
+                f"{ref}.valueCodeableConcept",
+                "MSI/MMR result is not MSI-H (LA26203-2), stable (LA14122-8), MSI-L, or an MMR "
+                "deficient/proficient statement; ignored",
+            )
+            return None
+        names = {
+            MsiStatus.HIGH: "MSI-high",
+            MsiStatus.STABLE: "microsatellite stable",
+            MsiStatus.LOW: "MSI-low",
+        }
+        if by_ihc:
+            names = {
+                MsiStatus.HIGH: "MMR-deficient (IHC)",
+                MsiStatus.STABLE: "MMR-proficient (IHC)",
+                MsiStatus.LOW: "MSI-low",
+            }
+        return Alteration(
+            kind=Kind.MSI, call=Call.PRESENT, msi=status, label=names[status], **self._base(ref, res, report)
+        )
 
     def _tmb(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
         quantity = res.get("valueQuantity")
