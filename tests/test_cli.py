@@ -135,3 +135,19 @@ def test_published_schema_is_current(capsys: pytest.CaptureFixture[str]) -> None
     assert printed == json.loads((ROOT / "catalogue" / "schema.json").read_text()), (
         "catalogue/schema.json is stale: regenerate it with `fhir-resist catalogue schema`"
     )
+
+
+def test_an_internal_error_is_one_line_without_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fhir_resist.cli as cli
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.delenv("FHIR_RESIST_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "assess", broken)
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json")]) == 1
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError: boom)" in err
+    assert "Traceback" not in err

@@ -1,13 +1,14 @@
 """The ``fhir-resist`` command line. The only place that maps errors to exit codes.
 
-Exit codes: 0 done; 2 bad input or usage (one clear line naming file and element);
-3 the FHIR server failed.
+Exit codes: 0 done; 1 internal error (a defect: one line, no traceback unless FHIR_RESIST_DEBUG
+is set); 2 bad input or usage (one clear line naming file and element); 3 the FHIR server failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -26,7 +27,7 @@ from fhir_resist.fhir.write import to_bundle
 from fhir_resist.files import read_files
 from fhir_resist.render import context_json, summary
 
-EXIT_OK, EXIT_INPUT, EXIT_SERVER = 0, 2, 3
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SERVER = 0, 1, 2, 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # a defect in fhir_resist, never the user's input
+        if os.environ.get("FHIR_RESIST_DEBUG"):
+            raise
+        print(
+            f"fhir-resist: internal error ({type(exc).__name__}: {exc}); please report it. "
+            "Set FHIR_RESIST_DEBUG=1 to see where it happened.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return result
 
 
