@@ -381,3 +381,14 @@ def test_msi_and_mmr_immunohistochemistry(code: str, answer: dict[str, Any], exp
     }
     (alteration,) = read_context([obs]).alterations
     assert alteration.msi is expected
+
+
+def test_an_amended_result_supersedes_the_final_one_with_the_same_identifier() -> None:
+    first = _variant("LA9633-4")
+    first["identifier"] = [{"system": "http://lab.example.org/result", "value": "R-1"}]
+    amended = copy.deepcopy(first)
+    amended["id"], amended["status"] = "v-kras-amended", "amended"
+    amended["valueCodeableConcept"]["coding"][0]["code"] = "LA9634-2"
+    context = read_context([first, amended])
+    assert [(a.source, a.call) for a in context.alterations] == [("Observation/v-kras-amended", Call.ABSENT)]
+    assert any("superseded by Observation/v-kras-amended" in m.text for m in context.messages)

@@ -273,9 +273,15 @@ class _Reader:
             elif res.get("resourceType") == "Observation" and _is_tumour_fraction(res):
                 self._tumour_fraction(ref, res)
 
+        superseded = self._superseded()
         found = _Found()
         for ref in self.order:
             res = self.resources[ref]
+            if ref in superseded:
+                self.note(
+                    Severity.INFORMATION, ref, f"superseded by {superseded[ref]} (same identifier); ignored"
+                )
+                continue
             try:
                 self._read_one(ref, res, patient, report_of.get(ref), found)
             except (TypeError, AttributeError, ValueError, KeyError) as exc:
@@ -357,6 +363,31 @@ class _Reader:
             "GenomicStudy",
         }:
             self.note(Severity.INFORMATION, ref, f"{rtype} is not used by fhir_resist; ignored")
+
+    def _superseded(self) -> dict[str, str]:
+        """Resources replaced by an amended/corrected (or later-issued) version with the same identifier."""
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for ref in self.order:
+            res = self.resources[ref]
+            for ident in _items(res, "identifier"):
+                system, value = ident.get("system"), ident.get("value")
+                if isinstance(system, str) and isinstance(value, str):
+                    groups.setdefault((str(res["resourceType"]), system, value), []).append(ref)
+        rank = {"corrected": 2, "amended": 2, "final": 1}
+        out: dict[str, str] = {}
+        for refs in groups.values():
+            if len(refs) < 2:
+                continue
+            best = max(
+                refs,
+                key=lambda r: (
+                    rank.get(_str(self.resources[r], "status") or "", 0),
+                    _str(self.resources[r], "issued") or "",
+                    r,
+                ),
+            )
+            out.update({r: best for r in refs if r != best})
+        return out
 
     def _patients(self) -> tuple[str, ...]:
         """Every patient the input speaks of: Patient resources and the subjects of the rest."""
