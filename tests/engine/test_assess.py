@@ -313,3 +313,12 @@ def test_lab_implications_are_compared_never_promoted(catalogue: Catalogue) -> N
     unsupported = evaluate([bundle, _lab("LA6676-6", drug="bevacizumab")], catalogue=catalogue, at=AT)
     assert any("no rule supporting it" in m.text for m in unsupported.messages)
     assert len(unsupported.issues) == 1  # only the catalogue's own cetuximab alert
+
+
+def test_an_unreadable_variant_in_a_rule_gene_is_undetermined_with_a_data_requirement(
+    catalogue: Catalogue,
+) -> None:
+    assessment = evaluate([_bundle("crc-bad-input-mixed")], catalogue=catalogue, at=AT)
+    (need,) = [d for d in assessment.data_requirements if d.code == "interpretable-variant"]
+    assert "Observation/v-garbage" in need.reason
+    assert not [i for i in assessment.issues if "Observation/v-garbage" in i.finding.observations]

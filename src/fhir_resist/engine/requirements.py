@@ -14,9 +14,12 @@ EXPRESSION_REQUIREMENT_LEVELS = frozenset({EvidenceLevel.A, EvidenceLevel.B, Evi
 TUMOUR_TYPE = "tumour-type"
 CTDNA_TUMOUR_FRACTION = "ctdna-tumour-fraction"
 CTDNA_BEFORE_RECHALLENGE = "ctdna-before-rechallenge"
+UNINTERPRETABLE_VARIANT = "interpretable-variant"
 # Requirements the engine raises itself (not from catalogue/requirements.yaml): code -> definition.
 ENGINE_REQUIREMENTS = {
     TUMOUR_TYPE: "A Condition coded with a cancer type the catalogue knows.",
+    UNINTERPRETABLE_VARIANT: "A readable protein or coding change for a variant in a gene the catalogue "
+    "has position-specific rules for: without it the variant's effect is undetermined.",
     CTDNA_BEFORE_RECHALLENGE: "A ctDNA test taken after the drug was stopped, before a rechallenge: the "
     "resistance alterations must be shown to have cleared.",
     CTDNA_TUMOUR_FRACTION: "Tumour fraction of a negative plasma (ctDNA) sample, or a tissue retest: a "
@@ -34,6 +37,25 @@ def data_requirements(
 ) -> tuple[DataRequirement, ...]:
     """Tests that would change the answer; ``acquired_on``: drugs the patient acquired resistance to."""
     needs: list[DataRequirement] = []
+    unreadable = sorted(
+        a.source
+        for a in alterations
+        if a.kind.value == "variant"
+        and a.call.value == "present"
+        and a.protein is None
+        and a.codon is None
+        and a.gene is not None
+        and catalogue.rules_for(f"variant:{a.gene}")
+    )
+    if unreadable:
+        needs.append(
+            DataRequirement(
+                UNINTERPRETABLE_VARIANT,
+                "The protein or coding change of the variants named",
+                f"{', '.join(unreadable)}: the change could not be read, so its effect on therapy is "
+                "undetermined (the lab report should be checked)",
+            )
+        )
     unconfirmed = sorted({f.trigger.label for f in findings if f.history.unconfirmed_negative})
     if unconfirmed:
         needs.append(
