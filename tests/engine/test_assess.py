@@ -322,3 +322,13 @@ def test_an_unreadable_variant_in_a_rule_gene_is_undetermined_with_a_data_requir
     (need,) = [d for d in assessment.data_requirements if d.code == "interpretable-variant"]
     assert "Observation/v-garbage" in need.reason
     assert not [i for i in assessment.issues if "Observation/v-garbage" in i.finding.observations]
+
+
+def test_gene_code_and_display_that_disagree_are_reported_and_the_code_wins(catalogue: Catalogue) -> None:
+    bundle = _bundle("crc-kras-g12d-cetuximab")
+    kras = _entry(bundle, "v-kras")
+    gene = next(c for c in kras["component"] if c["code"]["coding"][0]["code"] == "48018-6")
+    gene["valueCodeableConcept"]["coding"][0]["display"] = "NRAS"
+    assessment = evaluate([bundle], catalogue=catalogue, at=AT)
+    assert any("HGNC:6407 is KRAS but is displayed as NRAS" in m.text for m in assessment.messages)
+    assert assessment.issues[0].finding.trigger.gene == "KRAS"

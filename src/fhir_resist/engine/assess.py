@@ -57,6 +57,7 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     """Everything the catalogue says about this patient's findings and therapies at ``at``."""
     messages: list[Message] = list(context.messages)
     alterations = tuple(_resolve_gene(a, catalogue) for a in context.alterations)
+    messages += _gene_conflicts(context.alterations, catalogue)
     tumour = _tumour(context, catalogue, messages)
     findings = _findings(context, alterations, tumour, catalogue)
     _note_unmatched_variants([a for a in alterations if a.call is Call.PRESENT], findings, messages)
@@ -123,6 +124,23 @@ def _resolve_gene(alt: Alteration, catalogue: Catalogue) -> Alteration:
     if alt.gene is None and symbol is not None and label.startswith("? "):
         label = f"{symbol} {label[2:]}"  # the gene came from the MANE transcript
     return replace(alt, gene=symbol, partner=partner, cnv=cnv, label=label)
+
+
+def _gene_conflicts(alterations: tuple[Alteration, ...], catalogue: Catalogue) -> list[Message]:
+    """An HGNC id and a displayed symbol that name different genes: the id wins, and we say so."""
+    out = []
+    for alt in alterations:
+        by_id = catalogue.gene_symbol(None, alt.hgnc_id) if alt.hgnc_id else None
+        by_name = catalogue.gene_symbol(alt.gene, None) if alt.gene else None
+        if by_id and by_name and by_id != by_name and by_id != alt.hgnc_id:
+            out.append(
+                Message(
+                    Severity.WARNING,
+                    f"{alt.source}.component:gene-studied",
+                    f"{alt.hgnc_id} is {by_id} but is displayed as {alt.gene}; read as {by_id}",
+                )
+            )
+    return out
 
 
 def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Message]) -> str | None:
