@@ -1,7 +1,8 @@
 """The ``fhir-resist`` command line. The only place that maps errors to exit codes.
 
 Exit codes: 0 done; 1 internal error (a defect: one line, no traceback unless FHIR_RESIST_DEBUG
-is set); 2 bad input or usage (one clear line naming file and element); 3 the FHIR server failed.
+is set); 2 bad input or usage (one clear line naming file and element); 3 the FHIR server failed
+(what was computed is in the outbox, or was not computed because the record could not be read).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from typing import Any
 from fhir_resist import __version__
 from fhir_resist.catalogue import Catalogue, default_path, load_catalogue
 from fhir_resist.catalogue.schema import Rule
+from fhir_resist.config import ServerSettings, client_for, server_settings
 from fhir_resist.domain import Message, PatientContext
 from fhir_resist.engine.assess import assess
-from fhir_resist.errors import CatalogueError, InputError
+from fhir_resist.errors import CatalogueError, InputError, ServerError
+from fhir_resist.fhir.delivery import Delivery, deliver, retry, scope_of
+from fhir_resist.fhir.outbox import Outbox
 from fhir_resist.fhir.read import read_context
 from fhir_resist.fhir.write import to_bundle
 from fhir_resist.files import read_files
@@ -38,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"fhir-resist: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except ServerError as exc:
+        print(f"fhir-resist: {exc}", file=sys.stderr)
+        return EXIT_SERVER
     except CatalogueError as exc:
         print("fhir-resist: the catalogue is invalid:", file=sys.stderr)
         for problem in exc.problems:
@@ -70,14 +77,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    ev = commands.add_parser("evaluate", help="evaluate FHIR files; print the transaction Bundle")
-    ev.add_argument("paths", nargs="+", metavar="PATH", help="JSON (Bundle or resource) or NDJSON files")
+    ev = commands.add_parser(
+        "evaluate",
+        help="evaluate FHIR files or a patient on a FHIR server; print (and write back) the results",
+    )
+    ev.add_argument("paths", nargs="*", metavar="PATH", help="JSON (Bundle or resource) or NDJSON files")
     ev.add_argument("--tumour", metavar="CODE", help="OncoTree code overriding the Condition")
     ev.add_argument("--patient", metavar="ID", help="the patient to evaluate when the input holds several")
     ev.add_argument("--at", metavar="DATETIME", help="evaluation time (ISO 8601; default now)")
     ev.add_argument("--out", metavar="FILE", help="write the Bundle here instead of stdout")
     ev.add_argument("--summary", action="store_true", help="print a readable summary instead of JSON")
+    _server_arguments(ev)
+    ev.add_argument("--write", action="store_true", help="write the results to the FHIR server")
     ev.set_defaults(run=_evaluate)
+
+    box = commands.add_parser("outbox", help="results kept because the FHIR server failed or refused them")
+    box_sub = box.add_subparsers(dest="action", required=True)
+    box_list = box_sub.add_parser("list", help="show what is waiting")
+    box_list.add_argument("--json", action="store_true")
+    box_retry = box_sub.add_parser("retry", help="send what is waiting again")
+    box_retry.add_argument(
+        "--include-rejected", action="store_true", help="also resend items the server refused (after a fix)"
+    )
+    box_retry.add_argument("--json", action="store_true")
+    for p in (box_list, box_retry):
+        _server_arguments(p)
+        p.set_defaults(run=_outbox)
 
     ins = commands.add_parser("inspect", help="show what was understood of FHIR files")
     ins.add_argument("paths", nargs="+", metavar="PATH")
@@ -106,6 +131,23 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=_catalogue)
     return parser
+
+
+def _server_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", metavar="URL", help="FHIR server base URL (default $FHIR_RESIST_FHIR_BASE)")
+    p.add_argument("--token", metavar="TOKEN", help="bearer token (default $FHIR_RESIST_FHIR_TOKEN)")
+    p.add_argument("--outbox", metavar="DIR", help="outbox directory (default $FHIR_RESIST_OUTBOX)")
+    p.add_argument(
+        "--write-strategy",
+        choices=("put", "conditional"),
+        help="put: client-assigned ids (default); conditional: If-None-Exist (servers refusing client ids)",
+    )
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    return server_settings(
+        base=args.server, token=args.token, outbox=args.outbox, strategy=args.write_strategy
+    )
 
 
 def _load(args: argparse.Namespace) -> Catalogue:
@@ -149,18 +191,92 @@ def _context(resources: list[dict[str, Any]], patient: str | None, tumour: str |
 
 def _evaluate(args: argparse.Namespace) -> int:
     catalogue = _load(args)
-    resources, problems = _read(args.paths)
+    settings = _settings(args)
     at = _at(args.at)
-    context = _context(resources, args.patient, args.tumour)
+    if args.paths:
+        resources, problems = _read(args.paths)
+    elif args.server or settings.base:
+        if not args.patient:
+            raise InputError("reading from a FHIR server needs --patient ID", where="--patient")
+        resources, problems = client_for(settings).patient_resources(args.patient), []
+    else:
+        raise InputError("give FHIR files to evaluate, or --server URL --patient ID", where="evaluate")
+    context = _context(resources, _patient_ref(args.patient), args.tumour)
     if problems:
         context = replace(context, messages=(*problems, *context.messages))
     assessment = assess(context, catalogue, at)
-    text = summary(assessment) if args.summary else json.dumps(to_bundle(assessment), indent=2)
+    bundle = to_bundle(assessment, strategy=settings.strategy)
+    text = summary(assessment) if args.summary else json.dumps(bundle, indent=2)
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
-    return EXIT_OK
+    if not args.write:
+        return EXIT_OK
+    delivery = deliver(client_for(settings), bundle, scope_of(assessment), Outbox(settings.outbox))
+    print(f"fhir-resist: {_delivered(delivery)}", file=sys.stderr)
+    return EXIT_OK if delivery.outcome == "delivered" else EXIT_SERVER
+
+
+def _patient_ref(patient: str | None) -> str | None:
+    return patient.removeprefix("Patient/") if patient else None
+
+
+def _delivered(delivery: Delivery) -> str:
+    if delivery.outcome == "delivered":
+        withdrawn = f"; withdrew {len(delivery.withdrawn)} earlier issue(s)" if delivery.withdrawn else ""
+        return (
+            f"wrote {len(delivery.written)} resources to {delivery.server} "
+            f"({delivery.created} created, {delivery.unchanged_or_updated} updated or unchanged){withdrawn}"
+        )
+    verb = "kept as pending" if delivery.outcome == "queued" else "rejected by the server; kept"
+    return f"{delivery.error}\nfhir-resist: the result was {verb} in {delivery.outbox_path}"
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    outbox = Outbox(settings.outbox)
+    if args.action == "list":
+        items, problems = outbox.items()
+        for problem in problems:
+            print(f"fhir-resist: {problem.where}: {problem.text}", file=sys.stderr)
+        rows = [
+            {
+                "key": i.key,
+                "state": i.state,
+                "server": i.server,
+                "patient": i.scope.patient,
+                "created": i.created,
+                "attempts": i.attempts,
+                "error": i.error,
+                "file": str(i.path),
+            }
+            for i in items
+        ]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        elif not rows:
+            print(f"the outbox ({outbox.directory}) is empty")
+        for row in [] if args.json else rows:
+            print(
+                f"{row['state']:8} {row['created']}  {row['patient']}  -> {row['server']}  "
+                f"({row['attempts']} attempts)"
+            )
+            print(f"         {row['error']}")
+        return EXIT_OK
+    results = retry(
+        lambda server: client_for(settings, args.server or server),
+        outbox,
+        include_rejected=args.include_rejected,
+    )
+    if args.json:
+        print(json.dumps([d.as_json() for _, d in results], indent=2))
+    else:
+        for _, delivery in results:
+            print(f"{delivery.key}: {_delivered(delivery)}")
+        if not results:
+            print("nothing to retry")
+    return EXIT_OK if all(d.outcome == "delivered" for _, d in results) else EXIT_SERVER
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ Only the CLI maps these to exit codes and only the web app maps them to HTTP sta
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FhirResistError(Exception):
     """Root of every error fhir_resist raises on purpose."""
@@ -37,9 +39,22 @@ class CatalogueError(FhirResistError):
 
 
 class ServerError(FhirResistError):
-    """The FHIR server could not be reached or answered with an error."""
+    """The FHIR server could not be reached or answered with an error.
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = True) -> None:
+    ``retryable``: a later attempt may succeed (network, timeout, 429, 5xx); otherwise the
+    server refused the request (4xx) and ``outcome`` holds its OperationOutcome, if it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = True,
+        outcome: dict[str, Any] | None = None,
+    ) -> None:
         self.status = status
         self.retryable = retryable
+        self.outcome = outcome
+        self.attempts = 1
         super().__init__(message)

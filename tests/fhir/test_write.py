@@ -32,10 +32,35 @@ def test_transaction_with_one_guidance_response_and_one_issue(catalogue: Catalog
     assert kinds.count("Device") == 1
     for entry in bundle["entry"]:
         assert entry["fullUrl"].startswith("urn:uuid:")
+        resource = entry["resource"]
+        assert entry["request"] == {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"}
+        assert resource["id"].startswith("fr-") and not resource["id"].isdigit()
+        assert len(resource["id"]) <= 64
+        validated(resource)
+
+
+def test_conditional_strategy_creates_on_our_identifiers(catalogue: Catalogue) -> None:
+    assessment = evaluate([load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")], catalogue=catalogue, at=AT)
+    bundle = to_bundle(assessment, strategy="conditional")
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        assert "id" not in resource
         assert entry["request"]["method"] == "POST"
-        if entry["resource"]["resourceType"] != "Provenance":
-            assert entry["request"]["ifNoneExist"].startswith("identifier=http://fhir-resist.org/fhir/")
-        validated(entry["resource"])
+        assert entry["request"]["url"] == resource["resourceType"]
+        if resource["resourceType"] == "Provenance":
+            (tag,) = resource["meta"]["tag"]
+            assert entry["request"]["ifNoneExist"] == f"_tag={tag['system']}|{tag['code']}"
+        else:
+            (ident,) = resource["identifier"]
+            assert entry["request"]["ifNoneExist"] == f"identifier={ident['system']}|{ident['value']}"
+
+
+def test_both_strategies_carry_the_same_resources(catalogue: Catalogue) -> None:
+    assessment = evaluate([load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")], catalogue=catalogue, at=AT)
+    put, conditional = to_bundle(assessment), to_bundle(assessment, strategy="conditional")
+    strip = [{k: v for k, v in e["resource"].items() if k != "id"} for e in put["entry"]]
+    assert strip == [e["resource"] for e in conditional["entry"]]
+    assert [e["fullUrl"] for e in put["entry"]] == [e["fullUrl"] for e in conditional["entry"]]
 
 
 def test_detected_issue_contract(catalogue: Catalogue) -> None:
@@ -85,9 +110,7 @@ def test_rerun_gives_identical_identifiers(catalogue: Catalogue) -> None:
     first = _out("crc-kras-g12d-cetuximab", catalogue)
     second = _out("crc-kras-g12d-cetuximab", catalogue)
     assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
-    assert [e["request"].get("ifNoneExist") for e in first["entry"]] == [
-        e["request"].get("ifNoneExist") for e in second["entry"]
-    ]
+    assert [e["request"] for e in first["entry"]] == [e["request"] for e in second["entry"]]
 
 
 def test_messages_travel_in_the_operation_outcome(catalogue: Catalogue) -> None:

@@ -101,6 +101,7 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
         reports=tuple(r.source for r in context.reports),
         preliminary=preliminary,
         catalogue=catalogue,
+        therapies=tuple(t.source for t in context.therapies),
     )
 
 

@@ -116,3 +116,5 @@ class Assessment:
     reports: tuple[str, ...]
     preliminary: bool
     catalogue: Catalogue = field(compare=False, repr=False)
+    # The therapies assessed, as the input names them (current, past and draft orders).
+    therapies: tuple[str, ...] = ()

@@ -1,16 +1,25 @@
 """Build the output transaction Bundle (ARCHITECTURE.md section 4) from an Assessment.
 
 Pure: no I/O. Every resource is validated with fhir.resources before it is returned.
-Identifiers are deterministic, so the transaction is idempotent on the server: each entry
-is a conditional create (``If-None-Exist``) on our identifier, and the ``urn:uuid`` fullUrls
-are UUIDv5 of those identifiers.
+Identifiers are deterministic, so the transaction is idempotent on the server, by one of two
+strategies (README, "Writing back"):
+
+- ``put`` (default): every resource gets a client-assigned id derived from its identifier and
+  is written with ``PUT Type/id``. A re-run, or two evaluations of the same report racing
+  each other, address the same ids: no duplicates, whatever the server's concurrency.
+- ``conditional``: ``POST`` with ``If-None-Exist`` on our identifier, for servers that refuse
+  client-assigned ids. HAPI's conditional create can race (two concurrent creates both
+  succeed), so delivery serialises writes per patient (``fhir.deliver``).
+
+Either way references between the new resources use ``urn:uuid`` fullUrls (UUIDv5 of the
+identifiers), which the server rewrites to the ids it keeps.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from fhir_resist import __version__
 from fhir_resist.catalogue.index import Catalogue
@@ -21,6 +30,8 @@ from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import validated
 
 JSON = dict[str, Any]
+Strategy = Literal["put", "conditional"]
+STRATEGIES: tuple[Strategy, ...] = ("put", "conditional")
 
 _STRATEGY_DISPLAY = {
     "switch": "Switch therapy",
@@ -32,15 +43,17 @@ _STRATEGY_DISPLAY = {
 }
 
 
-def to_bundle(assessment: Assessment) -> JSON:
+def to_bundle(assessment: Assessment, *, strategy: Strategy = "put") -> JSON:
     """The transaction Bundle: Device, DetectedIssues, RequestGroup, GuidanceResponse, Provenance."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown write strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     catalogue = assessment.catalogue
     at = assessment.at.isoformat()
     evaluation = evaluation_id(assessment)
     device_id = f"fhir-resist-{__version__}"
     device_url = _urn(codes.NS_DEVICE, device_id)
     entries: list[JSON] = [
-        _entry(device_url, _device(device_id), codes.NS_DEVICE, device_id),
+        _entry(device_url, _device(device_id), codes.NS_DEVICE, device_id, strategy),
     ]
 
     issue_urls: list[str] = []
@@ -53,6 +66,7 @@ def to_bundle(assessment: Assessment) -> JSON:
                 _detected_issue(issue, assessment, catalogue, device_url),
                 codes.NS_FINDING,
                 issue.identifier,
+                strategy,
             )
         )
 
@@ -64,6 +78,7 @@ def to_bundle(assessment: Assessment) -> JSON:
             _request_group(assessment, catalogue, group_id, device_url),
             codes.NS_EVALUATION,
             group_id,
+            strategy,
         )
     )
 
@@ -74,19 +89,31 @@ def to_bundle(assessment: Assessment) -> JSON:
             _guidance(assessment, catalogue, evaluation, device_url, group_url),
             codes.NS_EVALUATION,
             evaluation,
+            strategy,
         )
     )
 
     provenance_id = f"{evaluation}-provenance"
     provenance = {
         "resourceType": "Provenance",
+        # R4 Provenance has no identifier: the tag carries ours, for conditional creates.
+        "meta": {"tag": [{"system": codes.NS_EVALUATION, "code": provenance_id}]},
         "target": [{"reference": u} for u in (guidance_url, group_url, *issue_urls)],
         "recorded": at if assessment.at.tzinfo else at + "Z",
         "policy": [f"{codes.PLAN}|{assessment.catalogue_version}"],
         "agent": [{"who": {"reference": device_url}}],
         "entity": [{"role": "source", "what": {"reference": ref}} for ref in assessment.inputs],
     }
-    entries.append(_entry(_urn(codes.NS_EVALUATION, provenance_id), provenance, None, None))
+    entries.append(
+        _entry(
+            _urn(codes.NS_EVALUATION, provenance_id),
+            provenance,
+            codes.NS_EVALUATION,
+            provenance_id,
+            strategy,
+            search="_tag",
+        )
+    )
 
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
     return validated(bundle)
@@ -109,10 +136,32 @@ def _urn(system: str, value: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{system}|{value}')}"
 
 
-def _entry(full_url: str, resource: JSON, system: str | None, value: str | None) -> JSON:
-    request: JSON = {"method": "POST", "url": resource["resourceType"]}
-    if system is not None and value is not None:
-        request["ifNoneExist"] = f"identifier={system}|{value}"
+def resource_id(system: str, value: str) -> str:
+    """The client-assigned id of the resource carrying identifier ``system|value``.
+
+    Non-numeric (HAPI refuses all-digit client ids), 43 characters of [a-z0-9-] (FHIR ids
+    allow 64), and stable across releases: it is how a re-run finds what it wrote before.
+    """
+    return "fr-" + hashlib.sha256(f"{system}|{value}".encode()).hexdigest()[:40]
+
+
+def _entry(
+    full_url: str,
+    resource: JSON,
+    system: str,
+    value: str,
+    strategy: Strategy,
+    *,
+    search: str = "identifier",
+) -> JSON:
+    rtype = resource["resourceType"]
+    if strategy == "put":
+        rid = resource_id(system, value)
+        rest = {k: v for k, v in resource.items() if k != "resourceType"}
+        resource = {"resourceType": rtype, "id": rid, **rest}
+        request: JSON = {"method": "PUT", "url": f"{rtype}/{rid}"}
+    else:
+        request = {"method": "POST", "url": rtype, "ifNoneExist": f"{search}={system}|{value}"}
     return {"fullUrl": full_url, "resource": resource, "request": request}  # validated with the Bundle
 
 
@@ -365,3 +414,55 @@ def _citation(ref: Reference) -> JSON:
     if ref.pmid:
         out["url"] = f"https://pubmed.ncbi.nlm.nih.gov/{ref.pmid}/"
     return out
+
+
+WITHDRAWN_STATUSES = frozenset({"cancelled", "entered-in-error"})
+
+
+def withdrawals(
+    existing: list[JSON], bundle: JSON, *, patient: str | None, therapies: tuple[str, ...], base: str, at: str
+) -> list[JSON]:
+    """Transaction entries that cancel our earlier DetectedIssues this evaluation no longer raises.
+
+    Only issues of ``patient`` that carry our finding identifier and implicate one of the
+    ``therapies`` this evaluation assessed are touched (an evaluation that did not look at a
+    drug says nothing about it). Each is a versioned update (``If-Match``), so a concurrent
+    change is detected instead of overwritten.
+    """
+    raised = {
+        ident.get("value")
+        for entry in bundle.get("entry") or []
+        if (resource := entry.get("resource") or {}).get("resourceType") == "DetectedIssue"
+        for ident in resource.get("identifier") or []
+        if ident.get("system") == codes.NS_FINDING
+    }
+    assessed = set(therapies)
+    entries: list[JSON] = []
+    for issue in existing:
+        ours = [i.get("value") for i in issue.get("identifier") or [] if i.get("system") == codes.NS_FINDING]
+        implicated = {r.get("reference") for r in issue.get("implicated") or [] if isinstance(r, dict)}
+        if (
+            issue.get("resourceType") != "DetectedIssue"
+            or not ours
+            or not isinstance(issue.get("id"), str)
+            or issue.get("status") in WITHDRAWN_STATUSES
+            or (issue.get("patient") or {}).get("reference") != patient
+            or any(value in raised for value in ours)
+            or not implicated & assessed
+        ):
+            continue
+        meta = {k: v for k, v in (issue.get("meta") or {}).items() if k in ("profile", "tag", "security")}
+        withdrawn = {**issue, "status": "cancelled"}
+        if meta:
+            withdrawn["meta"] = meta
+        else:
+            withdrawn.pop("meta", None)
+        note = f" Withdrawn {at}: a later evaluation no longer supports this finding."
+        withdrawn["detail"] = (issue.get("detail") or "").rstrip() + note
+        request: JSON = {"method": "PUT", "url": f"DetectedIssue/{issue['id']}"}
+        version = (issue.get("meta") or {}).get("versionId")
+        if isinstance(version, str):
+            request["ifMatch"] = f'W/"{version}"'
+        full_url = f"{base.rstrip('/')}/DetectedIssue/{issue['id']}"
+        entries.append({"fullUrl": full_url, "resource": withdrawn, "request": request})
+    return entries
