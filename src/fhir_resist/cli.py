@@ -198,7 +198,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     elif args.server or settings.base:
         if not args.patient:
             raise InputError("reading from a FHIR server needs --patient ID", where="--patient")
-        resources, problems = client_for(settings).patient_resources(args.patient), []
+        resources, problems = client_for(settings).patient_resources(_patient_ref(args.patient) or ""), []
     else:
         raise InputError("give FHIR files to evaluate, or --server URL --patient ID", where="evaluate")
     context = _context(resources, _patient_ref(args.patient), args.tumour)

@@ -1,0 +1,104 @@
+"""The command line against a FHIR server (the HAPI mock): fetch, write back, outbox, exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import responses
+
+from fhir_resist.cli import main
+from tests.conftest import SCENARIOS, load_json
+from tests.hapi import BASE, HapiMock
+
+KRAS = SCENARIOS / "crc-kras-g12d-cetuximab.json"
+AT = ["--at", "2026-04-01T09:00:00Z"]
+
+
+@pytest.fixture
+def hapi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[HapiMock]:
+    monkeypatch.setenv("FHIR_RESIST_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.setenv("FHIR_RESIST_RETRIES", "2")
+    monkeypatch.delenv("FHIR_RESIST_FHIR_BASE", raising=False)
+    monkeypatch.setattr("fhir_resist.fhir.client.FhirClient._backoff", lambda self, attempt: 0.0)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mock = HapiMock(rsps)
+        mock.seed(load_json(KRAS))
+        yield mock
+
+
+def test_evaluate_a_patient_on_the_server_and_write_back(
+    hapi: HapiMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["evaluate", "--server", BASE, "--patient", "pat-1", "--write", "--summary", *AT])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "KRAS p.G12D" in out
+    assert "wrote 5 resources" in err and "5 created" in err
+    assert len(hapi.all("DetectedIssue")) == 1
+    # a re-run writes nothing new
+    assert main(["evaluate", "--server", BASE, "--patient", "Patient/pat-1", "--write", *AT]) == 0
+    assert "0 created, 5 updated or unchanged" in capsys.readouterr().err
+    assert len(hapi.all("DetectedIssue")) == 1
+
+
+def test_files_written_to_a_server(hapi: HapiMock, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["evaluate", str(KRAS), "--server", BASE, "--write", "--write-strategy", "conditional", *AT])
+        == 0
+    )
+    sent = [body for method, _, body in hapi.calls if method == "POST"]
+    assert sent and all("ifNoneExist" in e["request"] for e in sent[-1]["entry"])  # type: ignore[index]
+
+
+def test_server_down_exit_3_then_outbox_retry(hapi: HapiMock, capsys: pytest.CaptureFixture[str]) -> None:
+    hapi.fail(times=2, method="POST", status=503)
+    assert main(["evaluate", str(KRAS), "--server", BASE, "--write", *AT]) == 3
+    out, err = capsys.readouterr()
+    assert json.loads(out)["type"] == "transaction"  # the result is still printed
+    assert "503" in err and "kept as pending" in err and "Traceback" not in err
+    assert main(["outbox", "list", "--json"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert (item["state"], item["patient"], item["server"]) == ("pending", "Patient/pat-1", f"{BASE}/")
+    assert main(["outbox", "retry"]) == 0
+    assert "wrote 5 resources" in capsys.readouterr().out
+    assert main(["outbox", "list"]) == 0
+    assert "is empty" in capsys.readouterr().out
+    assert len(hapi.all("DetectedIssue")) == 1
+
+
+def test_unreachable_server_while_reading_is_exit_3(
+    hapi: HapiMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hapi.fail(times=2, exception=requests.ConnectionError("refused"))
+    assert main(["evaluate", "--server", BASE, "--patient", "pat-1"]) == 3
+    err = capsys.readouterr().err
+    assert "could not be reached" in err and "Traceback" not in err
+
+
+def test_unknown_patient_is_exit_3_with_the_servers_words(
+    hapi: HapiMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", "--server", BASE, "--patient", "nobody"]) == 3
+    assert "HAPI-2001: Resource Patient/nobody is not known" in capsys.readouterr().err
+
+
+def test_server_without_patient_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--server", BASE]) == 2
+    assert "--patient" in capsys.readouterr().err
+
+
+def test_write_without_server_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(KRAS), "--write"]) == 2
+    assert "FHIR_RESIST_FHIR_BASE" in capsys.readouterr().err
+
+
+def test_bad_environment_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FHIR_RESIST_TIMEOUT", "soon")
+    assert main(["evaluate", str(KRAS)]) == 2
+    assert "FHIR_RESIST_TIMEOUT" in capsys.readouterr().err
