@@ -142,6 +142,36 @@ def test_exon_maps_are_merged_into_genes(catalogue: object) -> None:
     assert exon10.clinical_name == "exon 9 (legacy)"
 
 
+@pytest.mark.parametrize(
+    ("gene", "codon", "exon"),
+    [
+        ("KIT", 502, 9),  # A502_Y503dup
+        ("KIT", 503, 9),
+        ("KIT", 557, 11),  # W557
+        ("KIT", 559, 11),  # V559
+        ("KIT", 654, 13),  # V654A
+        ("KIT", 816, 17),  # D816V
+        ("KIT", 822, 17),  # N822K
+        ("KIT", 976, 21),  # last amino acid
+    ],
+)
+def test_exon_map_hotspots_of_later_added_genes(catalogue: object, gene: str, codon: int, exon: int) -> None:
+    from fhir_resist.catalogue import Catalogue
+    from fhir_resist.engine.match import exon_of
+
+    assert isinstance(catalogue, Catalogue)
+    assert exon_of(catalogue.genes[gene], codon) == exon
+
+
+def test_genes_without_a_verified_exon_map_have_none(catalogue: object) -> None:
+    from fhir_resist.catalogue import Catalogue
+    from fhir_resist.engine.match import exon_of
+
+    assert isinstance(catalogue, Catalogue)
+    for gene in ("NRAS", "ERBB2", "MET"):
+        assert exon_of(catalogue.genes[gene], 12) is None
+
+
 def test_exon_map_on_a_non_mane_transcript_is_refused(copy: Path) -> None:
     exons = copy / "exons.yaml"
     exons.write_text(exons.read_text().replace("transcript: NM_004985.5", "transcript: NM_033360.4", 1))
