@@ -46,3 +46,11 @@ def test_variant_observation_with_a_previous_symbol_as_gene_display(catalogue: C
     assessment = evaluate([bundle], catalogue=catalogue, at=AT)
     assert assessment.issues, "the KRAS G12D finding reported under KRAS2 was not understood"
     assert assessment.issues[0].finding.trigger.gene == "KRAS"
+
+
+@pytest.mark.parametrize("ambiguous", ["SRC1", "HRAS1", "CFD1", "MRP"])
+def test_a_previous_symbol_that_is_another_genes_alias_is_not_mapped(
+    catalogue: Catalogue, ambiguous: str
+) -> None:
+    # e.g. SRC1 is HGNC's previous symbol of SRC but the usual name of NCOA1 (SRC-1).
+    assert catalogue.gene_symbol(ambiguous, None) == ambiguous
