@@ -198,6 +198,7 @@ class HapiMock:
         self.faults: deque[Fault] = deque()
         self.calls: list[tuple[str, str, JSON | None]] = []
         self._next_id = 1
+        self.rsps = rsps
         self._lock = threading.RLock()
         pattern = re.compile(re.escape(self.base) + r"(/.*)?(\?.*)?$")
         for method in ("GET", "POST", "PUT", "DELETE"):

@@ -91,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--write", action="store_true", help="write the results to the FHIR server")
     ev.set_defaults(run=_evaluate)
 
+    srv = commands.add_parser("serve", help="run the CDS Hooks service and the report endpoint")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    srv.set_defaults(run=_serve)
+
     box = commands.add_parser("outbox", help="results kept because the FHIR server failed or refused them")
     box_sub = box.add_subparsers(dest="action", required=True)
     box_list = box_sub.add_parser("list", help="show what is waiting")
@@ -216,6 +221,33 @@ def _evaluate(args: argparse.Namespace) -> int:
     delivery = deliver(client_for(settings), bundle, scope_of(assessment), Outbox(settings.outbox))
     print(f"fhir-resist: {_delivered(delivery)}", file=sys.stderr)
     return EXIT_OK if delivery.outcome == "delivered" else EXIT_SERVER
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from fhir_resist.cdshooks.app import ServiceSettings, create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = ServiceSettings.from_env()
+    except (ValueError, OSError) as exc:
+        raise InputError(str(exc), where="service configuration") from exc
+    if settings.auth == "off":
+        print(
+            "fhir-resist: FHIR_RESIST_CDS_AUTH=off: callers are NOT authenticated (local development only)",
+            file=sys.stderr,
+        )
+    elif not settings.trust.issuers:
+        print(
+            "fhir-resist: no trusted CDS clients (FHIR_RESIST_CDS_ISSUERS): every hook call will be refused",
+            file=sys.stderr,
+        )
+    app = create_app(settings, catalogue=_load(args))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
 
 
 def _patient_ref(patient: str | None) -> str | None:

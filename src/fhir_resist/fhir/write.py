@@ -383,7 +383,7 @@ def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
         }
     ]
     for drug_id in cm.drugs:
-        concepts.append(_drug_concept(drug_id, catalogue))
+        concepts.append(drug_concept(drug_id, catalogue))
     return {
         "title": f"{_STRATEGY_DISPLAY[cm.strategy.value]}: {_what(cm, catalogue)}",
         "description": countermeasure_text(cm, catalogue) + f" Answers: {', '.join(rec.reasons)}.",
@@ -398,7 +398,7 @@ def _what(cm: Countermeasure, catalogue: Catalogue) -> str:
     return named or ", ".join(cm.tests)
 
 
-def _drug_concept(drug_id: str, catalogue: Catalogue) -> JSON:
+def drug_concept(drug_id: str, catalogue: Catalogue) -> JSON:
     drug = catalogue.drugs[drug_id]
     coding: list[JSON] = []
     if drug.codes.rxnorm:

@@ -1,0 +1,1 @@
+"""The CDS Hooks service and the posted-report trigger (``fhir-resist serve``)."""

@@ -1,0 +1,221 @@
+"""CDS Hooks cards from an Assessment. Pure: no I/O, no clock.
+
+- One card per affected therapy x finding (the DetectedIssue of the output contract): on
+  ``order-select`` only for the orders just selected, on ``order-sign`` for every draft order,
+  on ``patient-view`` for the therapies the patient is on.
+- Indicator: ``critical`` for a high-severity finding against a drug being ordered;
+  ``warning`` for high severity against a current therapy and for moderate; ``info`` for low.
+- On ``patient-view``, one ``info`` card for what the findings imply for drugs the patient is
+  not on (resistant / reduced response) and the tests that would change the answer.
+- Summary under 140 characters; detail in markdown: finding -> mechanism -> timing -> evidence
+  -> alternatives; source names fhir_resist, the catalogue version and links the rule.
+- For a draft order: one suggestion per drug-naming countermeasure, replacing the draft
+  (delete it, create coded draft MedicationRequests), ``selectionBehavior`` ``at-most-one``,
+  and override reasons. No card when there is nothing to say.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from fhir_resist import __version__
+from fhir_resist.catalogue.schema import Strategy
+from fhir_resist.engine.explain import drug_names
+from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Recommendation
+from fhir_resist.fhir import codes
+from fhir_resist.fhir.write import countermeasure_text, drug_concept, rule_url
+
+JSON = dict[str, Any]
+SUMMARY_LIMIT = 139
+CS_OVERRIDE = f"{codes.BASE}/CodeSystem/override-reason"
+OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
+    ("finding-disputed", "Finding not confirmed or disputed for this patient"),
+    ("tumour-board", "Decision taken by the tumour board with this information"),
+    ("no-alternative", "No suitable alternative for this patient"),
+    ("trial-protocol", "Given within a clinical trial protocol"),
+)
+_RESISTANT_EFFECTS = frozenset({"resistance", "reduced-response"})
+
+
+def cards_for(
+    assessment: Assessment,
+    *,
+    hook: str,
+    hook_instance: str,
+    ordering: Collection[str] = (),
+) -> list[JSON]:
+    """The cards for one hook call. ``ordering``: references of the draft orders to speak about."""
+    if hook == "patient-view":
+        issues = [i for i in assessment.issues if not i.therapy.proposed]
+    else:
+        issues = [i for i in assessment.issues if i.therapy.source in ordering]
+    cards = [
+        _issue_card(issue, assessment, hook_instance, ordered=hook != "patient-view") for issue in issues
+    ]
+    if hook == "patient-view":
+        info = _implications_card(assessment, hook_instance, {d for i in issues for d in i.drugs})
+        if info is not None:
+            cards.append(info)
+    return cards
+
+
+def source(assessment: Assessment, rule_id: str | None = None) -> JSON:
+    out: JSON = {"label": f"fhir_resist {__version__}, resistance catalogue {assessment.catalogue_version}"}
+    if rule_id:
+        out["url"] = rule_url(rule_id)
+    return out
+
+
+def _issue_card(issue: Issue, assessment: Assessment, hook_instance: str, *, ordered: bool) -> JSON:
+    catalogue = assessment.catalogue
+    rule = issue.finding.rule
+    drugs = drug_names(issue.drugs, catalogue) or issue.therapy.label
+    if issue.severity is IssueSeverity.HIGH:
+        indicator = "critical" if ordered and issue.therapy.proposed else "warning"
+    else:
+        indicator = "warning" if issue.severity is IssueSeverity.MODERATE else "info"
+    effect = "unlikely to work" if rule.effect.value == "resistance" else "may work less well"
+    summary = _short(f"{drugs} {effect}: {issue.finding.trigger.label} ({rule.mechanism.value} resistance)")
+    card: JSON = {
+        "uuid": _uuid(hook_instance, issue.identifier),
+        "summary": summary,
+        "detail": _detail(issue, assessment),
+        "indicator": indicator,
+        "source": source(assessment, rule.id),
+    }
+    if ordered and issue.therapy.proposed:
+        suggestions = _suggestions(issue, assessment, hook_instance)
+        if suggestions:
+            card["suggestions"] = suggestions
+            card["selectionBehavior"] = "at-most-one"
+        card["overrideReasons"] = [
+            {"system": CS_OVERRIDE, "code": code, "display": display} for code, display in OVERRIDE_REASONS
+        ]
+    return card
+
+
+def _detail(issue: Issue, assessment: Assessment) -> str:
+    catalogue = assessment.catalogue
+    rule = issue.finding.rule
+    refs = "; ".join(r.label() for r in rule.evidence.references[:4])
+    lines = [
+        f"**Finding.** {issue.detail}",
+        "",
+        f"**Mechanism.** {rule.mechanism.value}: {rule.title}.",
+        "",
+        f"**Timing.** {issue.timing.value}: {issue.timing_reason}.",
+        "",
+        f"**Evidence.** Level {rule.evidence.level.value}. {rule.evidence.summary or ''} ({refs})".rstrip(),
+    ]
+    for caveat in rule.caveats:
+        lines += ["", f"*Caveat:* {caveat}"]
+    if issue.countermeasures:
+        lines += ["", "**Alternatives.**"]
+        lines += [
+            f"- {_md(countermeasure_text(rec.countermeasure, catalogue))}" for rec in issue.countermeasures
+        ]
+    lines += ["", f"Rule `{rule.id}`, severity {issue.severity.value}."]
+    return "\n".join(lines)
+
+
+def _suggestions(issue: Issue, assessment: Assessment, hook_instance: str) -> list[JSON]:
+    draft = issue.therapy
+    out: list[JSON] = []
+    for n, rec in enumerate(issue.countermeasures):
+        cm = rec.countermeasure
+        if cm.strategy not in (Strategy.SWITCH, Strategy.COMBINE) or not cm.drugs:
+            continue
+        names = drug_names(cm.drugs, assessment.catalogue)
+        actions: list[JSON] = [
+            {
+                "type": "delete",
+                "description": f"Remove the draft order for {draft.label}",
+                "resourceId": draft.source,
+            }
+        ]
+        actions += [
+            {
+                "type": "create",
+                "description": f"Draft an order for {assessment.catalogue.drugs[d].name}",
+                "resource": _medication_request(d, assessment),
+            }
+            for d in cm.drugs
+        ]
+        out.append(
+            {
+                "label": _short(f"Replace {draft.label} with {names}"),
+                "uuid": _uuid(hook_instance, f"{issue.identifier}|{n}"),
+                "isRecommended": not out,
+                "actions": actions,
+            }
+        )
+    return out
+
+
+def _medication_request(drug_id: str, assessment: Assessment) -> JSON:
+    concept = {k: v for k, v in drug_concept(drug_id, assessment.catalogue).items() if v is not None}
+    resource: JSON = {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "medicationCodeableConcept": concept,
+    }
+    if assessment.patient:
+        resource["subject"] = {"reference": assessment.patient}
+    return resource
+
+
+def _implications_card(assessment: Assessment, hook_instance: str, covered: set[str]) -> JSON | None:
+    catalogue = assessment.catalogue
+    against = [
+        imp
+        for imp in assessment.implications
+        if imp.effect in _RESISTANT_EFFECTS and not (imp.target_kind == "drug" and imp.target in covered)
+    ]
+    if not against and not assessment.data_requirements:
+        return None
+    names = ", ".join(dict.fromkeys(imp.name for imp in against))
+    if against:
+        summary = _short(f"Genomic findings predict resistance to: {names}")
+    else:
+        summary = _short("Genomic results needed before choosing a targeted therapy")
+    lines: list[str] = []
+    if against:
+        lines.append("**What the findings imply** (whether or not the patient takes these drugs):")
+        lines += [
+            f"- {imp.name}: {imp.effect.replace('-', ' ')} (evidence {imp.evidence_level}; "
+            f"{', '.join(f'`{r}`' for r in imp.rule_ids)})"
+            for imp in against
+        ]
+    if assessment.data_requirements:
+        lines += ["", "**Tests that would change the answer:**"]
+        lines += [f"- {need.text}: {need.reason}" for need in assessment.data_requirements]
+    other = [r for r in assessment.countermeasures if _answers_only_implications(r, assessment)]
+    if other:
+        lines += ["", "**Options from the findings:**"]
+        lines += [f"- {_md(countermeasure_text(r.countermeasure, catalogue))}" for r in other]
+    return {
+        "uuid": _uuid(hook_instance, "implications"),
+        "summary": summary,
+        "detail": "\n".join(lines).strip(),
+        "indicator": "info",
+        "source": source(assessment),
+    }
+
+
+def _answers_only_implications(rec: Recommendation, assessment: Assessment) -> bool:
+    return not any(rec in issue.countermeasures for issue in assessment.issues)
+
+
+def _uuid(hook_instance: str, key: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{codes.BASE}/cds|{hook_instance}|{key}"))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip() + "…"
+
+
+def _md(text: str) -> str:
+    return text.replace("*", "\\*").replace("_", "\\_")

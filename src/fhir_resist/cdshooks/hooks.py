@@ -1,0 +1,292 @@
+"""The three hook services: discovery, request checking, prefetch-or-fetch, evaluation, cards.
+
+The FastAPI app (``app.py``) is a thin layer over ``HookService.call``; everything here can be
+tested without HTTP. Errors are ``HookError`` with the HTTP status the app should answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fhir_resist.catalogue import Catalogue
+from fhir_resist.cdshooks.cards import cards_for
+from fhir_resist.engine.assess import assess
+from fhir_resist.errors import ServerError
+from fhir_resist.fhir.client import PATIENT_QUERIES, FhirClient, next_link, unique
+from fhir_resist.fhir.read import read_context
+
+JSON = dict[str, Any]
+HookName = Literal["patient-view", "order-select", "order-sign"]
+
+# Prefetch templates: the same queries the FHIR client runs when a key is missing.
+_KEYS = {
+    "Condition": "conditions",
+    "MedicationRequest": "medicationRequests",
+    "MedicationStatement": "medicationStatements",
+    "MedicationAdministration": "medicationAdministrations",
+    "DiagnosticReport": "reports",
+    "Observation": "genomicObservations",
+}
+PREFETCH: dict[str, str] = {"patient": "Patient/{{context.patientId}}"} | {
+    _KEYS[rtype]: f"{rtype}?" + "&".join(f"{k}={v.format(pid='{{context.patientId}}')}" for k, v in params)
+    for rtype, params in PATIENT_QUERIES
+}
+
+USAGE = (
+    "Needs the patient's genomic results (Genomics Reporting Observations or DiagnosticReports), "
+    "cancer Conditions and medications, by prefetch or readable at fhirServer. Cards speak only "
+    "for what the fhir_resist resistance catalogue supports."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    hook: HookName
+    title: str
+    description: str
+
+    def discovery(self) -> JSON:
+        return {
+            "hook": self.hook,
+            "title": self.title,
+            "description": self.description,
+            "id": self.id,
+            "prefetch": dict(PREFETCH),
+            "usageRequirements": USAGE,
+        }
+
+
+SERVICES: tuple[Service, ...] = (
+    Service(
+        "fhir-resist-patient-view",
+        "patient-view",
+        "Targeted-therapy resistance",
+        "When the chart opens: resistance findings against the patient's targeted therapies, what the "
+        "genomic results imply for drugs not yet given, and the tests that would change the answer.",
+    ),
+    Service(
+        "fhir-resist-order-select",
+        "order-select",
+        "Targeted-therapy resistance for the selected order",
+        "When a targeted drug is selected: whether the patient's tumour genomics predict it will fail, "
+        "with the evidence and alternatives to order instead.",
+    ),
+    Service(
+        "fhir-resist-order-sign",
+        "order-sign",
+        "Targeted-therapy resistance before signing",
+        "Before draft orders are signed: resistance findings against any targeted drug among them, "
+        "with alternatives.",
+    ),
+)
+BY_ID = {s.id: s for s in SERVICES}
+
+
+class HookError(Exception):
+    def __init__(self, status: int, message: str, *, expression: str | None = None) -> None:
+        self.status = status
+        self.message = message
+        self.expression = expression
+        super().__init__(message)
+
+    def outcome(self) -> JSON:
+        issue: JSON = {
+            "severity": "error",
+            "code": "processing" if self.status == 412 else "invalid",
+            "details": {"text": self.message},
+        }
+        if self.expression:
+            issue["expression"] = [self.expression]
+        return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class FhirAuthorization(_Model):
+    access_token: str = Field(min_length=1)
+    token_type: Literal["Bearer", "bearer"]
+    expires_in: int
+    scope: str
+    subject: str
+    patient: str | None = None
+
+
+class HookRequest(_Model):
+    hook: str = Field(min_length=1)
+    hookInstance: str = Field(min_length=1)
+    fhirServer: str | None = None
+    fhirAuthorization: FhirAuthorization | None = None
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+
+
+def parse_request(body: Any, service: Service) -> HookRequest:
+    """A checked hook request, or a 400 naming the element."""
+    if not isinstance(body, dict):
+        raise HookError(400, "the request body is not a JSON object")
+    try:
+        request = HookRequest.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise HookError(400, f"{where}: {first['msg']}", expression=where) from None
+    if request.hook != service.hook:
+        raise HookError(
+            400, f"hook: service {service.id} answers {service.hook}, not {request.hook}", expression="hook"
+        )
+    if request.fhirAuthorization is not None and not request.fhirServer:
+        raise HookError(400, "fhirServer: required when fhirAuthorization is sent", expression="fhirServer")
+    if request.fhirServer and not request.fhirServer.startswith(("http://", "https://")):
+        raise HookError(400, "fhirServer: not an http(s) URL", expression="fhirServer")
+    context = request.context
+    patient = context.get("patientId")
+    if not isinstance(patient, str) or not patient or "/" in patient:
+        raise HookError(
+            400, "context.patientId: a bare patient id is required", expression="context.patientId"
+        )
+    if service.hook != "patient-view":
+        drafts = context.get("draftOrders")
+        if not isinstance(drafts, dict) or drafts.get("resourceType") != "Bundle":
+            raise HookError(
+                400, "context.draftOrders: a Bundle is required", expression="context.draftOrders"
+            )
+        if service.hook == "order-select":
+            selections = context.get("selections")
+            if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
+                raise HookError(
+                    400,
+                    "context.selections: a list of references is required",
+                    expression="context.selections",
+                )
+    return request
+
+
+ClientFactory = Callable[[str, str | None], FhirClient]
+
+
+def default_client(base: str, token: str | None) -> FhirClient:
+    return FhirClient(base, token=token, timeout=(3.0, 8.0))
+
+
+def gather(request: HookRequest, client_factory: ClientFactory = default_client) -> list[JSON]:
+    """The patient's resources: prefetch where given, fetched through fhirServer where not.
+
+    A key sent with ``null`` means "no data"; a missing key (or an OperationOutcome in its place)
+    means "not tried", and is fetched. When that is impossible: 412 (CDS Hooks 2.0).
+    """
+    patient = str(request.context["patientId"])
+    prefetch = request.prefetch or {}
+    token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+    client: FhirClient | None = None
+    resources: list[JSON] = []
+    for key, template in PREFETCH.items():
+        value = prefetch.get(key, _MISSING)
+        if value is None:
+            continue
+        if isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome"):
+            resources.extend(_unpack(value))
+            following = next_link(value) if value.get("resourceType") == "Bundle" else None
+            if following:
+                client = client or _client(request, client_factory, token, key)
+                resources.extend(_follow(client, following, key))
+            continue
+        if value is not _MISSING and not isinstance(value, dict):
+            raise HookError(400, f"prefetch.{key}: not a FHIR resource or null", expression=f"prefetch.{key}")
+        client = client or _client(request, client_factory, token, key)
+        query = template.replace("{{context.patientId}}", patient)
+        try:
+            resources.extend(_run(client, query))
+        except ServerError as exc:
+            raise HookError(412, f"prefetch.{key} was not sent and fhirServer failed: {exc}") from exc
+    return unique(resources)
+
+
+_MISSING: Any = object()
+
+
+def _client(request: HookRequest, factory: ClientFactory, token: str | None, key: str) -> FhirClient:
+    if not request.fhirServer:
+        raise HookError(
+            412,
+            f"prefetch.{key} was not sent and no fhirServer was given to fetch it from",
+            expression=f"prefetch.{key}",
+        )
+    return factory(request.fhirServer, token)
+
+
+def _run(client: FhirClient, query: str) -> list[JSON]:
+    path, _, raw = query.partition("?")
+    if "/" in path:
+        rtype, rid = path.split("/", 1)
+        return [client.read(rtype, rid)]
+    return client.search(path, parse_qsl(raw, keep_blank_values=True))
+
+
+def _follow(client: FhirClient, url: str, key: str) -> list[JSON]:
+    out: list[JSON] = []
+    following: str | None = url
+    try:
+        for _ in range(100):
+            if following is None:
+                break
+            page = client.request("GET", following).json()
+            out.extend(_unpack(page))
+            following = next_link(page)
+    except (ServerError, ValueError) as exc:
+        raise HookError(
+            412, f"prefetch.{key}: its next page could not be read from fhirServer ({exc})"
+        ) from exc
+    return out
+
+
+def _unpack(value: Mapping[str, Any]) -> list[JSON]:
+    if value.get("resourceType") == "Bundle":
+        return [
+            e["resource"]
+            for e in value.get("entry") or []
+            if isinstance(e, dict)
+            and isinstance(e.get("resource"), dict)
+            and e["resource"].get("resourceType") != "OperationOutcome"
+        ]
+    return [dict(value)]
+
+
+@dataclass(frozen=True, slots=True)
+class HookResult:
+    cards: list[JSON]
+    issues: int
+
+
+def call(
+    service: Service,
+    body: Any,
+    catalogue: Catalogue,
+    *,
+    client_factory: ClientFactory = default_client,
+    at: datetime | None = None,
+) -> HookResult:
+    request = parse_request(body, service)
+    resources = gather(request, client_factory)
+    ordering: list[str] = []
+    if service.hook != "patient-view":
+        drafts = request.context["draftOrders"]
+        resources.extend(_unpack(drafts))
+        draft_refs = [
+            f"{e['resource'].get('resourceType')}/{e['resource'].get('id')}"
+            for e in drafts.get("entry") or []
+            if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+        ]
+        ordering = list(request.context["selections"]) if service.hook == "order-select" else draft_refs
+    context = read_context(resources, patient=request.context["patientId"])
+    assessment = assess(context, catalogue, at or datetime.now(UTC))
+    cards = cards_for(assessment, hook=service.hook, hook_instance=request.hookInstance, ordering=ordering)
+    return HookResult(cards, len(assessment.issues))
