@@ -102,3 +102,26 @@ def test_bad_environment_is_named(
     monkeypatch.setenv("FHIR_RESIST_TIMEOUT", "soon")
     assert main(["evaluate", str(KRAS)]) == 2
     assert "FHIR_RESIST_TIMEOUT" in capsys.readouterr().err
+
+
+def test_serve_builds_the_app_and_runs_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: dict[str, object] = {}
+
+    def run(app: object, host: str, port: int, log_level: str) -> None:
+        ran.update(app=app, host=host, port=port)
+
+    monkeypatch.setattr("uvicorn.run", run)
+    monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "off")
+    assert main(["serve", "--port", "8123"]) == 0
+    assert ran["port"] == 8123 and ran["host"] == "127.0.0.1"
+    assert "NOT authenticated" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_bad_auth_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "maybe")
+    assert main(["serve"]) == 2
+    assert "FHIR_RESIST_CDS_AUTH" in capsys.readouterr().err

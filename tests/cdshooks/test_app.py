@@ -460,3 +460,30 @@ def test_feedback_that_cannot_be_stored_is_not_acknowledged(tmp_path: Path, cata
     with TestClient(create_app(settings, catalogue=catalogue)) as broken:
         body = load_json(CDS / "spec-2.0.1" / "feedback-overridden.json")
         assert broken.post(f"/cds-services/{OS}/feedback", json=body).status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("name", "service", "expected"),
+    [
+        (
+            "patient-view",
+            PV,
+            [("warning", "cetuximab unlikely to work: KRAS p.G12D"), ("info", "Genomic findings")],
+        ),
+        ("order-select-cetuximab", OS, [("critical", "cetuximab unlikely to work: KRAS p.G12D")]),
+        ("order-select-bevacizumab", OS, []),
+    ],
+)
+def test_example_hook_requests(
+    client: TestClient, name: str, service: str, expected: list[tuple[str, str]]
+) -> None:
+    from tests.conftest import EXAMPLES
+
+    answer = client.post(f"/cds-services/{service}", json=load_json(EXAMPLES / "cds-hooks" / f"{name}.json"))
+    assert answer.status_code == 200
+    cards = answer.json()["cards"]
+    assert conformance.response(answer.json()) == []
+    assert [
+        (c["indicator"], c["summary"][: len(s)]) for c, (_, s) in zip(cards, expected, strict=False)
+    ] == expected
+    assert len(cards) == len(expected)

@@ -133,3 +133,11 @@ def test_provenance_links_outputs_and_inputs(catalogue: Catalogue) -> None:
     assert targets == urls
     sources = {e["what"]["reference"] for e in provenance["entity"]}
     assert {"Observation/v-kras", "MedicationRequest/mr-cetux"} <= sources
+
+
+def test_drug_codings_carry_only_the_cancer_atc_code(catalogue: Catalogue) -> None:
+    from fhir_resist.fhir.write import drug_concept
+
+    assert catalogue.drugs["bevacizumab"].codes.atc == ("L01FG01", "S01LA08")
+    atc = [c["code"] for c in drug_concept("bevacizumab", catalogue)["coding"] if c["system"] == codes.ATC]
+    assert atc == ["L01FG01"]

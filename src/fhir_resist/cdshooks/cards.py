@@ -29,13 +29,8 @@ from fhir_resist.fhir.write import countermeasure_text, drug_concept, rule_url
 
 JSON = dict[str, Any]
 SUMMARY_LIMIT = 139
-CS_OVERRIDE = f"{codes.BASE}/CodeSystem/override-reason"
-OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
-    ("finding-disputed", "Finding not confirmed or disputed for this patient"),
-    ("tumour-board", "Decision taken by the tumour board with this information"),
-    ("no-alternative", "No suitable alternative for this patient"),
-    ("trial-protocol", "Given within a clinical trial protocol"),
-)
+CS_OVERRIDE = codes.CS_OVERRIDE
+OVERRIDE_REASONS = codes.OVERRIDE_REASONS
 _RESISTANT_EFFECTS = frozenset({"resistance", "reduced-response"})
 
 

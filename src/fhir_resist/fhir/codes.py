@@ -134,6 +134,14 @@ CS_COUNTERMEASURE: Final = f"{BASE}/CodeSystem/countermeasure"
 CS_EVIDENCE: Final = f"{BASE}/CodeSystem/evidence-level"
 CS_IMPLICATION: Final = f"{BASE}/CodeSystem/therapy-implication"
 CS_DATA_NEED: Final = f"{BASE}/CodeSystem/data-requirement"
+CS_OVERRIDE: Final = f"{BASE}/CodeSystem/override-reason"
+# Why a clinician overrides a resistance card (CDS Hooks overrideReasons; ours, not a standard).
+OVERRIDE_REASONS: Final = (
+    ("finding-disputed", "Finding not confirmed or disputed for this patient"),
+    ("tumour-board", "Decision taken by the tumour board with this information"),
+    ("no-alternative", "No suitable alternative for this patient"),
+    ("trial-protocol", "Given within a clinical trial protocol"),
+)
 SD_DETECTED_ISSUE: Final = f"{BASE}/StructureDefinition/resistance-detected-issue"
 SD_GUIDANCE: Final = f"{BASE}/StructureDefinition/resistance-guidance-response"
 PLAN: Final = f"{BASE}/PlanDefinition/resistance-assessment"

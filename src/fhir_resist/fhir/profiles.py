@@ -295,6 +295,13 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
         requirement_concepts,
         catalogue.version,
     )
+    out["CodeSystem-override-reason.json"] = _code_system(
+        "override-reason",
+        "Why a resistance card was overridden",
+        codes.CS_OVERRIDE,
+        [{"code": c, "display": d, "definition": d} for c, d in codes.OVERRIDE_REASONS],
+        version,
+    )
     out["StructureDefinition-rule-id.json"] = _extension(
         "rule-id", "Catalogue rule id", "string", ["DetectedIssue", "RequestGroup.action"], version
     )

@@ -403,7 +403,9 @@ def drug_concept(drug_id: str, catalogue: Catalogue) -> JSON:
     coding: list[JSON] = []
     if drug.codes.rxnorm:
         coding.append({"system": codes.RXNORM, "code": drug.codes.rxnorm, "display": drug.name})
-    coding += [{"system": codes.ATC, "code": atc, "display": drug.name} for atc in drug.codes.atc]
+    # Only the first ATC code (the drug's code as a cancer drug, drugs.yaml): a second one is
+    # another use of the same ingredient (e.g. bevacizumab's ophthalmic S01LA08).
+    coding += [{"system": codes.ATC, "code": atc, "display": drug.name} for atc in drug.codes.atc[:1]]
     if drug.codes.ncit:
         coding.append({"system": codes.NCIT, "code": drug.codes.ncit, "display": drug.name})
     return {"coding": coding or None, "text": drug.name}
