@@ -188,6 +188,7 @@ def test_error_of_a_gateway_page_has_no_html_noise(rsps: responses.RequestsMock)
     error = error_of(requests.get("http://x.test/r", timeout=1), "GET Patient")
     assert error.retryable and error.status == 502 and error.outcome is None
     assert "\n" not in str(error)
+    assert str(error).endswith("502 Bad Gateway: Bad gateway")
 
 
 def test_a_bad_base_url_is_an_input_error() -> None:

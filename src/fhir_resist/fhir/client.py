@@ -20,6 +20,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -314,5 +315,6 @@ def _network(exc: Exception) -> str:
 
 
 def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
+    """The start of a non-FHIR body as one line of text (a gateway's HTML page loses its tags)."""
+    flat = " ".join(re.sub(r"<[^>]*>", " ", text).split())
     return flat[:200] + ("…" if len(flat) > 200 else "")
