@@ -102,7 +102,17 @@ def test_ig_example_alterations(name: str) -> None:
 def test_ig_examples_without_a_gene_say_so(name: str) -> None:
     context = read_context([load_json(IG / name)])
     assert len(context.alterations) == 1
-    assert any("no gene" in m.text for m in context.messages)
+    assert any("no gene" in m.text or "no gene or fusion" in m.text for m in context.messages)
+
+
+def test_iscn_karyotype_is_kept_and_no_fusion_is_inferred() -> None:
+    context = read_context([load_json(IG / "Observation-ISCN-CMLExample.json")])
+    (alteration,) = context.alterations
+    assert alteration.label == "? karyotype 46,XX,t(9;22)(q34;q4)"
+    assert alteration.gene is None and alteration.partner is None
+    (message,) = context.messages
+    assert message.where.endswith("component:variant-iscn")
+    assert "no gene or fusion is inferred" in message.text
 
 
 def test_every_ig_example_reads_without_error() -> None:

@@ -77,6 +77,7 @@ DNA_CHANGE_TYPE: Final = "48019-4"
 COPY_NUMBER: Final = "82155-3"
 TRANSCRIPT_REF: Final = "51958-7"
 VARIATION_CODE: Final = "81252-9"
+ISCN: Final = "81291-7"  # Variant ISCN (a karyotype / cytogenetic description)
 MOLECULAR_CONSEQUENCE: Final = "molecular-consequence"  # tbd-codes-cs (STU2 component)
 CONCLUSION_STRING: Final = "conclusion-string"  # tbd-codes-cs
 

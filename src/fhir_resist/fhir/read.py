@@ -570,14 +570,24 @@ class _Reader:
         transcript = (coding.transcript if coding else None) or next(
             (t for t in (_component_text(c) for c in comps.get(codes.TRANSCRIPT_REF, ())) if t), None
         )
-        if symbol is None and transcript is None:
+        iscn = next((t for t in (_component_text(c) for c in comps.get(codes.ISCN, ())) if t), None)
+        if symbol is None and transcript is None and iscn:
+            self.note(
+                Severity.INFORMATION,
+                f"{ref}.component:variant-iscn",
+                f"karyotype {iscn} kept as reported: no gene or fusion is inferred from a karyotype "
+                "(the catalogue's rules need the molecular result, e.g. BCR::ABL1 and its kinase-domain "
+                "mutations)",
+            )
+        elif symbol is None and transcript is None:
             self.note(
                 Severity.WARNING,
                 f"{ref}.component:gene-studied",
                 "variant names no gene (48018-6) and no transcript; it cannot be matched",
             )
         genomic = next((t for t in (_component_text(c) for c in comps.get(codes.G_HGVS, ())) if t), None)
-        change = f"p.{protein.text}" if protein else (coding.text if coding else (genomic or "variant"))
+        described = genomic or (f"karyotype {iscn}" if iscn else None)
+        change = f"p.{protein.text}" if protein else (coding.text if coding else (described or "variant"))
         label = f"{symbol or '?'} {change}"
         return Alteration(
             kind=Kind.VARIANT,
