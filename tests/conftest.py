@@ -24,3 +24,25 @@ def load_json(path: Path) -> Any:
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue(ROOT / "catalogue")
+
+
+def renamed(bundle: dict[str, Any], tag: str) -> dict[str, Any]:
+    """A copy of a scenario Bundle whose ids (and references to them) end in ``-tag``: another patient."""
+    ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            if isinstance(out.get("reference"), str) and out["reference"] in ids:
+                out["reference"] = f"{out['reference']}-{tag}"
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    entries = []
+    for entry in bundle["entry"]:
+        resource = walk(entry["resource"])
+        resource["id"] = f"{resource['id']}-{tag}"
+        entries.append({"fullUrl": f"{resource['resourceType']}/{resource['id']}", "resource": resource})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}

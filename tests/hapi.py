@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import re
 import secrets
 import string
@@ -40,6 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+import requests
 import responses
 
 JSON = dict[str, Any]
@@ -125,6 +127,17 @@ class Stored:
     deleted: str | None = None  # instant of deletion
 
 
+# What sits in front of a busy HAPI sends now and then (chaos mode).
+CHAOS: tuple[Fault, ...] = (
+    Fault(status=503, headers={"Retry-After": "0"}),
+    Fault(status=502, body="<html><body>Bad Gateway</body></html>"),
+    Fault(status=504, body="upstream timed out", content_type="text/plain"),
+    Fault(status=429, body="rate limited", content_type="text/plain", headers={"Retry-After": "0"}),
+    Fault(exception=requests.ReadTimeout("read timed out")),
+    Fault(exception=requests.ConnectionError("Connection reset by peer")),
+)
+
+
 def operation_outcome(diagnostics: str, severity: str = "error", code: str = "processing") -> JSON:
     return {
         "resourceType": "OperationOutcome",
@@ -188,10 +201,15 @@ class HapiMock:
         *,
         page_size: int = 20,
         race_gap: float = 0.0,
+        chaos: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self.base = base.rstrip("/")
         self.page_size = page_size
         self.race_gap = race_gap
+        self.chaos = chaos  # the share of requests a failing gateway answers instead of HAPI
+        self.chaos_count = 0
+        self._rng = random.Random(seed)
         self.store: dict[tuple[str, str], Stored] = {}
         self.order: list[tuple[str, str]] = []
         self.searches: dict[str, list[JSON]] = {}
@@ -243,13 +261,17 @@ class HapiMock:
         except ValueError:
             parsed = None
         self.calls.append((request.method, request.url, parsed))
-        if self.faults:
-            fault = self.faults[0]
-            if fault.method is None or fault.method == request.method:
-                self.faults.popleft()
-                if fault.exception is not None:
-                    raise fault.exception
-                return fault.status, {"Content-Type": fault.content_type, **fault.headers}, fault.body
+        fault = None
+        with self._lock:
+            if self.faults and self.faults[0].method in (None, request.method):
+                fault = self.faults.popleft()
+            elif self.chaos and self._rng.random() < self.chaos:
+                fault = self._rng.choice(CHAOS)
+                self.chaos_count += 1
+        if fault is not None:
+            if fault.exception is not None:
+                raise fault.exception
+            return fault.status, {"Content-Type": fault.content_type, **fault.headers}, fault.body
         rid = request.headers.get("X-Request-ID") or _request_id()
         headers = {
             "Content-Type": "application/fhir+json;charset=UTF-8",

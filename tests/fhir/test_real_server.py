@@ -22,7 +22,7 @@ from fhir_resist.fhir import codes
 from fhir_resist.fhir.client import FhirClient
 from fhir_resist.fhir.delivery import deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
-from tests.conftest import SCENARIOS, load_json
+from tests.conftest import SCENARIOS, load_json, renamed
 
 SERVER = os.environ.get("FHIR_RESIST_TEST_SERVER")
 pytestmark = [
@@ -33,26 +33,11 @@ AT = datetime(2026, 4, 1, 9, tzinfo=UTC)
 
 
 def _renamed(bundle: dict[str, Any], tag: str) -> dict[str, Any]:
-    """The scenario's resources with ids (and references to them) suffixed by ``tag``."""
-    ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]}
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            out = {k: walk(v) for k, v in node.items()}
-            if isinstance(out.get("reference"), str) and out["reference"] in ids:
-                out["reference"] = f"{out['reference']}-{tag}"
-            return out
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    entries = []
-    for entry in bundle["entry"]:
-        resource = walk(entry["resource"])
-        resource["id"] = f"{resource['id']}-{tag}"
-        url = f"{resource['resourceType']}/{resource['id']}"
-        entries.append({"fullUrl": url, "resource": resource, "request": {"method": "PUT", "url": url}})
-    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    """The scenario as a transaction that PUTs its resources under ids suffixed by ``tag``."""
+    copy = renamed(bundle, tag)
+    for entry in copy["entry"]:
+        entry["request"] = {"method": "PUT", "url": entry["fullUrl"]}
+    return copy | {"type": "transaction"}
 
 
 @pytest.mark.parametrize("strategy", ["put", "conditional"])
