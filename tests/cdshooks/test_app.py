@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 from fastapi.testclient import TestClient
 
 from fhir_resist import Catalogue
@@ -103,14 +102,6 @@ def settings(tmp_path: Path) -> ServiceSettings:
 def client(settings: ServiceSettings, catalogue: Catalogue) -> Iterator[TestClient]:
     with TestClient(create_app(settings, catalogue=catalogue)) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def hapi() -> Iterator[HapiMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        mock = HapiMock(rsps)
-        mock.seed(load_json(KRAS))
-        yield mock
 
 
 def test_discovery(client: TestClient) -> None:

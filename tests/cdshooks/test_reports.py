@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 from fastapi.testclient import TestClient
 
 from fhir_resist import Catalogue
@@ -21,14 +20,6 @@ from tests.hapi import BASE, HapiMock
 
 KRAS = SCENARIOS / "crc-kras-g12d-cetuximab.json"
 OURS = ("Device", "DetectedIssue", "RequestGroup", "GuidanceResponse", "Provenance")
-
-
-@pytest.fixture
-def hapi() -> Iterator[HapiMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        mock = HapiMock(rsps)
-        mock.seed(load_json(KRAS))
-        yield mock
 
 
 @pytest.fixture
