@@ -369,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--repeats", type=int, help="repeats per figure (default 7; quick 3)")
     parser.add_argument("--patients", type=int, help="patients in the bulk run (default 1000)")
+    parser.add_argument("--sizes", help="report sizes, comma-separated (default 50,500,5000)")
     parser.add_argument(
         "--keep-gc", action="store_true", help="leave the garbage collector on during timed calls"
     )
@@ -384,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.keep_gc:
         overrides["keep_gc"] = True
+    if args.sizes:
+        overrides["sizes"] = tuple(int(size) for size in args.sizes.split(","))
     config = Config(**{**asdict(config), **overrides})
     log = None if args.json else (lambda text: print(f"# {text}", file=sys.stderr))
     measured = figures(config, log=log)
