@@ -1,0 +1,1 @@
+"""Benchmarks of fhir_resist: input generators (``bench.generate``) and the runner (``bench.run``)."""
