@@ -181,13 +181,15 @@ def _read(paths: Sequence[str]) -> tuple[list[dict[str, Any]], list[Message]]:
     return resources, problems
 
 
-def _context(resources: list[dict[str, Any]], patient: str | None, tumour: str | None) -> PatientContext:
+def _context(
+    resources: list[dict[str, Any]], patient: str | None, tumour: str | None, source: str
+) -> PatientContext:
     context = read_context(resources, tumour_override=tumour, patient=patient)
     if patient is None and len(context.patients) > 1:
         raise InputError(
-            f"the input holds {len(context.patients)} patients ({', '.join(context.patients)}); "
+            f"Patient: the input holds {len(context.patients)} patients ({', '.join(context.patients)}); "
             "choose one with --patient",
-            where="Patient",
+            where=source,
         )
     if patient is not None and context.patient not in context.patients:
         raise InputError(f"{context.patient} is not in the input", where="--patient")
@@ -206,7 +208,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         resources, problems = client_for(settings).patient_resources(_patient_ref(args.patient) or ""), []
     else:
         raise InputError("give FHIR files to evaluate, or --server URL --patient ID", where="evaluate")
-    context = _context(resources, _patient_ref(args.patient), args.tumour)
+    source = ', '.join(args.paths) if args.paths else (args.server or settings.base or 'FHIR server')
+    context = _context(resources, _patient_ref(args.patient), args.tumour, source)
     if problems:
         context = replace(context, messages=(*problems, *context.messages))
     assessment = assess(context, catalogue, at)
@@ -313,7 +316,7 @@ def _outbox(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     resources, problems = _read(args.paths)
-    context = _context(resources, args.patient, None)
+    context = _context(resources, args.patient, None, ', '.join(args.paths))
     data = context_json(context, problems)
     if args.json:
         print(json.dumps(data, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,51 @@ from typing import Any
 from fhir_resist.domain import Message, Severity
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class JsonProblem(ValueError):
+    """Text that is not usable JSON; ``where`` adds line:column when known."""
+
+    def __init__(self, text: str, where: str = "") -> None:
+        self.where = where
+        super().__init__(text)
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` that never raises anything but ``JsonProblem``.
+
+    Beyond syntax errors it refuses nesting too deep for the parser and integers too long to
+    convert (Python refuses more than 4300 digits), and it replaces unpaired UTF-16 surrogates
+    (``"\\ud800"`` is valid JSON but not valid Unicode, and cannot be written out again) with
+    U+FFFD, so that every string read can be hashed and written.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JsonProblem(f"not valid JSON ({exc.msg})", f":{exc.lineno}:{exc.colno}") from None
+    except RecursionError:
+        raise JsonProblem("JSON nested too deeply; not read") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        detail = "an integer with more than 4300 digits" if "digits" in str(exc) else str(exc)
+        raise JsonProblem(f"not usable JSON ({detail})") from None
+    raw = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            data = _valid_unicode(data)
+        except RecursionError:
+            raise JsonProblem("JSON nested too deeply; not read") from None
+    return data
+
+
+def _valid_unicode(node: Any) -> Any:
+    if isinstance(node, str):
+        return node.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(node, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_valid_unicode(v) for v in node]
+    return node
 
 
 def read_files(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[Message]]:
@@ -55,14 +101,9 @@ _SUFFIXES = frozenset({".json", ".ndjson", ".jsonl"})
 
 def _json(path: Path, text: str, resources: list[dict[str, Any]], problems: list[Message]) -> None:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.append(
-            Message(Severity.ERROR, f"{path}:{exc.lineno}:{exc.colno}", f"not valid JSON ({exc.msg})")
-        )
-        return
-    except RecursionError:
-        problems.append(Message(Severity.ERROR, str(path), "JSON nested too deeply; not read"))
+        data = parse_json(text)
+    except JsonProblem as exc:
+        problems.append(Message(Severity.ERROR, f"{path}{exc.where}", str(exc)))
         return
     if isinstance(data, dict):
         resources.append(data)
@@ -79,15 +120,9 @@ def _ndjson(path: Path, text: str, resources: list[dict[str, Any]], problems: li
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            problems.append(
-                Message(
-                    Severity.ERROR,
-                    f"{path}:{number}",
-                    f"not valid JSON ({getattr(exc, 'msg', 'nested too deeply')}); line skipped",
-                )
-            )
+            data = parse_json(line)
+        except JsonProblem as exc:
+            problems.append(Message(Severity.ERROR, f"{path}:{number}", f"{exc}; line skipped"))
             continue
         if isinstance(data, dict):
             resources.append(data)

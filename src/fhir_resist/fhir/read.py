@@ -284,7 +284,7 @@ class _Reader:
                 continue
             try:
                 self._read_one(ref, res, patient, report_of.get(ref), found)
-            except (TypeError, AttributeError, ValueError, KeyError) as exc:
+            except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
                 self.note(
                     Severity.ERROR,
                     ref,
@@ -644,8 +644,8 @@ class _Reader:
             quantity = comp.get("valueQuantity")
             if not isinstance(quantity, Mapping):
                 continue
-            value = quantity.get("value")
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            value = number(quantity.get("value"))
+            if value is None:
                 self.note(
                     Severity.WARNING,
                     f"{ref}.component:sample-allelic-frequency",
@@ -661,7 +661,7 @@ class _Reader:
                     f"VAF {value} has no '%' unit but is above 1; read as a percentage",
                 )
                 percent = True
-            fraction = float(value) / 100.0 if percent else float(value)
+            fraction = value / 100.0 if percent else value
             if not 0.0 <= fraction <= 1.0:
                 self.note(
                     Severity.WARNING,
@@ -713,20 +713,15 @@ class _Reader:
 
     def _tmb(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
         quantity = res.get("valueQuantity")
-        value = quantity.get("value") if isinstance(quantity, Mapping) else None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
+        value = number(quantity.get("value")) if isinstance(quantity, Mapping) else None
+        if value is None or value < 0:
             self.note(Severity.WARNING, f"{ref}.valueQuantity", "TMB has no usable numeric value; ignored")
             return None
         return Alteration(
             kind=Kind.TMB,
             call=Call.PRESENT,
-            tmb=float(value),
-            label=f"TMB {float(value):g} mut/Mb",
+            tmb=value,
+            label=f"TMB {value:g} mut/Mb",
             **self._base(ref, res, report),
         )
 
@@ -857,8 +852,8 @@ class _Reader:
         """A lab-reported tumour fraction (no standard code exists; recognised by its name)."""
         specimen = self.norm(_ref(res.get("specimen")))
         quantity = _obj(res, "valueQuantity")
-        value = quantity.get("value")
-        if specimen is None or isinstance(value, bool) or not isinstance(value, int | float):
+        value = number(quantity.get("value"))
+        if specimen is None or value is None:
             self.note(
                 Severity.WARNING,
                 f"{ref}.valueQuantity",
@@ -866,8 +861,8 @@ class _Reader:
             )
             return
         unit = str(quantity.get("code") or quantity.get("unit") or "")
-        fraction = float(value) / 100.0 if unit.strip() == "%" or value > 1 else float(value)
-        if not math.isfinite(fraction) or not 0.0 <= fraction <= 1.0:
+        fraction = value / 100.0 if unit.strip() == "%" or value > 1 else value
+        if not 0.0 <= fraction <= 1.0:
             self.note(
                 Severity.WARNING, f"{ref}.valueQuantity", f"tumour fraction {value} {unit} is not 0-100 %"
             )
@@ -968,21 +963,30 @@ def _origin(comps: Iterable[JSON]) -> Origin:
     return Origin.UNKNOWN
 
 
+def number(value: Any) -> float | None:
+    """A JSON number as a finite float; None for booleans, NaN, infinities and integers too
+    large for a float (a 400-digit integer is valid JSON)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:
+        return None
+    return out if math.isfinite(out) else None
+
+
 def _quantity(comps: Iterable[JSON]) -> float | None:
     for comp in comps:
         quantity = comp.get("valueQuantity")
-        if isinstance(quantity, Mapping):
-            value = quantity.get("value")
-            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-                return float(value)
+        if isinstance(quantity, Mapping) and (value := number(quantity.get("value"))) is not None:
+            return value
         value_range = comp.get("valueRange")
         if isinstance(value_range, Mapping):
             low = value_range.get("low")
-            if isinstance(low, Mapping) and isinstance(low.get("value"), int | float):
-                return float(low["value"])
-        integer = comp.get("valueInteger")
-        if isinstance(integer, int) and not isinstance(integer, bool):
-            return float(integer)
+            if isinstance(low, Mapping) and (value := number(low.get("value"))) is not None:
+                return value
+        if (value := number(comp.get("valueInteger"))) is not None:
+            return value
     return None
 
 
