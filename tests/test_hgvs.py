@@ -350,3 +350,16 @@ def test_coding_codon(text: str, codon: int | None) -> None:
 )  # fmt: skip
 def test_coding_intronic(text: str, intronic: bool) -> None:
     assert parse_coding(text).intronic is intronic
+
+
+@pytest.mark.parametrize("text", ["p.G\uff11\uff12D", "p.Gly\u0661\u0662Asp", "p.G12\u0663"])
+def test_non_ascii_digits_are_not_positions(text: str) -> None:
+    # Python's \d matches any Unicode digit; HGVS positions are ASCII digits only.
+    with pytest.raises(HgvsError):
+        parse_protein(text)
+
+
+@pytest.mark.parametrize("text", ["c.\u0663\u0665G>A", "NM_004985.5:c.\uff13\uff15G>A"])
+def test_non_ascii_digits_in_coding_changes_are_refused(text: str) -> None:
+    with pytest.raises(HgvsError):
+        parse_coding(text)

@@ -73,8 +73,8 @@ class CodingChange:
 
 # --- shared helpers ------------------------------------------------------------------------------
 
-_REFERENCE = re.compile(r"(?P<ref>[^\s:()]+)(?:\((?P<paren>[^\s:()]*)\))?:(?P<rest>\S.*)")
-_ACCESSION = re.compile(r"(?:[A-Z]{2}_\d+|ENS[A-Z]*[TP]\d+)(?:\.\d+)?")
+_REFERENCE = re.compile(r"(?P<ref>[^\s:()]+)(?:\((?P<paren>[^\s:()]*)\))?:(?P<rest>\S.*)", re.ASCII)
+_ACCESSION = re.compile(r"(?:[A-Z]{2}_\d+|ENS[A-Z]*[TP]\d+)(?:\.\d+)?", re.ASCII)
 _PREFIX = re.compile(r"(?P<letter>[A-Za-z])\.")
 _PREFIX_NAMES: Final = {
     "c": "a coding DNA", "g": "a genomic", "m": "a mitochondrial", "n": "a non-coding transcript",
@@ -127,7 +127,7 @@ _THREE_TO_ONE: Final = {
 }  # fmt: skip
 _RES3: Final = rf"(?:{'|'.join(_THREE_TO_ONE)}|\*)"  # matched case-insensitively: Gly, GLY, gly
 _RES1: Final = r"(?-i:[ACDEFGHIKLMNPQRSTVWYUOX*])"  # upper case only; X is a legacy stop
-_TOKEN3: Final = re.compile(_RES3, re.IGNORECASE)
+_TOKEN3: Final = re.compile(_RES3, re.IGNORECASE | re.ASCII)
 _NO_POSITION: Final = {
     "?": "an unknown effect on the protein",
     "=": "no change to the whole protein",
@@ -220,7 +220,7 @@ def _protein_grammar(res: str, stop: str) -> tuple[tuple[re.Pattern[str], _Build
         (rf"{first}(?P<alt>{res})?fs(?:{stop}(?P<n>\d+|\?))?", _frameshift),
         (rf"{first}(?P<alt>{res})?ext(?:{stop}(?P<n>\d+|\?)|-(?P<up>\d+))", _extension),
     )
-    return tuple((re.compile(pattern, re.IGNORECASE), build) for pattern, build in rules)
+    return tuple((re.compile(pattern, re.IGNORECASE | re.ASCII), build) for pattern, build in rules)
 
 
 # 3-letter codes first: a 1-letter expression can only start like a 3-letter one with '*'.
@@ -275,7 +275,7 @@ _CODING: Final = re.compile(
     r"|del(?P<dseq>[ACGTN]+|\d+)?ins(?P<iseq>[ACGTN]+)"
     r"|(?P<kind>del|dup|inv)(?P<seq>[ACGTN]+|\d+)?"
     r"|ins(?P<ins>[ACGTN]+))",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 _CODING_EXAMPLES: Final = "'c.35G>A', 'c.1234+5G>A', 'c.-14A>G', 'c.2235_2249del', 'c.2236_2237insTTT'"
 _KINDS: Final[dict[str, CodingKind]] = {"del": "deletion", "dup": "duplication", "inv": "inversion"}

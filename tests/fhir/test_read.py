@@ -392,3 +392,20 @@ def test_an_amended_result_supersedes_the_final_one_with_the_same_identifier() -
     context = read_context([first, amended])
     assert [(a.source, a.call) for a in context.alterations] == [("Observation/v-kras-amended", Call.ABSENT)]
     assert any("superseded by Observation/v-kras-amended" in m.text for m in context.messages)
+
+
+def test_a_text_only_tumour_fraction_is_used_without_a_no_code_warning() -> None:
+    specimen = {"resourceType": "Specimen", "id": "plasma-1", "type": {"text": "plasma"}}
+    fraction = {
+        "resourceType": "Observation",
+        "id": "tf-1",
+        "status": "final",
+        "code": {"text": "ctDNA tumor fraction"},
+        "subject": {"reference": "Patient/p"},
+        "specimen": {"reference": "Specimen/plasma-1"},
+        "valueQuantity": {"value": 12, "unit": "%"},
+    }
+    context = read_context([{"resourceType": "Patient", "id": "p"}, specimen, fraction])
+    assert [s.tumour_fraction for s in context.specimens] == [pytest.approx(0.12)]
+    messages = [(m.severity.value, m.text) for m in context.messages if "tf-1" in m.where]
+    assert messages == [("information", "read as the tumour fraction of Specimen/plasma-1 (12%)")]

@@ -441,10 +441,12 @@ class _Reader:
             return self._msi(ref, res, report)
         if _has_code(code, codes.TMB):
             return self._tmb(ref, res, report)
+        if _is_tumour_fraction(res):
+            return None  # read with the specimen it describes
         if not codings(code):
             self.note(Severity.WARNING, f"{ref}.code", "Observation has no code; ignored")
             return None
-        if _has_code(code, codes.MOLECULAR_CONSEQUENCE) or res.get("hasMember") or _is_tumour_fraction(res):
+        if _has_code(code, codes.MOLECULAR_CONSEQUENCE) or res.get("hasMember"):
             return None  # read with the variant it derives from / a grouping of other findings
         self.note(
             Severity.INFORMATION,
