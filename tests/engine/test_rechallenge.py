@@ -108,3 +108,36 @@ def test_no_sample_after_the_stop_asks_for_ctdna_first(catalogue: Catalogue) -> 
     assessment = _strategies(resources, catalogue, "2026-02-10")
     assert "ctdna-before-rechallenge" in {d.code for d in assessment.data_requirements}
     assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
+
+
+def _reorder(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A new cetuximab order (the rechallenge itself) added to the history."""
+    order = _resource("mr-cetux")
+    order["id"], order["status"], order["authoredOn"] = "mr-rechallenge", "draft", "2026-03-01"
+    return [*resources, order]
+
+
+def test_re_treatment_after_clearance_is_acquired_and_low_not_primary(catalogue: Catalogue) -> None:
+    assessment = _strategies(_reorder(_patient()), catalogue, "2026-03-01T09:00:00")
+    (issue,) = [i for i in assessment.issues if i.therapy.source == "MedicationRequest/mr-rechallenge"]
+    assert issue.timing.value == "acquired"
+    assert issue.severity.value == "low"
+    assert "earlier course of cetuximab" in issue.timing_reason
+    assert "emerged during an earlier course of cetuximab" in issue.detail
+    assert "not detected in the latest sample (2026-02-01)" in issue.detail
+
+
+def test_re_treatment_while_the_clone_persists_is_acquired_and_high(catalogue: Catalogue) -> None:
+    resources = [r for r in _reorder(_patient()) if r.get("id") != "kras-latest"]
+    resources.append(_kras("kras-latest", "sp-2", True))
+    assessment = _strategies(resources, catalogue, "2026-03-01T09:00:00")
+    (issue,) = [i for i in assessment.issues if i.therapy.source == "MedicationRequest/mr-rechallenge"]
+    assert (issue.timing.value, issue.severity.value) == ("acquired", "high")
+
+
+def test_first_treatment_with_a_pre_existing_mutation_stays_primary(catalogue: Catalogue) -> None:
+    resources = [r for r in _reorder(_patient()) if r.get("id") not in ("kras-baseline", "ms-cetux")]
+    resources.append(_kras("kras-baseline", "sp-0", True))
+    assessment = _strategies(resources, catalogue, "2026-03-01T09:00:00")
+    (issue,) = assessment.issues
+    assert (issue.timing.value, issue.severity.value) == ("primary", "high")

@@ -67,7 +67,7 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     therapies = tuple(item for item in resolved if _is_current(item[0], at.date(), recent))
     past = tuple(item for item in resolved if not _is_current(item[0], at.date(), recent))
     recommendations = _recommendations(findings, catalogue)
-    issues = _issues(context, findings, therapies, recommendations, catalogue, alterations)
+    issues = _issues(context, findings, therapies, past, recommendations, catalogue)
     rechallenge = rechallenges(findings, past, therapies, catalogue, at.date())
     messages += rechallenge.messages
     messages += lab.compare(context.lab_implications, findings, catalogue)
@@ -323,9 +323,9 @@ def _issues(
     context: PatientContext,
     findings: tuple[Finding, ...],
     therapies: tuple[tuple[Therapy, tuple[str, ...]], ...],
+    past: tuple[tuple[Therapy, tuple[str, ...]], ...],
     recommendations: tuple[Recommendation, ...],
     catalogue: Catalogue,
-    alterations: tuple[Alteration, ...],
 ) -> tuple[Issue, ...]:
     issues: list[Issue] = []
     for therapy, drugs in therapies:
@@ -333,10 +333,16 @@ def _issues(
             rule = finding.rule
             if rule.effect not in _FAILS:
                 continue
-            affected = tuple(d for d in drugs if d in catalogue.members(rule.therapies))
+            covered = catalogue.members(rule.therapies)
+            affected = tuple(d for d in drugs if d in covered)
             if not affected:
                 continue
-            timing, reason = timing_for(finding, therapy)
+            earlier = _earlier_course(finding, therapy, past, covered)
+            if earlier is not None:
+                timing, reason = timing_for(finding, earlier)
+                reason = f"on an earlier course of {earlier.label}: {reason}"
+            else:
+                timing, reason = timing_for(finding, therapy)
             proposals = tuple(
                 r
                 for r in recommendations
@@ -345,6 +351,10 @@ def _issues(
                 and r.countermeasure.strategy is not Strategy.RECHALLENGE  # the drug is being given now
             )
             severity = _severity(finding, context, catalogue)
+            if earlier is not None and finding.history.cleared:
+                # Re-treatment after the acquired clone cleared (anti-EGFR rechallenge, CHRONOS /
+                # CRICKET): the resistance may re-emerge, but it no longer predicts failure.
+                severity = IssueSeverity.LOW
             identifier = _identifier(context.patient, rule.id, therapy.source, finding.observations)
             issues.append(
                 Issue(
@@ -356,10 +366,33 @@ def _issues(
                     timing=timing,
                     timing_reason=reason,
                     countermeasures=proposals,
-                    detail=explain.issue_sentence(finding, therapy, affected, timing, catalogue),
+                    detail=explain.issue_sentence(finding, therapy, affected, timing, catalogue, earlier),
                 )
             )
     return tuple(issues)
+
+
+def _earlier_course(
+    finding: Finding,
+    therapy: Therapy,
+    past: tuple[tuple[Therapy, tuple[str, ...]], ...],
+    covered: frozenset[str],
+) -> Therapy | None:
+    """The earlier, stopped course of a drug this rule covers on which the finding was acquired.
+
+    A resistance alteration that emerged on a first course and is found before a second one is
+    acquired resistance (from the first), not primary resistance to the second.
+    """
+    starts = therapy.start if not therapy.proposed else None
+    candidates = [
+        t
+        for t, drugs in past
+        if set(drugs) & covered
+        and t.end is not None
+        and (starts is None or t.end <= starts)
+        and timing_for(finding, t)[0] is TimingCall.ACQUIRED
+    ]
+    return max(candidates, key=lambda t: t.end or date.min) if candidates else None
 
 
 def _offered(

@@ -22,7 +22,12 @@ def drug_names(drugs: tuple[str, ...], catalogue: Catalogue) -> str:
 
 
 def issue_sentence(
-    finding: Finding, therapy: Therapy, drugs: tuple[str, ...], timing: TimingCall, catalogue: Catalogue
+    finding: Finding,
+    therapy: Therapy,
+    drugs: tuple[str, ...],
+    timing: TimingCall,
+    catalogue: Catalogue,
+    earlier: Therapy | None = None,
 ) -> str:
     rule = finding.rule
     alteration = finding.trigger.label
@@ -34,7 +39,11 @@ def issue_sentence(
         where += " (evidence comes from other tumour types)"
     timing_words = {
         TimingCall.PRIMARY: "present before this therapy (primary resistance)",
-        TimingCall.ACQUIRED: "emerged during this therapy (acquired resistance)",
+        TimingCall.ACQUIRED: (
+            f"emerged during an earlier course of {earlier.label} (acquired resistance)"
+            if earlier is not None
+            else "emerged during this therapy (acquired resistance)"
+        ),
         TimingCall.UNDETERMINED: "whether primary or acquired cannot be told from the data",
     }[timing]
     sentence = (
