@@ -12,6 +12,7 @@ from fhir_resist.domain import Message, Severity
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class JsonProblem(ValueError):
@@ -39,8 +40,11 @@ def parse_json(text: str | bytes) -> Any:
     except ValueError as exc:  # an integer of more than 4300 digits
         detail = "an integer with more than 4300 digits" if "digits" in str(exc) else str(exc)
         raise JsonProblem(f"not usable JSON ({detail})") from None
-    raw = text if isinstance(text, str) else text.decode("utf-8", "replace")
-    if _SURROGATE_ESCAPE.search(raw):
+    if isinstance(text, str):
+        escaped = "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
+    else:
+        escaped = b"\\u" in text and _SURROGATE_ESCAPE_BYTES.search(text) is not None
+    if escaped:
         try:
             data = _valid_unicode(data)
         except RecursionError:

@@ -141,3 +141,24 @@ def test_drug_codings_carry_only_the_cancer_atc_code(catalogue: Catalogue) -> No
     assert catalogue.drugs["bevacizumab"].codes.atc == ("L01FG01", "S01LA08")
     atc = [c["code"] for c in drug_concept("bevacizumab", catalogue)["coding"] if c["system"] == codes.ATC]
     assert atc == ["L01FG01"]
+
+
+def test_a_report_stands_for_its_results_except_those_findings_rest_on(catalogue: Catalogue) -> None:
+    bundle = _out("crc-kras-g12d-cetuximab", catalogue)
+    (guidance,) = _of(bundle, "GuidanceResponse")
+    reasons = [r["reference"] for r in guidance["reasonReference"]]
+    assert reasons == ["Observation/v-kras", "DiagnosticReport/dr-1"] or reasons == [
+        "DiagnosticReport/dr-1",
+        "Observation/v-kras",
+    ]
+    (provenance,) = _of(bundle, "Provenance")
+    named = {e["what"]["reference"] for e in provenance["entity"]}
+    assert "Observation/v-braf-neg" not in named  # a pertinent negative inside the report
+    assert {"Condition/cond-1", "MedicationRequest/mr-cetux", "DiagnosticReport/dr-1"} <= named
+
+
+def test_a_standalone_observation_is_named(catalogue: Catalogue) -> None:
+    scenario = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
+    scenario["entry"] = [e for e in scenario["entry"] if e["resource"]["resourceType"] != "DiagnosticReport"]
+    (guidance,) = _of(to_bundle(evaluate([scenario], catalogue=catalogue, at=AT)), "GuidanceResponse")
+    assert {"reference": "Observation/v-braf-neg"} in guidance["reasonReference"]

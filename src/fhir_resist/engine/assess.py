@@ -102,6 +102,7 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
         preliminary=preliminary,
         catalogue=catalogue,
         therapies=tuple(t.source for t in context.therapies),
+        report_results=frozenset(r for report in context.reports for r in report.results),
     )
 
 

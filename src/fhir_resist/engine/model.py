@@ -118,3 +118,5 @@ class Assessment:
     catalogue: Catalogue = field(compare=False, repr=False)
     # The therapies assessed, as the input names them (current, past and draft orders).
     therapies: tuple[str, ...] = ()
+    # Observations that arrived as results of a DiagnosticReport among the inputs.
+    report_results: frozenset[str] = frozenset()

@@ -6,6 +6,7 @@ canonical URL this product defines under ``BASE``.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 BASE: Final = "http://fhir-resist.org/fhir"
@@ -47,6 +48,7 @@ _KNOWN: Final = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_system(system: str) -> str:
     """The canonical URI for the usual variants of a code system URI (OID, https, trailing '/', '#')."""
     text = system.strip()

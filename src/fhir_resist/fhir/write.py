@@ -102,7 +102,7 @@ def to_bundle(assessment: Assessment, *, strategy: Strategy = "put") -> JSON:
         "recorded": at if assessment.at.tzinfo else at + "Z",
         "policy": [f"{codes.PLAN}|{assessment.catalogue_version}"],
         "agent": [{"who": {"reference": device_url}}],
-        "entity": [{"role": "source", "what": {"reference": ref}} for ref in assessment.inputs],
+        "entity": [{"role": "source", "what": {"reference": ref}} for ref in sources(assessment)],
     }
     entries.append(
         _entry(
@@ -117,6 +117,21 @@ def to_bundle(assessment: Assessment, *, strategy: Strategy = "put") -> JSON:
 
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
     return validated(bundle)
+
+
+def sources(assessment: Assessment) -> list[str]:
+    """The inputs an output names as its sources, in input order.
+
+    A report stands for its results: an Observation that came as a result of an input
+    DiagnosticReport is named only when a finding rests on it (a 5,000-variant panel is one
+    report, not 5,000 references). Every other input is named.
+    """
+    rested = {obs for finding in assessment.findings for obs in finding.observations}
+    return [
+        ref
+        for ref in assessment.inputs
+        if not ref.startswith("Observation/") or ref not in assessment.report_results or ref in rested
+    ]
 
 
 def evaluation_id(assessment: Assessment) -> str:
@@ -318,7 +333,7 @@ def _guidance(
         ]
         or [{"severity": "information", "code": "informational", "diagnostics": "all input was understood"}],
     }
-    reasons = [ref for ref in assessment.inputs if ref.startswith(("Observation/", "DiagnosticReport/"))]
+    reasons = [ref for ref in sources(assessment) if ref.startswith(("Observation/", "DiagnosticReport/"))]
     return {
         "resourceType": "GuidanceResponse",
         "meta": {"profile": [codes.SD_GUIDANCE]},
