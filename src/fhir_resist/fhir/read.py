@@ -6,6 +6,7 @@ the resource and element, and everything else is still read. Nothing here raises
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -99,18 +100,26 @@ def _str(obj: object, key: str) -> str | None:
 def codings(concept: object) -> tuple[Coding, ...]:
     if not isinstance(concept, Mapping):
         return ()
+    value = concept.get("coding")
+    items = value if isinstance(value, list) else [value] if isinstance(value, Mapping) else ()
     out = []
-    for item in _items(concept, "coding"):
+    for item in items:
         if isinstance(item, Mapping):
             system, code, display = item.get("system"), item.get("code"), item.get("display")
             out.append(
-                Coding(
-                    codes.canonical_system(system) if isinstance(system, str) else None,
+                _coding(
+                    system if isinstance(system, str) else None,
                     code if isinstance(code, str) else None,
                     display if isinstance(display, str) else None,
                 )
             )
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=16384)
+def _coding(system: str | None, code: str | None, display: str | None) -> Coding:
+    """Codings repeat across a report (the same LOINC codes on every Observation): build each once."""
+    return Coding(codes.canonical_system(system) if system is not None else None, code, display)
 
 
 def _text(concept: object) -> str | None:
