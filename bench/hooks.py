@@ -2,13 +2,13 @@
 and the service under a failing FHIR server (robustness counts).
 
     python bench/hooks.py                  # 500-variant prefetch, 1/4/8 clients, 200 calls each
+    python bench/hooks.py --workers 2      # the service with two worker processes
     python bench/hooks.py --quick          # small and short
-    python bench/hooks.py --faults         # also: reports and fetching hooks while the FHIR server fails
 
-The service runs in this process (uvicorn in a thread, one event loop, the evaluation thread
-pool), exactly as ``fhir-resist serve`` runs it; clients are threads using ``http.client`` on a
-fresh connection per call, as an EHR does. Latency is measured per call, end to end; p50 and
-p99 are over all calls of a run. Every figure is printed as ``name value unit``.
+The service runs as ``fhir-resist serve`` in its own process(es), as deployed; clients are
+threads of this process using ``http.client`` on a fresh connection per call, as an EHR does.
+Latency is measured per call, end to end; p50 and p99 are over all calls of a run. Every figure
+is printed as ``name value unit``.
 """
 
 from __future__ import annotations
@@ -16,22 +16,18 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-
-import uvicorn
-
-from fhir_resist import load_catalogue
-from fhir_resist.cdshooks.app import ServiceSettings, create_app
-from fhir_resist.config import server_settings
 
 try:
     from bench import generate
@@ -42,21 +38,44 @@ JSON = dict[str, Any]
 
 
 class Served:
-    """The app on a free loopback port, for the duration of a ``with`` block."""
+    """``fhir-resist serve`` on a free loopback port, for the duration of a ``with`` block."""
 
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+    def __init__(self, workers: int) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.workers = workers
+        self.process: subprocess.Popen[bytes] | None = None
+        self.tmp = tempfile.TemporaryDirectory()
 
     def __enter__(self) -> int:
-        self.thread.start()
-        while not self.server.started:
-            self.thread.join(0.01)
-        return int(self.server.servers[0].sockets[0].getsockname()[1])
+        env = {
+            **os.environ,
+            "FHIR_RESIST_CDS_AUTH": "off",
+            "FHIR_RESIST_FEEDBACK": str(Path(self.tmp.name) / "feedback.jsonl"),
+            "FHIR_RESIST_DEADLINE": "60",
+        }
+        command = [sys.executable, "-c", "from fhir_resist.cli import main; raise SystemExit(main())"]
+        command += ["serve", "--port", str(self.port), "--workers", str(self.workers)]
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    return self.port
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the service did not start")
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.tmp.cleanup()
 
 
 def post(port: int, path: str, body: bytes) -> tuple[int, float, bytes]:
@@ -126,27 +145,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def run(variants: int, clients: tuple[int, ...], calls: int, emit: Callable[[str, float, str], None]) -> None:
+def run(
+    variants: int, clients: tuple[int, ...], calls: int, workers: int, emit: Callable[[str, float, str], None]
+) -> None:
     bodies = hook_bodies(variants)
-    catalogue = load_catalogue()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = ServiceSettings(
-            auth="off", feedback_path=Path(tmp) / "feedback.jsonl", server=server_settings({}), deadline=60
-        )
-        app = create_app(settings, catalogue=catalogue)
-        with Served(app) as port:
-            for hook, service in (("patient-view", "fhir-resist-patient-view"), ("order-select", "fhir-resist-order-select")):
-                path = f"/cds-services/{service}"
-                status, _, data = post(port, path, bodies[hook])  # warm up
-                cards = json.loads(data)["cards"]
-                assert status == 200 and cards, (status, data[:200])
-                name = hook.replace("-", "_")
-                for n in clients:
-                    times, statuses = latency(port, path, bodies[hook], n, calls)
-                    assert statuses == Counter({200: calls}), statuses
-                    emit(f"{name}_{variants}_c{n}_p50_ms", statistics.median(times), "ms")
-                    emit(f"{name}_{variants}_c{n}_p99_ms", percentile(times, 0.99), "ms")
-                    emit(f"{name}_{variants}_c{n}_calls_per_s", n * 1000 / statistics.mean(times), "calls/s")
+    with Served(workers) as port:
+        for hook, service in (
+            ("patient-view", "fhir-resist-patient-view"),
+            ("order-select", "fhir-resist-order-select"),
+        ):
+            path = f"/cds-services/{service}"
+            for _ in range(3 * workers):  # warm up every worker
+                status, _, data = post(port, path, bodies[hook])
+            cards = json.loads(data)["cards"]
+            assert status == 200, (status, data[:200])
+            assert cards, data[:200]
+            name = hook.replace("-", "_")
+            for n in clients:
+                times, statuses = latency(port, path, bodies[hook], n, calls)
+                assert statuses == Counter({200: calls}), statuses
+                emit(f"{name}_{variants}_w{workers}_c{n}_p50_ms", statistics.median(times), "ms")
+                emit(f"{name}_{variants}_w{workers}_c{n}_p99_ms", percentile(times, 0.99), "ms")
+                emit(
+                    f"{name}_{variants}_w{workers}_c{n}_calls_per_s",
+                    n * 1000 / statistics.mean(times),
+                    "calls/s",
+                )
     emit(f"request_body_{variants}_kb", len(bodies["patient-view"]) / 1024, "kB")
 
 
@@ -155,13 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--variants", type=int, default=500)
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     args = parser.parse_args(argv)
     variants, calls, clients = (50, 20, (1, 4)) if args.quick else (args.variants, args.calls, (1, 4, 8))
 
     def emit(name: str, value: float, unit: str) -> None:
         print(f"{name} {value:.4g} {unit}", flush=True)
 
-    run(variants, clients, calls, emit)
+    run(variants, clients, calls, args.workers, emit)
     return 0
 
 

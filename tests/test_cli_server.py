@@ -109,14 +109,18 @@ def test_serve_builds_the_app_and_runs_it(
 ) -> None:
     ran: dict[str, object] = {}
 
-    def run(app: object, host: str, port: int, log_level: str) -> None:
-        ran.update(app=app, host=host, port=port)
+    def run(app: object, **options: object) -> None:
+        ran.update(app=app, **options)
 
     monkeypatch.setattr("uvicorn.run", run)
     monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "off")
     assert main(["serve", "--port", "8123"]) == 0
     assert ran["port"] == 8123 and ran["host"] == "127.0.0.1"
+    assert not isinstance(ran["app"], str)
     assert "NOT authenticated" in capsys.readouterr().err
+    assert main(["serve", "--workers", "2"]) == 0
+    assert ran["app"] == "fhir_resist.cdshooks.app:create_app"
+    assert (ran["factory"], ran["workers"]) == (True, 2)
 
 
 def test_serve_refuses_a_bad_auth_setting(

@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     srv = commands.add_parser("serve", help="run the CDS Hooks service and the report endpoint")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    srv.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1); evaluation is CPU-bound, so use about one per core",
+    )
     srv.set_defaults(run=_serve)
 
     box = commands.add_parser("outbox", help="results kept because the FHIR server failed or refused them")
@@ -248,8 +254,21 @@ def _serve(args: argparse.Namespace) -> int:
             "fhir-resist: no trusted CDS clients (FHIR_RESIST_CDS_ISSUERS): every hook call will be refused",
             file=sys.stderr,
         )
-    app = create_app(settings, catalogue=_load(args))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    catalogue = _load(args)  # checked here, so a broken catalogue stops the start with its problems
+    if args.workers > 1:
+        if args.catalogue:
+            os.environ["FHIR_RESIST_CATALOGUE"] = str(Path(args.catalogue).resolve())
+        uvicorn.run(
+            "fhir_resist.cdshooks.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+        )
+    else:
+        app = create_app(settings, catalogue=catalogue)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -30,8 +31,9 @@ from fhir_resist.fhir.outbox import Outbox
 from tests.conftest import SCENARIOS, load_json, renamed
 from tests.hapi import BASE, HapiMock
 
-PATIENTS = 24
-HOOK_CALLS = 24
+# Small by default; FHIR_RESIST_LOAD=200 runs 200 reports and 200 hook calls (the figures in
+# the issue notes), printing the counts with pytest -s.
+PATIENTS = HOOK_CALLS = int(os.environ.get("FHIR_RESIST_LOAD", "24"))
 
 
 class Running:
@@ -131,3 +133,10 @@ def test_no_result_is_lost_under_faults_and_load(
         assert patient in (on_server if outcome == "delivered" else kept)
     assert set(evaluated) <= on_server | kept  # every evaluated result: delivered or kept, none lost
     assert len(chaos.all("DetectedIssue")) == len(on_server)  # and nothing delivered twice
+    outcomes = Counter(evaluated.values())
+    print(
+        f"\nload: {PATIENTS} reports -> {dict(statuses)} (delivered {outcomes['delivered']}, "
+        f"kept {outcomes['queued']}, not readable {len(not_read)}, lost "
+        f"{len(set(evaluated) - on_server - kept)}); {HOOK_CALLS} hooks -> {dict(hook_statuses)}; "
+        f"{chaos.chaos_count} injected faults in {len(chaos.calls)} FHIR requests"
+    )
