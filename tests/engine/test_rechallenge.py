@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from fhir_resist import Catalogue, evaluate
-from tests.conftest import SCENARIOS, load_json
+import yaml
+
+from fhir_resist import Catalogue, evaluate, load_catalogue
+from tests.conftest import ROOT, SCENARIOS, load_json
 
 BASE = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
 
@@ -141,3 +145,20 @@ def test_first_treatment_with_a_pre_existing_mutation_stays_primary(catalogue: C
     assessment = _strategies(resources, catalogue, "2026-03-01T09:00:00")
     (issue,) = assessment.issues
     assert (issue.timing.value, issue.severity.value) == ("primary", "high")
+
+
+def test_without_rechallenge_evidence_a_cleared_clone_is_not_downgraded(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    """The low severity comes from the rule's own rechallenge countermeasure, not from code."""
+    copy_dir = tmp_path / "catalogue"
+    shutil.copytree(ROOT / "catalogue", copy_dir)
+    rule = copy_dir / "rules" / "crc-antiegfr" / "crc-antiegfr-kras-ext-ras.yaml"
+    data = yaml.safe_load(rule.read_text())
+    data["countermeasures"] = [c for c in data["countermeasures"] if c["strategy"] != "rechallenge"]
+    rule.write_text(yaml.safe_dump(data, sort_keys=False))
+    stricter = load_catalogue(copy_dir)
+    at = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    assessment = evaluate(_reorder(_patient()), catalogue=stricter, at=at)
+    (issue,) = [i for i in assessment.issues if i.therapy.source == "MedicationRequest/mr-rechallenge"]
+    assert (issue.timing.value, issue.severity.value) == ("acquired", "high")

@@ -352,9 +352,10 @@ def _issues(
                 and r.countermeasure.strategy is not Strategy.RECHALLENGE  # the drug is being given now
             )
             severity = _severity(finding, context, catalogue)
-            if earlier is not None and finding.history.cleared:
-                # Re-treatment after the acquired clone cleared (anti-EGFR rechallenge, CHRONOS /
-                # CRICKET): the resistance may re-emerge, but it no longer predicts failure.
+            if earlier is not None and finding.history.cleared and _rechallenge_supported(rule):
+                # Re-treatment after the acquired clone cleared, where the rule's own evidence
+                # supports a rechallenge (catalogue): the clone may re-emerge, but its finding no
+                # longer predicts failure.
                 severity = IssueSeverity.LOW
             identifier = _identifier(context.patient, rule.id, therapy.source, finding.observations)
             issues.append(
@@ -371,6 +372,12 @@ def _issues(
                 )
             )
     return tuple(issues)
+
+
+def _rechallenge_supported(rule: Rule) -> bool:
+    return any(
+        cm.strategy is Strategy.RECHALLENGE and cm.outcome == "recommended" for cm in rule.countermeasures
+    )
 
 
 def _earlier_course(
