@@ -409,3 +409,28 @@ def test_a_text_only_tumour_fraction_is_used_without_a_no_code_warning() -> None
     assert [s.tumour_fraction for s in context.specimens] == [pytest.approx(0.12)]
     messages = [(m.severity.value, m.text) for m in context.messages if "tf-1" in m.where]
     assert messages == [("information", "read as the tumour fraction of Specimen/plasma-1 (12%)")]
+
+
+def _kras_scenario_with(subject: object) -> list[dict[str, object]]:
+    bundle = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
+    for entry in bundle["entry"]:
+        if entry["resource"]["id"] == "v-kras":
+            if subject is None:
+                del entry["resource"]["subject"]
+            else:
+                entry["resource"]["subject"] = subject
+    return [bundle]
+
+
+def test_a_finding_without_a_subject_is_used_and_said_so() -> None:
+    context = read_context(_kras_scenario_with(None))
+    assert any(a.source == "Observation/v-kras" for a in context.alterations)
+    assert any(
+        m.where == "Observation/v-kras.subject" and "names no patient" in m.text for m in context.messages
+    )
+
+
+def test_a_finding_about_a_group_is_not_this_patients() -> None:
+    context = read_context(_kras_scenario_with({"reference": "Group/cohort-7"}))
+    assert not any(a.source == "Observation/v-kras" for a in context.alterations)
+    assert any(m.where == "Observation/v-kras.subject" and "not a patient" in m.text for m in context.messages)

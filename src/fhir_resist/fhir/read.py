@@ -44,6 +44,10 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _THERAPY_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
 # MedicationRequest/Statement/Administration statuses that still describe a drug in use or planned.
 _PROPOSED_INTENTS = frozenset({"proposal", "plan"})
+# What fhir_resist reads that is about one patient (subject/patient), so must be about this one.
+_ABOUT_A_PATIENT = frozenset(
+    {"Observation", "DiagnosticReport", "Condition", "Specimen", *_THERAPY_TYPES}
+)
 
 
 def read_context(
@@ -424,19 +428,32 @@ class _Reader:
         return patients[0] if patients else None
 
     def _same_patient(self, ref: str, res: JSON, patient: str | None) -> bool:
-        if patient is None or ref.startswith(("Patient/", "Medication/")):
+        if patient is None or res.get("resourceType") not in _ABOUT_A_PATIENT:
             return True
+        element = "patient" if "patient" in res and "subject" not in res else "subject"
         subject = self.norm(_ref(res.get("subject") or res.get("patient")))
-        if subject is None or subject == patient:
+        if subject == patient:
+            return True
+        if subject is None:
+            self.note(
+                Severity.WARNING,
+                f"{ref}.{element}",
+                f"names no patient; read as about {patient}, the only patient in the input",
+            )
             return True
         if subject.startswith("Patient/"):
             self.note(
                 Severity.ERROR,
-                f"{ref}.subject",
+                f"{ref}.{element}",
                 f"refers to {subject}, not {patient}; ignored (mixed patients)",
             )
             return False
-        return True
+        self.note(
+            Severity.WARNING,
+            f"{ref}.{element}",
+            f"is {subject}, not a patient; ignored (a finding must be about this patient)",
+        )
+        return False
 
     # -- observations -----------------------------------------------------------------
 
