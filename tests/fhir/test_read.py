@@ -435,3 +435,37 @@ def test_a_finding_about_a_group_is_not_this_patients() -> None:
     assert not any(a.source == "Observation/v-kras" for a in context.alterations)
     messages = [(m.where, m.text) for m in context.messages]
     assert any(w == "Observation/v-kras.subject" and "not a patient" in t for w, t in messages)
+
+
+def _with_cetuximab(**fields: object) -> list[dict[str, object]]:
+    bundle = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
+    for entry in bundle["entry"]:
+        if entry["resource"]["id"] == "mr-cetux":
+            entry["resource"].update(fields)
+    return [bundle]
+
+
+def test_an_unreadable_therapy_date_is_said_and_not_guessed() -> None:
+    context = read_context(_with_cetuximab(authoredOn="14/09/2026"))
+    (therapy,) = context.therapies
+    assert therapy.start is None
+    assert any(
+        m.where == "MedicationRequest/mr-cetux.authoredOn" and "'14/09/2026' is not a FHIR date" in m.text
+        for m in context.messages
+    )
+
+
+def test_a_period_ending_before_it_starts_is_not_used() -> None:
+    bundle = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "ms-1",
+        "status": "completed",
+        "subject": {"reference": "Patient/pat-1"},
+        "medicationCodeableConcept": {"text": "panitumumab"},
+        "effectivePeriod": {"start": "2026-05-01", "end": "2026-01-01"},
+    }
+    context = read_context([bundle, statement])
+    (therapy,) = [t for t in context.therapies if t.source == "MedicationStatement/ms-1"]
+    assert (therapy.start, therapy.end) == (None, None)
+    assert any("ends (2026-01-01) before it starts (2026-05-01)" in m.text for m in context.messages)

@@ -455,6 +455,25 @@ class _Reader:
         )
         return False
 
+    def _therapy_dates(self, ref: str, res: JSON) -> tuple[date | None, date | None]:
+        """Start and end of a therapy; a date that cannot be read, or an end before the start,
+        is said, and the dates are then not used (timing becomes undetermined, never guessed)."""
+        dates: list[date | None] = []
+        for element, raw in _therapy_period(res):
+            value = parse_date(raw)
+            if raw is not None and value is None:
+                self.note(Severity.WARNING, f"{ref}.{element}", f"{raw!r} is not a FHIR date; not used")
+            dates.append(value)
+        start, end = dates
+        if start is not None and end is not None and end < start:
+            self.note(
+                Severity.WARNING,
+                f"{ref}.effective[x]",
+                f"ends ({end.isoformat()}) before it starts ({start.isoformat()}); dates not used",
+            )
+            return None, None
+        return start, end
+
     # -- observations -----------------------------------------------------------------
 
     def _observation(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
@@ -802,7 +821,7 @@ class _Reader:
         if not found and text is None:
             self.note(Severity.WARNING, f"{ref}.medication[x]", "names no drug (no coding, no text); ignored")
             return None
-        start, end = _therapy_period(res)
+        start, end = self._therapy_dates(ref, res)
         status = str(res.get("status") or "unknown")
         proposed = status == "draft" or res.get("intent") in _PROPOSED_INTENTS or status == "intended"
         return Therapy(
@@ -1049,19 +1068,21 @@ def _consequence(change_types: set[str | None]) -> str | None:
     return None
 
 
-def _therapy_period(res: JSON) -> tuple[date | None, date | None]:
+def _therapy_period(res: JSON) -> tuple[tuple[str, object], tuple[str, object]]:
+    """Where a therapy's start and end are, as (element, raw value) pairs."""
     period = res.get("effectivePeriod")
     if isinstance(period, Mapping):
-        return parse_date(period.get("start")), parse_date(period.get("end"))
+        return ("effectivePeriod.start", period.get("start")), ("effectivePeriod.end", period.get("end"))
     if "effectiveDateTime" in res:
-        return parse_date(res.get("effectiveDateTime")), None
+        return ("effectiveDateTime", res.get("effectiveDateTime")), ("", None)
     for dosage in _items(res, "dosageInstruction") or _items(res, "dosage"):
         timing = dosage.get("timing") if isinstance(dosage, Mapping) else None
         repeat = timing.get("repeat") if isinstance(timing, Mapping) else None
         bounds = repeat.get("boundsPeriod") if isinstance(repeat, Mapping) else None
         if isinstance(bounds, Mapping):
-            return parse_date(bounds.get("start")), parse_date(bounds.get("end"))
-    return parse_date(res.get("authoredOn")), None
+            where = "dosage.timing.repeat.boundsPeriod"
+            return (f"{where}.start", bounds.get("start")), (f"{where}.end", bounds.get("end"))
+    return ("authoredOn", res.get("authoredOn")), ("", None)
 
 
 def iter_resources(resources: Iterable[JSON]) -> Iterator[JSON]:
