@@ -469,3 +469,15 @@ def test_a_period_ending_before_it_starts_is_not_used() -> None:
     (therapy,) = [t for t in context.therapies if t.source == "MedicationStatement/ms-1"]
     assert (therapy.start, therapy.end) == (None, None)
     assert any("ends (2026-01-01) before it starts (2026-05-01)" in m.text for m in context.messages)
+
+
+def test_report_results_that_are_not_references_are_reported() -> None:
+    bundle = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == "DiagnosticReport":
+            odd = ["Observation/v-kras", {"display": "x"}]
+            entry["resource"]["result"] = [*entry["resource"]["result"], *odd]
+    context = read_context([bundle])
+    assert any(
+        m.where == "DiagnosticReport/dr-1.result" and m.text.startswith("2 of ") for m in context.messages
+    )

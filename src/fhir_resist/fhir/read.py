@@ -920,6 +920,15 @@ class _Reader:
     def _report(self, ref: str, res: JSON) -> GenomicReport | None:
         specimens = tuple(s for s in (self.norm(_ref(x)) for x in _items(res, "specimen")) if s)
         results = tuple(r for r in (self.norm(_ref(x)) for x in _items(res, "result")) if r)
+        raw = res.get("result")
+        listed = raw if isinstance(raw, list) else [] if raw is None else [raw]
+        if len(listed) > len(results):
+            self.note(
+                Severity.WARNING,
+                f"{ref}.result",
+                f"{len(listed) - len(results)} of {len(listed)} results are not references; "
+                "those results are not linked to this report",
+            )
         return GenomicReport(
             source=ref,
             status=str(res.get("status") or "unknown"),
