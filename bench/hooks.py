@@ -3,6 +3,7 @@ and the service under a failing FHIR server (robustness counts).
 
     python bench/hooks.py                  # 500-variant prefetch, 1/4/8 clients, 200 calls each
     python bench/hooks.py --workers 2      # the service with two worker processes
+    python bench/hooks.py --cache off      # only cold calls (every call evaluated)
     python bench/hooks.py --quick          # small and short
 
 The service runs as ``fhir-resist serve`` in its own process(es), as deployed; clients are
@@ -40,7 +41,8 @@ JSON = dict[str, Any]
 class Served:
     """``fhir-resist serve`` on a free loopback port, for the duration of a ``with`` block."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, cache: bool) -> None:
+        self.cache = cache
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = int(probe.getsockname()[1])
@@ -54,6 +56,7 @@ class Served:
             "FHIR_RESIST_CDS_AUTH": "off",
             "FHIR_RESIST_FEEDBACK": str(Path(self.tmp.name) / "feedback.jsonl"),
             "FHIR_RESIST_DEADLINE": "60",
+            "FHIR_RESIST_HOOK_CACHE": "32" if self.cache else "0",
         }
         command = [sys.executable, "-c", "from fhir_resist.cli import main; raise SystemExit(main())"]
         command += ["serve", "--port", str(self.port), "--workers", str(self.workers)]
@@ -146,10 +149,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(
-    variants: int, clients: tuple[int, ...], calls: int, workers: int, emit: Callable[[str, float, str], None]
+    variants: int,
+    clients: tuple[int, ...],
+    calls: int,
+    workers: int,
+    cache: bool,
+    emit: Callable[[str, float, str], None],
 ) -> None:
     bodies = hook_bodies(variants)
-    with Served(workers) as port:
+    mode = "warm" if cache else "cold"
+    with Served(workers, cache) as port:
         for hook, service in (
             ("patient-view", "fhir-resist-patient-view"),
             ("order-select", "fhir-resist-order-select"),
@@ -164,13 +173,10 @@ def run(
             for n in clients:
                 times, statuses = latency(port, path, bodies[hook], n, calls)
                 assert statuses == Counter({200: calls}), statuses
-                emit(f"{name}_{variants}_w{workers}_c{n}_p50_ms", statistics.median(times), "ms")
-                emit(f"{name}_{variants}_w{workers}_c{n}_p99_ms", percentile(times, 0.99), "ms")
-                emit(
-                    f"{name}_{variants}_w{workers}_c{n}_calls_per_s",
-                    n * 1000 / statistics.mean(times),
-                    "calls/s",
-                )
+                stem = f"{name}_{variants}_{mode}_w{workers}_c{n}"
+                emit(f"{stem}_p50_ms", statistics.median(times), "ms")
+                emit(f"{stem}_p99_ms", percentile(times, 0.99), "ms")
+                emit(f"{stem}_calls_per_s", n * 1000 / statistics.mean(times), "calls/s")
     emit(f"request_body_{variants}_kb", len(bodies["patient-view"]) / 1024, "kB")
 
 
@@ -180,13 +186,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", type=int, default=500)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
+    parser.add_argument(
+        "--cache",
+        choices=("off", "on", "both"),
+        default="both",
+        help="the service's assessment cache for repeated prefetch: off (every call evaluated: cold), "
+        "on (the same chart opened again: warm), or both runs (default)",
+    )
     args = parser.parse_args(argv)
     variants, calls, clients = (50, 20, (1, 4)) if args.quick else (args.variants, args.calls, (1, 4, 8))
 
     def emit(name: str, value: float, unit: str) -> None:
         print(f"{name} {value:.4g} {unit}", flush=True)
 
-    run(variants, clients, calls, args.workers, emit)
+    for cache in {"off": (False,), "on": (True,), "both": (False, True)}[args.cache]:
+        run(variants, clients, calls, args.workers, cache, emit)
     return 0
 
 

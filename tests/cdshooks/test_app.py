@@ -478,3 +478,46 @@ def test_example_hook_requests(
         (c["indicator"], c["summary"][: len(s)]) for c, (_, s) in zip(cards, expected, strict=False)
     ] == expected
     assert len(cards) == len(expected)
+
+
+# ---- the assessment cache of prefetch-only calls -------------------------------------------------
+
+
+def test_the_same_prefetch_again_is_served_from_the_cache(client: TestClient) -> None:
+    request = hook_request("patient-view", load_json(KRAS))
+    first = client.post(f"/cds-services/{PV}", json=request).json()
+    again = client.post(f"/cds-services/{PV}", json=request | {"hookInstance": "another-call"}).json()
+    assert [c["summary"] for c in again["cards"]] == [c["summary"] for c in first["cards"]]
+    assert {c["uuid"] for c in again["cards"]}.isdisjoint({c["uuid"] for c in first["cards"]})
+    assert f'fhir_resist_hook_cache_hits_total{{service="{PV}"}} 1' in client.get("/metrics").text
+
+
+def test_changed_data_is_evaluated_again(client: TestClient) -> None:
+    request = hook_request("patient-view", load_json(KRAS))
+    client.post(f"/cds-services/{PV}", json=request)
+    without_kras = copy.deepcopy(request)
+    for key in ("reports", "genomicObservations"):
+        bundle = without_kras["prefetch"][key]
+        bundle["entry"] = [e for e in bundle["entry"] if e["resource"].get("id") != "v-kras"]
+    cards = client.post(f"/cds-services/{PV}", json=without_kras).json()["cards"]
+    assert not any("unlikely to work" in c["summary"] for c in cards)
+    assert "hook_cache_hits" not in client.get("/metrics").text
+
+
+def test_calls_that_fetched_from_the_server_are_not_cached(client: TestClient, hapi: HapiMock) -> None:
+    request = hook_request("patient-view", load_json(KRAS))
+    del request["prefetch"]["conditions"]
+    request["fhirServer"] = BASE
+    for _ in range(2):
+        assert client.post(f"/cds-services/{PV}", json=request).status_code == 200
+    assert len(hapi.calls) == 2  # fetched both times
+    assert "hook_cache_hits" not in client.get("/metrics").text
+
+
+def test_the_cache_can_be_switched_off(tmp_path: Path, catalogue: Catalogue) -> None:
+    settings = ServiceSettings(auth="off", feedback_path=tmp_path / "f.jsonl", hook_cache=0)
+    with TestClient(create_app(settings, catalogue=catalogue)) as uncached:
+        request = hook_request("patient-view", load_json(KRAS))
+        for _ in range(2):
+            uncached.post(f"/cds-services/{PV}", json=request)
+        assert "hook_cache_hits" not in uncached.get("/metrics").text

@@ -49,6 +49,7 @@ class ServiceSettings:
     max_resources: int = 20_000
     deadline: float = 10.0
     workers: int = 8
+    hook_cache: int = 32  # assessments of prefetch-only hook calls kept (0: none)
     feedback_path: Path = Path("fhir-resist-feedback.jsonl")
     cors_origins: tuple[str, ...] = ("*",)
     server: ServerSettings = field(default_factory=server_settings)
@@ -69,6 +70,7 @@ class ServiceSettings:
             max_resources=int(env.get("FHIR_RESIST_MAX_RESOURCES", 20_000)),
             deadline=float(env.get("FHIR_RESIST_DEADLINE", 10.0)),
             workers=int(env.get("FHIR_RESIST_WORKERS", 8)),
+            hook_cache=int(env.get("FHIR_RESIST_HOOK_CACHE", 32)),
             feedback_path=Path(env.get("FHIR_RESIST_FEEDBACK") or server.outbox.parent / "feedback.jsonl"),
             cors_origins=tuple(
                 o.strip() for o in env.get("FHIR_RESIST_CORS_ORIGINS", "*").split(",") if o.strip()
@@ -133,6 +135,7 @@ def create_app(
     metrics = Metrics()
     pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fhir-resist")
     make_client = client_factory or hooks.default_client
+    cache = hooks.AssessmentCache(settings.hook_cache)
     app = FastAPI(
         title="fhir_resist",
         version=__version__,
@@ -165,6 +168,9 @@ def create_app(
         log.info("call on %s from %s", request.url.path, caller.issuer)
 
     async def body_of(request: Request) -> Any:
+        return (await raw_body_of(request))[1]
+
+    async def raw_body_of(request: Request) -> tuple[bytes, Any]:
         declared = request.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > settings.max_body:
             raise _Fail(413, _outcome(413, f"the body is over {settings.max_body} bytes"))
@@ -184,7 +190,7 @@ def create_app(
             ) from None
         if raw.count(b'"resourceType"') > settings.max_resources:
             raise _Fail(413, _outcome(413, f"more than {settings.max_resources} resources in one request"))
-        return data
+        return raw, data
 
     async def within_deadline(work: Callable[[], T]) -> T:
         future = asyncio.wrap_future(pool.submit(work))
@@ -213,11 +219,11 @@ def create_app(
         if service is None:
             raise _Fail(404, _outcome(404, f"no service {service_id!r}"))
         authorise(request)
-        body = await body_of(request)
+        raw, body = await raw_body_of(request)
         started = time.perf_counter()
         try:
             result = await within_deadline(
-                lambda: hooks.call(service, body, catalogue, client_factory=make_client)
+                lambda: hooks.call(service, body, catalogue, client_factory=make_client, raw=raw, cache=cache)
             )
         except hooks.HookError as exc:
             metrics.inc("hook_calls", service=service.id, status=str(exc.status))
@@ -226,6 +232,8 @@ def create_app(
             metrics.inc("hook_calls", service=service.id, status="503")
             raise _Fail(503, _outcome(503, f"no answer within {settings.deadline:g} s")) from None
         metrics.inc("hook_calls", service=service.id, status="200")
+        if result.cached:
+            metrics.inc("hook_cache_hits", service=service.id)
         for card in result.cards:
             metrics.inc("cards", service=service.id, indicator=card["indicator"])
         log.info(

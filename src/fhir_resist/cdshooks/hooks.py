@@ -6,9 +6,12 @@ tested without HTTP. Errors are ``HookError`` with the HTTP status the app shoul
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -17,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fhir_resist.catalogue import Catalogue
 from fhir_resist.cdshooks.cards import cards_for
 from fhir_resist.engine.assess import assess
+from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import ServerError
 from fhir_resist.fhir.client import PATIENT_QUERIES, FhirClient, next_link, unique
 from fhir_resist.fhir.read import read_context
@@ -178,7 +182,14 @@ def default_client(base: str, token: str | None) -> FhirClient:
 
 
 def gather(request: HookRequest, client_factory: ClientFactory = default_client) -> list[JSON]:
-    """The patient's resources: prefetch where given, fetched through fhirServer where not.
+    return gather_with_source(request, client_factory)[0]
+
+
+def gather_with_source(
+    request: HookRequest, client_factory: ClientFactory = default_client
+) -> tuple[list[JSON], bool]:
+    """The patient's resources (prefetch where given, fetched through fhirServer where not), and
+    whether anything was fetched.
 
     A key sent with ``null`` means "no data"; a missing key (or an OperationOutcome in its place)
     means "not tried", and is fetched. When that is impossible: 412 (CDS Hooks 2.0).
@@ -207,7 +218,7 @@ def gather(request: HookRequest, client_factory: ClientFactory = default_client)
             resources.extend(_run(client, query))
         except ServerError as exc:
             raise HookError(412, f"prefetch.{key} was not sent and fhirServer failed: {exc}") from exc
-    return unique(resources)
+    return unique(resources), client is not None
 
 
 _MISSING: Any = object()
@@ -264,6 +275,46 @@ def _unpack(value: Mapping[str, Any]) -> list[JSON]:
 class HookResult:
     cards: list[JSON]
     issues: int
+    cached: bool = False
+
+
+class AssessmentCache:
+    """The last few assessments of hook calls whose data all came in the request (prefetch).
+
+    A chart opened again with the same data sends the same prefetch: the key is a hash of the
+    request body without what changes per call (hookInstance, the access token) plus the date,
+    so a hit can only be the same data on the same day. Calls that fetched anything from the
+    FHIR server are never cached (the server's data is not in the key).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Assessment] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def key(self, raw: bytes, request: HookRequest, today: date) -> str:
+        blanked = raw.replace(request.hookInstance.encode(), b"")
+        if request.fhirAuthorization is not None:
+            blanked = blanked.replace(request.fhirAuthorization.access_token.encode(), b"")
+        return hashlib.sha256(blanked + today.isoformat().encode()).hexdigest()
+
+    def get(self, key: str) -> Assessment | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            return found
+
+    def put(self, key: str, assessment: Assessment) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = assessment
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def call(
@@ -273,20 +324,30 @@ def call(
     *,
     client_factory: ClientFactory = default_client,
     at: datetime | None = None,
+    raw: bytes | None = None,
+    cache: AssessmentCache | None = None,
 ) -> HookResult:
     request = parse_request(body, service)
-    resources = gather(request, client_factory)
+    when = at or datetime.now(UTC)
     ordering: list[str] = []
+    drafts: JSON = request.context.get("draftOrders") or {}
     if service.hook != "patient-view":
-        drafts = request.context["draftOrders"]
-        resources.extend(_unpack(drafts))
         draft_refs = [
             f"{e['resource'].get('resourceType')}/{e['resource'].get('id')}"
             for e in drafts.get("entry") or []
             if isinstance(e, dict) and isinstance(e.get("resource"), dict)
         ]
         ordering = list(request.context["selections"]) if service.hook == "order-select" else draft_refs
-    context = read_context(resources, patient=request.context["patientId"])
-    assessment = assess(context, catalogue, at or datetime.now(UTC))
+    key = cache.key(raw, request, when.date()) if cache is not None and raw is not None else None
+    assessment = cache.get(key) if cache is not None and key is not None else None
+    cached = assessment is not None
+    if assessment is None:
+        resources, fetched = gather_with_source(request, client_factory)
+        if service.hook != "patient-view":
+            resources.extend(_unpack(drafts))
+        context = read_context(resources, patient=request.context["patientId"])
+        assessment = assess(context, catalogue, when)
+        if cache is not None and key is not None and not fetched:
+            cache.put(key, assessment)
     cards = cards_for(assessment, hook=service.hook, hook_instance=request.hookInstance, ordering=ordering)
-    return HookResult(cards, len(assessment.issues))
+    return HookResult(cards, len(assessment.issues), cached)
