@@ -237,7 +237,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from fhir_resist.cdshooks.app import ServiceSettings, create_app
+    from fhir_resist.cdshooks.app import ServiceSettings, create_app, tune_gc
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -259,7 +259,7 @@ def _serve(args: argparse.Namespace) -> int:
         if args.catalogue:
             os.environ["FHIR_RESIST_CATALOGUE"] = str(Path(args.catalogue).resolve())
         uvicorn.run(
-            "fhir_resist.cdshooks.app:create_app",
+            "fhir_resist.cdshooks.app:service_app",
             factory=True,
             host=args.host,
             port=args.port,
@@ -268,6 +268,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
     else:
         app = create_app(settings, catalogue=catalogue)
+        tune_gc()
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return EXIT_OK
 

@@ -521,3 +521,23 @@ def test_the_cache_can_be_switched_off(tmp_path: Path, catalogue: Catalogue) -> 
         for _ in range(2):
             uncached.post(f"/cds-services/{PV}", json=request)
         assert "hook_cache_hits" not in uncached.get("/metrics").text
+
+
+def test_the_service_process_tunes_the_garbage_collector(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import gc
+
+    from fhir_resist.cdshooks.app import service_app
+
+    monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "off")
+    monkeypatch.setenv("FHIR_RESIST_FEEDBACK", str(tmp_path / "feedback.jsonl"))
+    before = gc.get_threshold()
+    try:
+        app = service_app()
+        assert app.title == "fhir_resist"
+        assert gc.get_threshold() == (50_000, 20, 20)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -9,6 +9,7 @@ Logs carry service ids, statuses, counts and timings, never patient data or toke
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import json
 import logging
@@ -118,6 +119,25 @@ def _outcome(status: int, text: str, expression: str | None = None) -> dict[str,
     if expression:
         issue["expression"] = [expression]
     return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def tune_gc() -> None:
+    """Garbage-collector settings for the service process (called by ``serve``).
+
+    A hook request with a 500-Observation prefetch allocates some hundred thousand objects; with
+    CPython's default thresholds that triggers full collections that walk everything the process
+    keeps (catalogue, cached assessments): measured, single calls of 450 ms instead of 47. Objects
+    alive at start-up are frozen out of collection, and collections run less often.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
+def service_app() -> FastAPI:
+    """The app as each ``serve --workers`` process builds it (settings from the environment)."""
+    app = create_app()
+    tune_gc()
+    return app
 
 
 def create_app(
