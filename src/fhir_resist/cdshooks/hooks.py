@@ -7,6 +7,8 @@ tested without HTTP. Errors are ``HookError`` with the HTTP status the app shoul
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -293,11 +295,23 @@ class AssessmentCache:
         self._lock = threading.Lock()
         self.hits = 0
 
-    def key(self, raw: bytes, request: HookRequest, today: date) -> str:
-        blanked = raw.replace(request.hookInstance.encode(), b"")
+    def key(self, raw: bytes, request: HookRequest, today: date) -> str | None:
+        """The cache key, or None when the per-call fields cannot be cut out unambiguously.
+
+        Exactly the ``"hookInstance": "..."`` member (and the ``"access_token"`` one) is cut out,
+        each only when it occurs once: anything else in the body stays in the key, so two bodies
+        share a key only if they differ in nothing but those values.
+        """
+        spans = [("hookInstance", request.hookInstance)]
         if request.fhirAuthorization is not None:
-            blanked = blanked.replace(request.fhirAuthorization.access_token.encode(), b"")
-        return hashlib.sha256(blanked + today.isoformat().encode()).hexdigest()
+            spans.append(("access_token", request.fhirAuthorization.access_token))
+        for name, value in spans:
+            member = re.compile(rb'"' + name.encode() + rb'"\s*:\s*' + re.escape(json.dumps(value).encode()))
+            found = member.findall(raw)
+            if len(found) != 1 or raw.count(b'"' + name.encode() + b'"') != 1:
+                return None
+            raw = member.sub(b"", raw)
+        return hashlib.sha256(raw + today.isoformat().encode()).hexdigest()
 
     def get(self, key: str) -> Assessment | None:
         with self._lock:

@@ -1,0 +1,41 @@
+"""The hook service's parts without HTTP: the assessment cache key."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from fhir_resist.cdshooks.hooks import BY_ID, AssessmentCache, parse_request
+
+SERVICE = BY_ID["fhir-resist-patient-view"]
+DAY = date(2026, 11, 30)
+
+
+def _key(body: dict[str, Any], day: date = DAY) -> str | None:
+    return AssessmentCache(4).key(json.dumps(body).encode(), parse_request(body, SERVICE), day)
+
+
+def _body(instance: str, patient: str, **extra: Any) -> dict[str, Any]:
+    return {"hook": "patient-view", "hookInstance": instance, "context": {"patientId": patient}, **extra}
+
+
+def test_only_the_per_call_values_leave_the_key() -> None:
+    assert _key(_body("a-1", "p1")) == _key(_body("b-2", "p1"))
+    token = {"token_type": "Bearer", "expires_in": 300, "scope": "s", "subject": "c"}
+    with_token = _body("a", "p1", fhirServer="https://x", fhirAuthorization={"access_token": "t1", **token})
+    other_token = _body("b", "p1", fhirServer="https://x", fhirAuthorization={"access_token": "t2", **token})
+    assert _key(with_token) == _key(other_token)
+
+
+def test_a_short_hook_instance_cannot_blank_out_the_data() -> None:
+    # removing every "1" would make these two patients one key; only the member is cut out
+    assert _key(_body("1", "p1")) != _key(_body("1", "p11"))
+
+
+def test_another_day_is_another_key() -> None:
+    assert _key(_body("a", "p1")) != _key(_body("a", "p1"), date(2026, 12, 1))
+
+
+def test_an_ambiguous_body_is_not_cached() -> None:
+    assert _key(_body("1", "p1", prefetch={"x": {"resourceType": "Basic", "hookInstance": "1"}})) is None
