@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -58,6 +59,7 @@ def read_context(
     With several patients in the input, ``patient`` (``Patient/ID`` or ``ID``) chooses one; without
     it the first in sorted order is used and an error message says so.
     """
+    _last.pair = None
     reader = _Reader()
     for index, resource in enumerate(resources):
         reader.collect(resource, where=f"input[{index}]")
@@ -102,13 +104,13 @@ def _str(obj: object, key: str) -> str | None:
 
 
 def codings(concept: object) -> tuple[Coding, ...]:
-    if not isinstance(concept, Mapping):
+    if type(concept) is not dict and not isinstance(concept, Mapping):
         return ()
     value = concept.get("coding")
-    items = value if isinstance(value, list) else [value] if isinstance(value, Mapping) else ()
+    items = value if type(value) is list else [value] if isinstance(value, Mapping) else ()
     out = []
     for item in items:
-        if isinstance(item, Mapping):
+        if type(item) is dict or isinstance(item, Mapping):
             system, code, display = item.get("system"), item.get("code"), item.get("display")
             out.append(
                 _coding(
@@ -134,8 +136,20 @@ def _text(concept: object) -> str | None:
     return None
 
 
+_last = threading.local()  # the concept _has_code last read, and its codings (one read at a time)
+
+
 def _has_code(concept: object, code: str, system: str | None = None) -> bool:
-    return any(c.code == code and (system is None or c.system == system) for c in codings(concept))
+    """Whether a concept carries the code. The same concept is usually tested against several
+    codes in a row, so its codings are kept for the next test (identity-checked, per thread, and
+    dropped when a read starts)."""
+    last = getattr(_last, "pair", None)
+    if last is not None and last[0] is concept:
+        found = last[1]
+    else:
+        found = codings(concept)
+        _last.pair = (concept, found)
+    return any(c.code == code and (system is None or c.system == system) for c in found)
 
 
 def _ref(value: object) -> str | None:
