@@ -481,3 +481,13 @@ def test_report_results_that_are_not_references_are_reported() -> None:
     assert any(
         m.where == "DiagnosticReport/dr-1.result" and m.text.startswith("2 of ") for m in context.messages
     )
+
+
+def test_a_concept_changed_between_two_reads_is_read_again() -> None:
+    from fhir_resist.fhir.read import _has_code
+
+    concept = {"coding": [{"system": "http://loinc.org", "code": "LA9633-4"}]}
+    assert _has_code(concept, "LA9633-4")
+    concept["coding"][0]["code"] = "LA9634-2"  # the same dict, changed by the caller
+    read_context([])  # a new read starts
+    assert _has_code(concept, "LA9634-2")
