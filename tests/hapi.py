@@ -8,6 +8,8 @@ Behaviour follows the HAPI digest (and the recorded replies in tests/data/hapi/)
 - create 201; ``If-None-Exist``: 0 matches → 201, 1 → 200 with the existing resource, ≥2 → 412
   HAPI-0958; PUT: existing → 200 (no new version when unchanged), new alphanumeric id → 201,
   new all-digit id → 400 HAPI-0960, ``If-Match`` mismatch → 409 HAPI-0989;
+- with a validating interceptor (``validating``): a resource claiming a profile the server does
+  not know → 422 with the validator's OperationOutcome (``location`` with line and column);
 - read: unknown 404 HAPI-2001, deleted 410, unknown type 404 HAPI-0302; references to missing
   resources on write → 400 HAPI-1094;
 - search: searchset with ``total``, URL-encoded ``self``, ``_getpages`` paging links,
@@ -108,6 +110,20 @@ class HapiError(Exception):
         self.diagnostics = diagnostics
         super().__init__(diagnostics)
 
+    def outcome(self) -> JSON:
+        return operation_outcome(self.diagnostics)
+
+
+class HapiValidationError(HapiError):
+    """422 from HAPI's RequestValidatingInterceptor: the validator's own OperationOutcome."""
+
+    def __init__(self, outcome: JSON) -> None:
+        self._outcome = outcome
+        super().__init__(422, outcome["issue"][0]["diagnostics"])
+
+    def outcome(self) -> JSON:
+        return self._outcome
+
 
 @dataclass
 class Fault:
@@ -202,11 +218,15 @@ class HapiMock:
         page_size: int = 20,
         race_gap: float = 0.0,
         chaos: float = 0.0,
+        validating: frozenset[str] | None = None,
         seed: int = 0,
     ) -> None:
         self.base = base.rstrip("/")
         self.page_size = page_size
         self.race_gap = race_gap
+        # With a RequestValidatingInterceptor: the profiles the server knows; a resource claiming
+        # another one is refused with 422 and the validator's OperationOutcome.
+        self.validating = validating
         self.chaos = chaos  # the share of requests a failing gateway answers instead of HAPI
         self.chaos_count = 0
         self._rng = random.Random(seed)
@@ -281,7 +301,7 @@ class HapiMock:
         try:
             status, extra, payload = self._route(request, body, rid)
         except HapiError as exc:
-            return exc.status, headers, json.dumps(operation_outcome(exc.diagnostics), indent=2)
+            return exc.status, headers, json.dumps(exc.outcome(), indent=2)
         headers.update(extra)
         return status, headers, json.dumps(payload, indent=2) if payload is not None else ""
 
@@ -393,7 +413,25 @@ class HapiMock:
         self._next_id += 1
         return rid
 
+    def _validate(self, resource: JSON) -> None:
+        if self.validating is None:
+            return
+        rtype = resource.get("resourceType")
+        issues = [
+            {
+                "severity": "error",
+                "code": "processing",
+                "diagnostics": f"Profile reference '{url}' has not been checked because it is unknown",
+                "location": [f"{rtype}.meta.profile[{n}]", "Line 1, Col 2"],
+            }
+            for n, url in enumerate((resource.get("meta") or {}).get("profile") or [])
+            if url not in self.validating
+        ]
+        if issues:
+            raise HapiValidationError({"resourceType": "OperationOutcome", "issue": issues})
+
     def _check_references(self, resource: JSON, pending: frozenset[tuple[str, str]] = frozenset()) -> None:
+        self._validate(resource)
         rtype = resource["resourceType"]
         for ref, path in _references(resource, rtype):
             match = _REFERENCE.match(ref["reference"])
@@ -789,6 +827,7 @@ def _reason(status: int) -> str:
         400: "Bad Request",
         404: "Not Found",
         409: "Conflict",
+        422: "Unprocessable Entity",
         410: "Gone",
         412: "Precondition Failed",
     }.get(status, "Error")
