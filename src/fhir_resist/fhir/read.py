@@ -45,6 +45,7 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _THERAPY_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
 # MedicationRequest/Statement/Administration statuses that still describe a drug in use or planned.
 _PROPOSED_INTENTS = frozenset({"proposal", "plan"})
+_HGVS_SLOTS = ((codes.P_HGVS, "p."), (codes.C_HGVS, "c."), (codes.G_HGVS, "g."))
 # What fhir_resist reads that is about one patient (subject/patient), so must be about this one.
 _ABOUT_A_PATIENT = frozenset(
     {"Observation", "DiagnosticReport", "Condition", "Specimen", *_THERAPY_TYPES}
@@ -208,6 +209,7 @@ class _Reader:
     # variant ref -> its MolecularConsequences; specimen ref -> reported tumour fraction
     consequences: dict[str, list[JSON]] = field(default_factory=dict)
     fractions: dict[str, float] = field(default_factory=dict)
+    _last_slots: tuple[Mapping[str, list[JSON]], list[tuple[str, str, str, str | None]]] | None = None
 
     def note(self, severity: Severity, where: str, text: str) -> None:
         self.messages.append(Message(severity, where, text))
@@ -664,15 +666,9 @@ class _Reader:
 
     def _hgvs_texts(self, ref: str, comps: Mapping[str, list[JSON]], prefix: str) -> list[str]:
         """HGVS strings of one kind (``p.`` or ``c.``), wherever the sender put them."""
-        slots = {codes.P_HGVS: "p.", codes.C_HGVS: "c.", codes.G_HGVS: "g."}
         found: list[str] = []
-        for slot, expected in slots.items():
-            for comp in comps.get(slot, ()):
-                text = _component_text(comp)
-                if text is None:
-                    continue
-                kind = _hgvs_kind(text)
-                if kind == prefix or (kind is None and expected == prefix):
+        for slot, expected, text, kind in self._slot_texts(comps):
+            if kind == prefix or (kind is None and expected == prefix):
                     if kind is not None and expected != prefix:
                         self.note(
                             Severity.WARNING,
@@ -680,6 +676,21 @@ class _Reader:
                             f"'{text}' is a {prefix} expression in the {expected} slot; read as {prefix}",
                         )
                     found.append(text)
+        return found
+
+    def _slot_texts(self, comps: Mapping[str, list[JSON]]) -> list[tuple[str, str, str, str | None]]:
+        """(slot, the kind the slot is for, text, the kind the text is) of every HGVS component;
+        kept for the next call on the same components (protein, then coding)."""
+        last = self._last_slots
+        if last is not None and last[0] is comps:
+            return last[1]
+        found = []
+        for slot, expected in _HGVS_SLOTS:
+            for comp in comps.get(slot, ()):
+                text = _component_text(comp)
+                if text is not None:
+                    found.append((slot, expected, text, _hgvs_kind(text)))
+        self._last_slots = (comps, found)
         return found
 
     def _protein(self, ref: str, comps: Mapping[str, list[JSON]]) -> hgvs.ProteinChange | None:
@@ -992,7 +1003,15 @@ def _components(res: JSON) -> dict[str, list[JSON]]:
     for comp in _items(res, "component"):
         if not isinstance(comp, Mapping):
             continue
-        for coding in codings(comp.get("code")):
+        code = comp.get("code")
+        listed = code.get("coding") if type(code) is dict else None
+        if type(listed) is list and len(listed) == 1 and type(listed[0]) is dict:
+            single = listed[0].get("code")  # the usual shape: one LOINC coding, read directly
+            if type(single) is str:
+                if single:
+                    out.setdefault(single, []).append(comp)
+                continue
+        for coding in codings(code):
             if coding.code:
                 out.setdefault(coding.code, []).append(comp)
     return out
