@@ -39,3 +39,12 @@ def test_another_day_is_another_key() -> None:
 
 def test_an_ambiguous_body_is_not_cached() -> None:
     assert _key(_body("1", "p1", prefetch={"x": {"resourceType": "Basic", "hookInstance": "1"}})) is None
+
+
+def test_the_hook_fetch_client_gives_up_quickly() -> None:
+    from fhir_resist.cdshooks.hooks import default_client
+
+    client = default_client("https://ehr.example/fhir", "t")
+    assert client.retry.attempts == 2
+    assert client.timeout[1] <= 4.0
+    assert client.retry.max_wait <= 1.0

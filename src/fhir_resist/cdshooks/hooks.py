@@ -24,7 +24,7 @@ from fhir_resist.cdshooks.cards import cards_for
 from fhir_resist.engine.assess import assess
 from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import ServerError
-from fhir_resist.fhir.client import PATIENT_QUERIES, FhirClient, next_link, unique
+from fhir_resist.fhir.client import PATIENT_QUERIES, FhirClient, Retry, next_link, unique
 from fhir_resist.fhir.read import read_context
 
 JSON = dict[str, Any]
@@ -180,7 +180,11 @@ ClientFactory = Callable[[str, str | None], FhirClient]
 
 
 def default_client(base: str, token: str | None) -> FhirClient:
-    return FhirClient(base, token=token, timeout=(3.0, 8.0))
+    """The client for fetching what prefetch did not bring. A clinician is waiting: two attempts,
+    short timeouts and waits, then 412 (the EHR shows no card rather than a late one)."""
+    return FhirClient(
+        base, token=token, timeout=(2.0, 4.0), retry=Retry(attempts=2, max_backoff=0.5, max_wait=1.0)
+    )
 
 
 def gather(request: HookRequest, client_factory: ClientFactory = default_client) -> list[JSON]:
