@@ -195,3 +195,23 @@ def test_main_prints_name_value_unit_lines_and_json(
     document = json.loads(capsys.readouterr().out)
     assert document["figures"][0] == {"name": "evaluate_500_ms", "value": 12.25, "unit": "ms"}
     assert document["config"]["sizes"] == list(run.QUICK.sizes)
+
+
+def test_hook_benchmark_requests_give_the_expected_cards(catalogue: Catalogue, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from bench.hooks import hook_bodies, percentile
+    from fhir_resist.cdshooks.app import ServiceSettings, create_app
+
+    bodies = hook_bodies(20)
+    settings = ServiceSettings(auth="off", feedback_path=tmp_path / "feedback.jsonl")
+    with TestClient(create_app(settings, catalogue=catalogue)) as client:
+        view = client.post("/cds-services/fhir-resist-patient-view", content=bodies["patient-view"]).json()
+        select = client.post("/cds-services/fhir-resist-order-select", content=bodies["order-select"]).json()
+    assert any(c["summary"].startswith("cetuximab unlikely to work: KRAS p.G12D") for c in view["cards"])
+    (card,) = select["cards"]  # one card for the drug, speaking of its three findings
+    assert card["indicator"] == "critical"
+    assert card["summary"].endswith("and 2 more findings")
+    for finding in ("KRAS p.G12D", "ERBB2 amplification", "MET amplification"):
+        assert f"#### {finding}" in card["detail"]
+    assert percentile([float(n) for n in range(1, 101)], 0.99) == 99.0

@@ -332,3 +332,25 @@ def test_gene_code_and_display_that_disagree_are_reported_and_the_code_wins(cata
     assessment = evaluate([bundle], catalogue=catalogue, at=AT)
     assert any("HGNC:6407 is KRAS but is displayed as NRAS" in m.text for m in assessment.messages)
     assert assessment.issues[0].finding.trigger.gene == "KRAS"
+
+
+def test_her2_regimens_for_ras_wild_type_disease_are_not_offered_when_ras_is_mutant(
+    catalogue: Catalogue,
+) -> None:
+    """MyPathway: dual HER2 blockade rarely works with a KRAS mutation (crc-her2-directed-ras-mutation)."""
+    from bench import generate
+
+    report = generate.panel_report(20, seed=1, patient_id="her2-pt")  # KRAS G12D and ERBB2 amplification
+    assessment = evaluate([report], catalogue=catalogue, at=datetime(2026, 11, 30, tzinfo=UTC))
+    issues = [i for i in assessment.issues if i.finding.rule.id == "crc-antiegfr-erbb2-amplification"]
+    assert issues
+    offered = {r.countermeasure.drugs for issue in issues for r in issue.countermeasures}
+    assert ("trastuzumab-deruxtecan",) in offered
+    ras_wild_type_only = {
+        ("tucatinib", "trastuzumab"),
+        ("trastuzumab", "pertuzumab"),
+        ("trastuzumab", "lapatinib"),
+    }
+    assert not ras_wild_type_only & offered
+    her2 = [i for i in assessment.implications if i.target in ("trastuzumab", "pertuzumab", "tucatinib")]
+    assert her2 and all(i.effect == "resistance" for i in her2)

@@ -1,10 +1,12 @@
 """CDS Hooks cards from an Assessment. Pure: no I/O, no clock.
 
-- One card per affected therapy x finding (the DetectedIssue of the output contract): on
-  ``order-select`` only for the orders just selected, on ``order-sign`` for every draft order,
-  on ``patient-view`` for the therapies the patient is on.
-- Indicator: ``critical`` for a high-severity finding against a drug being ordered;
-  ``warning`` for high severity against a current therapy and for moderate; ``info`` for low.
+- One card per affected therapy, speaking of every finding against it (each of which is a
+  DetectedIssue of the output contract), the strongest first: on ``order-select`` only for the
+  orders just selected, on ``order-sign`` for every draft order, on ``patient-view`` for the
+  therapies the patient is on.
+- Indicator, from the strongest finding: ``critical`` for high severity against a drug being
+  ordered; ``warning`` for high severity against a current therapy and for moderate; ``info``
+  for low.
 - On ``patient-view``, one ``info`` card for what the findings imply for drugs the patient is
   not on (resistant / reduced response) and the tests that would change the answer.
 - Summary under 140 characters; detail in markdown: finding -> mechanism -> timing -> evidence
@@ -22,6 +24,7 @@ from typing import Any
 
 from fhir_resist import __version__
 from fhir_resist.catalogue.schema import Strategy
+from fhir_resist.domain import Therapy
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Recommendation
 from fhir_resist.fhir import codes
@@ -46,8 +49,12 @@ def cards_for(
         issues = [i for i in assessment.issues if not i.therapy.proposed]
     else:
         issues = [i for i in assessment.issues if i.therapy.source in ordering]
+    by_therapy: dict[str, list[Issue]] = {}
+    for issue in issues:
+        by_therapy.setdefault(issue.therapy.source, []).append(issue)
     cards = [
-        _issue_card(issue, assessment, hook_instance, ordered=hook != "patient-view") for issue in issues
+        _therapy_card(group, assessment, hook_instance, ordered=hook != "patient-view")
+        for group in by_therapy.values()
     ]
     if hook == "patient-view":
         info = _implications_card(assessment, hook_instance, {d for i in issues for d in i.drugs})
@@ -63,25 +70,35 @@ def source(assessment: Assessment, rule_id: str | None = None) -> JSON:
     return out
 
 
-def _issue_card(issue: Issue, assessment: Assessment, hook_instance: str, *, ordered: bool) -> JSON:
+_RANK = {IssueSeverity.HIGH: 0, IssueSeverity.MODERATE: 1, IssueSeverity.LOW: 2}
+
+
+def _therapy_card(issues: list[Issue], assessment: Assessment, hook_instance: str, *, ordered: bool) -> JSON:
     catalogue = assessment.catalogue
-    rule = issue.finding.rule
-    drugs = drug_names(issue.drugs, catalogue) or issue.therapy.label
-    if issue.severity is IssueSeverity.HIGH:
-        indicator = "critical" if ordered and issue.therapy.proposed else "warning"
+    issues = sorted(issues, key=lambda i: _RANK[i.severity])  # stable: engine order within a rank
+    top = issues[0]
+    rule = top.finding.rule
+    therapy = top.therapy
+    drugs = drug_names(tuple(dict.fromkeys(d for i in issues for d in i.drugs)), catalogue) or therapy.label
+    if top.severity is IssueSeverity.HIGH:
+        indicator = "critical" if ordered and therapy.proposed else "warning"
     else:
-        indicator = "warning" if issue.severity is IssueSeverity.MODERATE else "info"
+        indicator = "warning" if top.severity is IssueSeverity.MODERATE else "info"
     effect = "unlikely to work" if rule.effect.value == "resistance" else "may work less well"
-    summary = _short(f"{drugs} {effect}: {issue.finding.trigger.label} ({rule.mechanism.value} resistance)")
+    more = f" and {len(issues) - 1} more finding{'s' if len(issues) > 2 else ''}" if len(issues) > 1 else ""
+    summary = _short(
+        f"{drugs} {effect}: {top.finding.trigger.label} ({rule.mechanism.value} resistance){more}"
+    )
+    countermeasures = list({r.key: r for i in issues for r in i.countermeasures}.values())
     card: JSON = {
-        "uuid": _uuid(hook_instance, issue.identifier),
+        "uuid": _uuid(hook_instance, "|".join([therapy.source, *sorted(i.identifier for i in issues)])),
         "summary": summary,
-        "detail": _detail(issue, assessment),
+        "detail": _detail(issues, countermeasures, assessment),
         "indicator": indicator,
         "source": source(assessment, rule.id),
     }
-    if ordered and issue.therapy.proposed:
-        suggestions = _suggestions(issue, assessment, hook_instance)
+    if ordered and therapy.proposed:
+        suggestions = _suggestions(therapy, countermeasures, assessment, hook_instance)
         if suggestions:
             card["suggestions"] = suggestions
             card["selectionBehavior"] = "at-most-one"
@@ -91,34 +108,42 @@ def _issue_card(issue: Issue, assessment: Assessment, hook_instance: str, *, ord
     return card
 
 
-def _detail(issue: Issue, assessment: Assessment) -> str:
+def _detail(issues: list[Issue], countermeasures: list[Recommendation], assessment: Assessment) -> str:
     catalogue = assessment.catalogue
-    rule = issue.finding.rule
-    refs = "; ".join(r.label() for r in rule.evidence.references[:4])
-    lines = [
-        f"**Finding.** {issue.detail}",
-        "",
-        f"**Mechanism.** {rule.mechanism.value}: {rule.title}.",
-        "",
-        f"**Timing.** {issue.timing.value}: {issue.timing_reason}.",
-        "",
-        f"**Evidence.** Level {rule.evidence.level.value}. {rule.evidence.summary or ''} ({refs})".rstrip(),
-    ]
-    for caveat in rule.caveats:
-        lines += ["", f"*Caveat:* {caveat}"]
-    if issue.countermeasures:
-        lines += ["", "**Alternatives.**"]
+    lines: list[str] = []
+    for issue in issues:
+        rule = issue.finding.rule
+        refs = "; ".join(r.label() for r in rule.evidence.references[:4])
+        if len(issues) > 1:
+            lines += [f"#### {issue.finding.trigger.label} ({issue.severity.value})", ""]
         lines += [
-            f"- {_md(countermeasure_text(rec.countermeasure, catalogue))}" for rec in issue.countermeasures
+            f"**Finding.** {issue.detail}",
+            "",
+            f"**Mechanism.** {rule.mechanism.value}: {rule.title}.",
+            "",
+            f"**Timing.** {issue.timing.value}: {issue.timing_reason}.",
+            "",
+            _evidence(rule.evidence.level.value, rule.evidence.summary, refs),
         ]
-    lines += ["", f"Rule `{rule.id}`, severity {issue.severity.value}."]
-    return "\n".join(lines)
+        for caveat in rule.caveats:
+            lines += ["", f"*Caveat:* {caveat}"]
+        lines += ["", f"Rule `{rule.id}`, severity {issue.severity.value}.", ""]
+    if countermeasures:
+        lines += ["**Alternatives.**"]
+        lines += [f"- {_md(countermeasure_text(rec.countermeasure, catalogue))}" for rec in countermeasures]
+    return "\n".join(lines).strip()
 
 
-def _suggestions(issue: Issue, assessment: Assessment, hook_instance: str) -> list[JSON]:
-    draft = issue.therapy
+def _evidence(level: str, summary: str | None, refs: str) -> str:
+    text = f"**Evidence.** Level {level}." + (f" {summary}" if summary else "")
+    return text + (f" ({refs})" if refs else "")
+
+
+def _suggestions(
+    draft: Therapy, countermeasures: list[Recommendation], assessment: Assessment, hook_instance: str
+) -> list[JSON]:
     out: list[JSON] = []
-    for n, rec in enumerate(issue.countermeasures):
+    for n, rec in enumerate(countermeasures):
         cm = rec.countermeasure
         if cm.strategy not in (Strategy.SWITCH, Strategy.COMBINE) or not cm.drugs:
             continue
@@ -141,7 +166,7 @@ def _suggestions(issue: Issue, assessment: Assessment, hook_instance: str) -> li
         out.append(
             {
                 "label": _short(f"Replace {draft.label} with {names}"),
-                "uuid": _uuid(hook_instance, f"{issue.identifier}|{n}"),
+                "uuid": _uuid(hook_instance, f"{draft.source}|{n}"),
                 "isRecommended": not out,
                 "actions": actions,
             }
