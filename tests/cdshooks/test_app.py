@@ -165,6 +165,7 @@ def test_order_select_cetuximab_for_kras_mutant_crc(client: TestClient, catalogu
     assert bevacizumab in created
     for action in creates:
         assert action["type"] == "create"
+        assert action["description"].startswith("Draft an order for bevacizumab (with fluoropyrimidine")
         assert action["resource"]["status"] == "draft"
         assert action["resource"]["subject"] == {"reference": "Patient/pat-1"}
 

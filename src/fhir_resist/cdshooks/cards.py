@@ -158,7 +158,8 @@ def _suggestions(
         actions += [
             {
                 "type": "create",
-                "description": f"Draft an order for {assessment.catalogue.drugs[d].name}",
+                "description": f"Draft an order for {assessment.catalogue.drugs[d].name}"
+                + (f" ({cm.condition})" if cm.condition else ""),
                 "resource": _medication_request(d, assessment),
             }
             for d in cm.drugs
