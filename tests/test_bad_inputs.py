@@ -83,7 +83,7 @@ EXPECTED: dict[str, Expect] = {
             ("Observaton/kr12-kras-g12d", "not used"),
         ),
     ),
-    "lowercase-bundle.json": Expect(0, (("bundle/#0", "not used"),)),
+    "lowercase-bundle.json": Expect(0, (("input[0].resourceType", "'bundle' is not a FHIR resource type"),)),
     "no-resource-type.json": Expect(0, (("input[0]", "no resourceType"),)),
     "bundle-without-entry.json": Expect(0),
     "bundle-empty-entry-list.json": Expect(0),

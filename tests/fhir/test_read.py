@@ -491,3 +491,11 @@ def test_a_concept_changed_between_two_reads_is_read_again() -> None:
     concept["coding"][0]["code"] = "LA9634-2"  # the same dict, changed by the caller
     read_context([])  # a new read starts
     assert _has_code(concept, "LA9634-2")
+
+
+@pytest.mark.parametrize("rtype", ["0", "observation", "Observation!", " Patient"])
+def test_a_resource_type_that_is_no_fhir_type_is_named_and_ignored(rtype: str) -> None:
+    context = read_context([{"resourceType": rtype, "id": "x"}])
+    (message,) = context.messages
+    assert (message.where, message.severity.value) == ("input[0].resourceType", "error")
+    assert "is not a FHIR resource type" in message.text

@@ -45,6 +45,7 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _THERAPY_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
 # MedicationRequest/Statement/Administration statuses that still describe a drug in use or planned.
 _PROPOSED_INTENTS = frozenset({"proposal", "plan"})
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")  # the shape of every FHIR resource type name
 _HGVS_SLOTS = ((codes.P_HGVS, "p."), (codes.C_HGVS, "c."), (codes.G_HGVS, "g."))
 # What fhir_resist reads that is about one patient (subject/patient), so must be about this one.
 _ABOUT_A_PATIENT = frozenset(
@@ -223,6 +224,11 @@ class _Reader:
         rtype = resource.get("resourceType")
         if not isinstance(rtype, str) or not rtype:
             self.note(Severity.ERROR, where, "resource has no resourceType; ignored")
+            return
+        if not _RESOURCE_TYPE.fullmatch(rtype):
+            self.note(
+                Severity.ERROR, f"{where}.resourceType", f"{rtype!r} is not a FHIR resource type; ignored"
+            )
             return
         if rtype == "Bundle":
             self._collect_bundle(resource, where)
