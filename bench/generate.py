@@ -218,6 +218,11 @@ class _Sample:
     lab: str
 
 
+def _variant_observation(oid: str, sample: _Sample, value: JSON, **fields: Any) -> JSON:
+    """A Genomics Reporting Variant Observation (69548-6) with its Present/Absent value."""
+    return _observation(oid, sample, VARIANT_CODE, "variant", valueCodeableConcept=_concept(value), **fields)
+
+
 def _observation(oid: str, sample: _Sample, code: JSON, profile: str, **fields: Any) -> JSON:
     obs: JSON = {
         "resourceType": "Observation",
@@ -280,12 +285,10 @@ def variant(
         )
     components.append({"code": _loinc("48019-4", "DNA Change Type"), "valueCodeableConcept": _concept(SNV)})
     components.append(_source_component(GERMLINE if germline else SOMATIC))
-    return _observation(
+    return _variant_observation(
         oid,
         sample,
-        VARIANT_CODE,
-        "variant",
-        valueCodeableConcept=_concept(PRESENT if present else ABSENT),
+        PRESENT if present else ABSENT,
         component=components,
     )
 
@@ -297,12 +300,10 @@ def exon_negative(
     cat = cat or catalogue()
     mane = cat.genes[symbol].mane_select
     assert mane is not None
-    return _observation(
+    return _variant_observation(
         oid,
         sample,
-        VARIANT_CODE,
-        "variant",
-        valueCodeableConcept=_concept(ABSENT),
+        ABSENT,
         component=[
             _gene_component(symbol, cat),
             {
@@ -334,12 +335,10 @@ def copy_number(
 ) -> JSON:
     """A copy-number Variant (gain with an absolute copy number, LOINC 82155-3)."""
     cat = cat or catalogue()
-    return _observation(
+    return _variant_observation(
         oid,
         sample,
-        VARIANT_CODE,
-        "variant",
-        valueCodeableConcept=_concept(PRESENT if present else ABSENT),
+        PRESENT if present else ABSENT,
         component=[
             _gene_component(symbol, cat),
             {"code": _loinc("48019-4", "DNA Change Type"), "valueCodeableConcept": _concept(CN_GAIN)},
@@ -355,12 +354,10 @@ def copy_number(
 def fusion(oid: str, sample: _Sample, symbol: str, cat: Catalogue | None = None) -> JSON:
     """A fusion Variant naming one gene (partner not reported), as the IG's ROS1 fusion example."""
     cat = cat or catalogue()
-    return _observation(
+    return _variant_observation(
         oid,
         sample,
-        VARIANT_CODE,
-        "variant",
-        valueCodeableConcept=_concept(PRESENT),
+        PRESENT,
         component=[
             {
                 "code": _loinc("81252-9", "Discrete genetic variant"),

@@ -25,7 +25,7 @@ from fhir_resist.engine.assess import assess
 from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import ServerError
 from fhir_resist.fhir.client import PATIENT_QUERIES, FhirClient, Retry, next_link, unique
-from fhir_resist.fhir.read import read_context
+from fhir_resist.fhir.read import iter_resources, read_context
 
 JSON = dict[str, Any]
 HookName = Literal["patient-view", "order-select", "order-sign"]
@@ -266,15 +266,8 @@ def _follow(client: FhirClient, url: str, key: str) -> list[JSON]:
 
 
 def _unpack(value: Mapping[str, Any]) -> list[JSON]:
-    if value.get("resourceType") == "Bundle":
-        return [
-            e["resource"]
-            for e in value.get("entry") or []
-            if isinstance(e, dict)
-            and isinstance(e.get("resource"), dict)
-            and e["resource"].get("resourceType") != "OperationOutcome"
-        ]
-    return [dict(value)]
+    """The resources of a prefetch value or Bundle, without the OperationOutcomes of failed parts."""
+    return [dict(r) for r in iter_resources([value]) if r.get("resourceType") != "OperationOutcome"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from fhir_resist.errors import ServerError
 from fhir_resist.fhir.client import FhirClient, unique
 from fhir_resist.fhir.delivery import Delivery, deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
-from fhir_resist.fhir.read import read_context
+from fhir_resist.fhir.read import iter_resources, read_context
 from fhir_resist.fhir.write import Strategy, to_bundle
 
 JSON = dict[str, Any]
@@ -108,16 +108,10 @@ def _posted(body: Mapping[str, Any]) -> tuple[list[JSON], list[str]]:
         return resources, list(dict.fromkeys(refs))
     if rtype == "DiagnosticReport" and not body.get("result"):
         return [], [f"DiagnosticReport/{body.get('id')}"]
-    if rtype == "Bundle":
-        resources = [
-            e["resource"]
-            for e in body.get("entry") or []
-            if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-        ]
-        if not resources:
-            raise HookError(400, "the posted Bundle holds no resources", expression="Bundle.entry")
-        return resources, []
-    return [dict(body)], []
+    resources = [dict(r) for r in iter_resources([body])]
+    if not resources:
+        raise HookError(400, "the posted Bundle holds no resources", expression="Bundle.entry")
+    return resources, []
 
 
 def _relative(url: str) -> str | None:

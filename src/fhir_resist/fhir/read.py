@@ -1134,7 +1134,7 @@ def _therapy_period(res: JSON) -> tuple[tuple[str, object], tuple[str, object]]:
 
 
 def iter_resources(resources: Iterable[JSON]) -> Iterator[JSON]:
-    """Every resource, Bundles unpacked (used to find references for provenance)."""
+    """Every resource, Bundles (nested ones too) unpacked; used where a Bundle arrives over HTTP."""
     for resource in resources:
         if resource.get("resourceType") == "Bundle":
             yield from iter_resources(
