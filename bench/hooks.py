@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument(
+        "--clients", default="1,2,4,8", help="concurrent client counts, comma-separated (default 1,2,4,8)"
+    )
+    parser.add_argument(
         "--cache",
         choices=("off", "on", "both"),
         default="both",
@@ -194,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         "on (the same chart opened again: warm), or both runs (default)",
     )
     args = parser.parse_args(argv)
-    variants, calls, clients = (50, 20, (1, 4)) if args.quick else (args.variants, args.calls, (1, 4, 8))
+    wanted = tuple(int(n) for n in args.clients.split(",") if n.strip())
+    variants, calls, clients = (50, 20, (1, 4)) if args.quick else (args.variants, args.calls, wanted)
 
     def emit(name: str, value: float, unit: str) -> None:
         print(f"{name} {value:.4g} {unit}", flush=True)

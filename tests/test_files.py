@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fhir_resist.files import read_files
+import pytest
+
+from fhir_resist.files import JsonProblem, parse_json, read_files
 
 
 def test_json_resource_list_ndjson_and_directory(tmp_path: Path) -> None:
@@ -34,3 +36,17 @@ def test_deeply_nested_json_is_refused_cleanly(tmp_path: Path) -> None:
     resources, problems = read_files([tmp_path / "deep.json"])
     assert resources == []
     assert problems
+
+
+# parse_json: what json reads, with lone surrogates repaired and problems located.
+
+
+def test_parse_json_repairs_lone_surrogates_and_keeps_pairs() -> None:
+    assert parse_json(b'{"a": "x\\ud800y", "b": "\\ud83d\\ude00"}') == {"a": "x\ufffdy", "b": "\U0001f600"}
+
+
+def test_parse_json_names_the_position_of_a_syntax_error() -> None:
+    with pytest.raises(JsonProblem) as caught:
+        parse_json(b'{"a": 1,\n "b": }')
+    assert "not valid JSON" in str(caught.value)
+    assert caught.value.where == ":2:7"

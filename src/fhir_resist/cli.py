@@ -214,7 +214,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         resources, problems = client_for(settings).patient_resources(_patient_ref(args.patient) or ""), []
     else:
         raise InputError("give FHIR files to evaluate, or --server URL --patient ID", where="evaluate")
-    source = ', '.join(args.paths) if args.paths else (args.server or settings.base or 'FHIR server')
+    source = ", ".join(args.paths) if args.paths else (args.server or settings.base or "FHIR server")
     context = _context(resources, _patient_ref(args.patient), args.tumour, source)
     if problems:
         context = replace(context, messages=(*problems, *context.messages))
@@ -336,7 +336,7 @@ def _outbox(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     resources, problems = _read(args.paths)
-    context = _context(resources, args.patient, None, ', '.join(args.paths))
+    context = _context(resources, args.patient, None, ", ".join(args.paths))
     data = context_json(context, problems)
     if args.json:
         print(json.dumps(data, indent=2))

@@ -343,6 +343,14 @@ def test_malformed_hook_requests_are_400(client: TestClient, body: bytes, fragme
     assert fragment in json.dumps(answer.json())
 
 
+def test_a_lone_surrogate_in_the_body_is_read_as_replacement_character(client: TestClient) -> None:
+    """"\ud800" is valid JSON but not Unicode: read as U+FFFD, as the command line reads files."""
+    body = b'{"hook": "order-sign\\ud800", "hookInstance": "1", "context": {"patientId": "p"}}'
+    answer = client.post(f"/cds-services/{PV}", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert "\ufffd" in answer.json()["issue"][0]["details"]["text"]
+
+
 def test_order_select_without_draft_orders_is_400(client: TestClient) -> None:
     request = hook_request("order-select", load_json(KRAS))
     answer = client.post(f"/cds-services/{OS}", json=request)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
-import json
 import logging
 import os
 import threading
@@ -35,6 +34,7 @@ from fhir_resist.cdshooks.auth import Trust, Unauthorized, Verifier
 from fhir_resist.config import ServerSettings, client_for, server_settings
 from fhir_resist.errors import FhirResistError, ServerError
 from fhir_resist.fhir.outbox import Outbox
+from fhir_resist.files import JsonProblem, parse_json
 
 log = logging.getLogger("fhir_resist.service")
 T = TypeVar("T")
@@ -203,11 +203,9 @@ def create_app(
             chunks.append(chunk)
         raw = b"".join(chunks)
         try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise _Fail(
-                400, _outcome(400, f"the body is not JSON ({exc.__class__.__name__}: {exc})")
-            ) from None
+            data = parse_json(raw)
+        except JsonProblem as exc:
+            raise _Fail(400, _outcome(400, f"the body is not JSON ({exc}{exc.where})")) from None
         if raw.count(b'"resourceType"') > settings.max_resources:
             raise _Fail(413, _outcome(413, f"more than {settings.max_resources} resources in one request"))
         return raw, data

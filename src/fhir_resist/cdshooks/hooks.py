@@ -26,6 +26,7 @@ from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import ServerError
 from fhir_resist.fhir.client import PATIENT_QUERIES, FhirClient, Retry, next_link, unique
 from fhir_resist.fhir.read import iter_resources, read_context
+from fhir_resist.files import parse_json
 
 JSON = dict[str, Any]
 HookName = Literal["patient-view", "order-select", "order-sign"]
@@ -255,7 +256,7 @@ def _follow(client: FhirClient, url: str, key: str) -> list[JSON]:
         for _ in range(100):
             if following is None:
                 break
-            page = client.request("GET", following).json()
+            page = parse_json(client.request("GET", following).content)
             out.extend(_unpack(page))
             following = next_link(page)
     except (ServerError, ValueError) as exc:

@@ -33,6 +33,7 @@ import requests
 from fhir_resist import __version__
 from fhir_resist.errors import InputError, ServerError
 from fhir_resist.fhir import codes
+from fhir_resist.files import parse_json
 
 JSON = dict[str, Any]
 log = logging.getLogger("fhir_resist.client")
@@ -224,7 +225,7 @@ class FhirClient:
     @staticmethod
     def _json(response: requests.Response, what: str) -> JSON:
         try:
-            data = response.json()
+            data = parse_json(response.content)
         except ValueError as exc:
             raise ServerError(
                 f"{what}: the server's answer is not JSON ({_snippet(response.text)})",

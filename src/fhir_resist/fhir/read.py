@@ -48,9 +48,7 @@ _PROPOSED_INTENTS = frozenset({"proposal", "plan"})
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")  # the shape of every FHIR resource type name
 _HGVS_SLOTS = ((codes.P_HGVS, "p."), (codes.C_HGVS, "c."), (codes.G_HGVS, "g."))
 # What fhir_resist reads that is about one patient (subject/patient), so must be about this one.
-_ABOUT_A_PATIENT = frozenset(
-    {"Observation", "DiagnosticReport", "Condition", "Specimen", *_THERAPY_TYPES}
-)
+_ABOUT_A_PATIENT = frozenset({"Observation", "DiagnosticReport", "Condition", "Specimen", *_THERAPY_TYPES})
 
 
 def read_context(
@@ -87,32 +85,32 @@ def parse_date(value: object) -> date | None:
 
 def _items(obj: object, key: str) -> list[JSON]:
     """The objects in a list-valued element; anything else there is treated as absent."""
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    if isinstance(value, Mapping):
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, dict):
         return [value]
     if not isinstance(value, list):
         return []
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in value if isinstance(item, dict)]
 
 
 def _obj(obj: object, key: str) -> JSON:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def _str(obj: object, key: str) -> str | None:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
+    value = obj.get(key) if isinstance(obj, dict) else None
     return value if isinstance(value, str) else None
 
 
 def codings(concept: object) -> tuple[Coding, ...]:
-    if type(concept) is not dict and not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return ()
     value = concept.get("coding")
-    items = value if type(value) is list else [value] if isinstance(value, Mapping) else ()
+    items = value if type(value) is list else [value] if isinstance(value, dict) else ()
     out = []
     for item in items:
-        if type(item) is dict or isinstance(item, Mapping):
+        if isinstance(item, dict):
             system, code, display = item.get("system"), item.get("code"), item.get("display")
             out.append(
                 _coding(
@@ -131,7 +129,7 @@ def _coding(system: str | None, code: str | None, display: str | None) -> Coding
 
 
 def _text(concept: object) -> str | None:
-    if isinstance(concept, Mapping):
+    if isinstance(concept, dict):
         text = concept.get("text")
         if isinstance(text, str) and text.strip():
             return text.strip()
@@ -155,7 +153,7 @@ def _has_code(concept: object, code: str, system: str | None = None) -> bool:
 
 
 def _ref(value: object) -> str | None:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         ref = value.get("reference")
         if isinstance(ref, str) and ref:
             return ref
@@ -211,6 +209,14 @@ class _Reader:
     consequences: dict[str, list[JSON]] = field(default_factory=dict)
     fractions: dict[str, float] = field(default_factory=dict)
     _last_slots: tuple[Mapping[str, list[JSON]], list[tuple[str, str, str, str | None]]] | None = None
+    _kinds: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def kind_of(self, ref: str, res: JSON) -> frozenset[str]:
+        """The Observation's kinds, classified once per read."""
+        kinds = self._kinds.get(ref)
+        if kinds is None:
+            kinds = self._kinds[ref] = observation_kinds(res)
+        return kinds
 
     def note(self, severity: Severity, where: str, text: str) -> None:
         self.messages.append(Message(severity, where, text))
@@ -218,7 +224,7 @@ class _Reader:
     # -- collecting -------------------------------------------------------------------
 
     def collect(self, resource: object, *, where: str, full_url: str | None = None) -> None:
-        if not isinstance(resource, Mapping):
+        if not isinstance(resource, dict):
             self.note(Severity.ERROR, where, "not a FHIR resource (expected a JSON object)")
             return
         rtype = resource.get("resourceType")
@@ -255,14 +261,14 @@ class _Reader:
             return
         for i, entry in enumerate(entries):
             here = f"{where}.entry[{i}]"
-            if not isinstance(entry, Mapping):
+            if not isinstance(entry, dict):
                 self.note(Severity.ERROR, here, "Bundle entry is not an object; ignored")
                 continue
             request = entry.get("request")
-            if isinstance(request, Mapping) and request.get("method") == "DELETE":
+            if isinstance(request, dict) and request.get("method") == "DELETE":
                 continue
             if "resource" not in entry:
-                if not isinstance(entry.get("response"), Mapping):
+                if not isinstance(entry.get("response"), dict):
                     self.note(Severity.WARNING, here, "Bundle entry has no resource; ignored")
                 continue
             full_url = entry.get("fullUrl")
@@ -298,15 +304,15 @@ class _Reader:
                     report_of[target] = ref
                     member_of = self.resources.get(target) or {}
                     pending += [self.norm(_ref(m)) for m in _items(member_of, "hasMember")]
-            elif res.get("resourceType") == "Observation" and _has_code(
-                res.get("code"), codes.MOLECULAR_CONSEQUENCE
-            ):
-                for link in _items(res, "derivedFrom"):
-                    target = self.norm(_ref(link))
-                    if target:
-                        self.consequences.setdefault(target, []).append(res)
-            elif res.get("resourceType") == "Observation" and _is_tumour_fraction(res):
-                self._tumour_fraction(ref, res)
+            elif res.get("resourceType") == "Observation":
+                kinds = self.kind_of(ref, res)
+                if "consequence" in kinds:
+                    for link in _items(res, "derivedFrom"):
+                        target = self.norm(_ref(link))
+                        if target:
+                            self.consequences.setdefault(target, []).append(res)
+                elif "tumour-fraction" in kinds:
+                    self._tumour_fraction(ref, res)
 
         superseded = self._superseded()
         found = _Found()
@@ -358,7 +364,7 @@ class _Reader:
                 "the resource is not used",
             )
             return
-        if rtype == "Observation" and _is_lab_implication(res):
+        if rtype == "Observation" and "implication" in self.kind_of(ref, res):
             implication = self._lab_implication(ref, res)
             if implication is not None:
                 found.lab_implications.append(implication)
@@ -499,21 +505,21 @@ class _Reader:
     # -- observations -----------------------------------------------------------------
 
     def _observation(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
-        code = res.get("code")
+        kinds = self.kind_of(ref, res)
         if _items(res, "hasMember") and not _items(res, "component"):
             return None  # a grouping (e.g. a complex variant): its members are read one by one
-        if _has_code(code, codes.VARIANT) or _profile_is(res, "/variant"):
+        if "variant" in kinds or _profile_is(res, "/variant"):
             return self._variant(ref, res, report)
-        if _has_code(code, codes.MSI) or _has_code(code, codes.MSI_IHC):
+        if "msi" in kinds or "msi-ihc" in kinds:
             return self._msi(ref, res, report)
-        if _has_code(code, codes.TMB):
+        if "tmb" in kinds:
             return self._tmb(ref, res, report)
-        if _is_tumour_fraction(res):
+        if "tumour-fraction" in kinds:
             return None  # read with the specimen it describes
-        if not codings(code):
+        if "coded" not in kinds:
             self.note(Severity.WARNING, f"{ref}.code", "Observation has no code; ignored")
             return None
-        if _has_code(code, codes.MOLECULAR_CONSEQUENCE) or res.get("hasMember"):
+        if "consequence" in kinds or res.get("hasMember"):
             return None  # read with the variant it derives from / a grouping of other findings
         self.note(
             Severity.INFORMATION,
@@ -675,13 +681,13 @@ class _Reader:
         found: list[str] = []
         for slot, expected, text, kind in self._slot_texts(comps):
             if kind == prefix or (kind is None and expected == prefix):
-                    if kind is not None and expected != prefix:
-                        self.note(
-                            Severity.WARNING,
-                            f"{ref}.component:{slot}",
-                            f"'{text}' is a {prefix} expression in the {expected} slot; read as {prefix}",
-                        )
-                    found.append(text)
+                if kind is not None and expected != prefix:
+                    self.note(
+                        Severity.WARNING,
+                        f"{ref}.component:{slot}",
+                        f"'{text}' is a {prefix} expression in the {expected} slot; read as {prefix}",
+                    )
+                found.append(text)
         return found
 
     def _slot_texts(self, comps: Mapping[str, list[JSON]]) -> list[tuple[str, str, str, str | None]]:
@@ -720,7 +726,7 @@ class _Reader:
     def _vaf(self, ref: str, comps: Mapping[str, list[JSON]]) -> float | None:
         for comp in comps.get(codes.VAF, ()):
             quantity = comp.get("valueQuantity")
-            if not isinstance(quantity, Mapping):
+            if not isinstance(quantity, dict):
                 continue
             value = number(quantity.get("value"))
             if value is None:
@@ -791,7 +797,7 @@ class _Reader:
 
     def _tmb(self, ref: str, res: JSON, report: str | None) -> Alteration | None:
         quantity = res.get("valueQuantity")
-        value = number(quantity.get("value")) if isinstance(quantity, Mapping) else None
+        value = number(quantity.get("value")) if isinstance(quantity, dict) else None
         if value is None or value < 0:
             self.note(Severity.WARNING, f"{ref}.valueQuantity", "TMB has no usable numeric value; ignored")
             return None
@@ -869,7 +875,7 @@ class _Reader:
     def _medication(self, ref: str, res: JSON, med_ref: str) -> object:
         if med_ref.startswith("#"):
             for contained in _items(res, "contained"):
-                if isinstance(contained, Mapping) and f"#{contained.get('id')}" == med_ref:
+                if isinstance(contained, dict) and f"#{contained.get('id')}" == med_ref:
                     return contained.get("code")
         else:
             medication = self.get(med_ref)
@@ -914,8 +920,8 @@ class _Reader:
             kind = SpecimenType.TISSUE
         else:
             kind = SpecimenType.UNKNOWN
-        collection = res.get("collection") if isinstance(res.get("collection"), Mapping) else {}
-        assert isinstance(collection, Mapping)
+        collection = res.get("collection") if isinstance(res.get("collection"), dict) else {}
+        assert isinstance(collection, dict)
         collected = parse_date(collection.get("collectedDateTime")) or parse_date(
             _obj(collection, "collectedPeriod").get("start")
         )
@@ -977,19 +983,36 @@ class _Reader:
 _TUMOUR_FRACTION = re.compile(r"tumou?r (cell )?(fraction|content|purity)|ctdna (tumou?r )?fraction", re.I)
 
 
-def _is_tumour_fraction(res: JSON) -> bool:
+# What an Observation's code says it is; several can hold at once, and each reader asks in its
+# own order. One Observation's code is classified once per read (see _Reader.kind_of).
+_KIND_CODES = {
+    codes.VARIANT: "variant",
+    codes.MSI: "msi",
+    codes.MSI_IHC: "msi-ihc",
+    codes.TMB: "tmb",
+    codes.MOLECULAR_CONSEQUENCE: "consequence",
+    codes.THERAPEUTIC_IMPLICATION: "implication",
+    codes.PREDICTED_THERAPEUTIC_IMPLICATION: "implication",
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _kinds(found: tuple[Coding, ...], text: str | None) -> frozenset[str]:
+    kinds = {_KIND_CODES[c.code] for c in found if c.code in _KIND_CODES}
+    if any(c.code == "51961-1" and c.system == codes.LOINC for c in found):
+        kinds.add("implication")
+    if any(_TUMOUR_FRACTION.search(name) for name in (text or "", *(c.display or "" for c in found))):
+        kinds.add("tumour-fraction")  # a lab-reported tumour fraction: no standard code, known by its name
+    if found:
+        kinds.add("coded")
+    return frozenset(kinds)
+
+
+def observation_kinds(res: JSON) -> frozenset[str]:
+    """What an Observation's code says it is: variant, msi, msi-ihc, tmb, consequence,
+    implication, tumour-fraction, and coded when it has any coding."""
     concept = res.get("code")
-    names = [_text(concept) or "", *(c.display or "" for c in codings(concept))]
-    return any(_TUMOUR_FRACTION.search(name) for name in names)
-
-
-def _is_lab_implication(res: JSON) -> bool:
-    code = res.get("code")
-    return (
-        _has_code(code, codes.THERAPEUTIC_IMPLICATION)
-        or _has_code(code, codes.PREDICTED_THERAPEUTIC_IMPLICATION)
-        or _has_code(code, "51961-1", codes.LOINC)
-    )
+    return _kinds(codings(concept), _text(concept))
 
 
 def _hgvs_kind(text: str) -> str | None:
@@ -1000,14 +1023,14 @@ def _hgvs_kind(text: str) -> str | None:
 
 def _profile_is(res: JSON, suffix: str) -> bool:
     meta = res.get("meta")
-    profiles = meta.get("profile") if isinstance(meta, Mapping) else None
+    profiles = meta.get("profile") if isinstance(meta, dict) else None
     return any(isinstance(p, str) and p.split("|")[0].endswith(suffix) for p in profiles or ())
 
 
 def _components(res: JSON) -> dict[str, list[JSON]]:
     out: dict[str, list[JSON]] = {}
     for comp in _items(res, "component"):
-        if not isinstance(comp, Mapping):
+        if not isinstance(comp, dict):
             continue
         code = comp.get("code")
         listed = code.get("coding") if type(code) is dict else None
@@ -1073,12 +1096,12 @@ def number(value: Any) -> float | None:
 def _quantity(comps: Iterable[JSON]) -> float | None:
     for comp in comps:
         quantity = comp.get("valueQuantity")
-        if isinstance(quantity, Mapping) and (value := number(quantity.get("value"))) is not None:
+        if isinstance(quantity, dict) and (value := number(quantity.get("value"))) is not None:
             return value
         value_range = comp.get("valueRange")
-        if isinstance(value_range, Mapping):
+        if isinstance(value_range, dict):
             low = value_range.get("low")
-            if isinstance(low, Mapping) and (value := number(low.get("value"))) is not None:
+            if isinstance(low, dict) and (value := number(low.get("value"))) is not None:
                 return value
         if (value := number(comp.get("valueInteger"))) is not None:
             return value
@@ -1119,15 +1142,15 @@ def _consequence(change_types: set[str | None]) -> str | None:
 def _therapy_period(res: JSON) -> tuple[tuple[str, object], tuple[str, object]]:
     """Where a therapy's start and end are, as (element, raw value) pairs."""
     period = res.get("effectivePeriod")
-    if isinstance(period, Mapping):
+    if isinstance(period, dict):
         return ("effectivePeriod.start", period.get("start")), ("effectivePeriod.end", period.get("end"))
     if "effectiveDateTime" in res:
         return ("effectiveDateTime", res.get("effectiveDateTime")), ("", None)
     for dosage in _items(res, "dosageInstruction") or _items(res, "dosage"):
-        timing = dosage.get("timing") if isinstance(dosage, Mapping) else None
-        repeat = timing.get("repeat") if isinstance(timing, Mapping) else None
-        bounds = repeat.get("boundsPeriod") if isinstance(repeat, Mapping) else None
-        if isinstance(bounds, Mapping):
+        timing = dosage.get("timing") if isinstance(dosage, dict) else None
+        repeat = timing.get("repeat") if isinstance(timing, dict) else None
+        bounds = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
+        if isinstance(bounds, dict):
             where = "dosage.timing.repeat.boundsPeriod"
             return (f"{where}.start", bounds.get("start")), (f"{where}.end", bounds.get("end"))
     return ("authoredOn", res.get("authoredOn")), ("", None)
@@ -1140,7 +1163,7 @@ def iter_resources(resources: Iterable[JSON]) -> Iterator[JSON]:
             yield from iter_resources(
                 e["resource"]
                 for e in _items(resource, "entry")
-                if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
+                if isinstance(e, dict) and isinstance(e.get("resource"), dict)
             )
         else:
             yield resource
