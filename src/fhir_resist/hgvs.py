@@ -7,6 +7,7 @@ uses (``G12D``), with ``*`` for a stop codon everywhere. No I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ _PREFIX_NAMES: Final = {
 }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)  # a report's HGVS text is split to tell its kind, then to parse it
 def split_reference(text: str) -> tuple[str | None, str]:
     """``'NP_004976.2:p.Gly12Asp'`` -> ``('NP_004976.2', 'p.Gly12Asp')``; no reference -> ``None``.
 

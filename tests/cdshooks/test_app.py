@@ -344,7 +344,7 @@ def test_malformed_hook_requests_are_400(client: TestClient, body: bytes, fragme
 
 
 def test_a_lone_surrogate_in_the_body_is_read_as_replacement_character(client: TestClient) -> None:
-    """"\ud800" is valid JSON but not Unicode: read as U+FFFD, as the command line reads files."""
+    """ "\ud800" is valid JSON but not Unicode: read as U+FFFD, as the command line reads files."""
     body = b'{"hook": "order-sign\\ud800", "hookInstance": "1", "context": {"patientId": "p"}}'
     answer = client.post(f"/cds-services/{PV}", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 400

@@ -203,10 +203,11 @@ def _findings(
     matched: dict[tuple[str, tuple[object, ...]], list[Alteration]] = {}
     rules: dict[str, Rule] = {}
     for alt in present:
-        keys = [f"{alt.kind.value}:{alt.gene}" if alt.gene else alt.kind.value]
+        keys = [f"{alt.kind}:{alt.gene}" if alt.gene else str(alt.kind)]
         if alt.kind is Kind.FUSION and alt.partner:
             keys.append(f"fusion:{alt.partner}")
-        for rule in dict.fromkeys(r for k in keys for r in catalogue.rules_for(k)):
+        # by id: hashing a frozen pydantic Rule hashes its every field, recursively
+        for rule in {r.id: r for k in keys for r in catalogue.rules_for(k)}.values():
             if not any(fits(p, alt, alt.gene, catalogue.genes.get(alt.gene or "")) for p in rule.alterations):
                 continue
             if rule.id not in applicable:

@@ -37,7 +37,7 @@ def exon_of(gene: Gene | None, codon: int | None) -> int | None:
 
 def fits(pattern: AlterationPattern, alt: Alteration, symbol: str | None, gene: Gene | None) -> bool:
     """Whether the alteration (its gene already resolved to ``symbol``) fits the pattern."""
-    if pattern.kind != alt.kind.value:
+    if alt.kind != pattern.kind:  # a StrEnum compares as its value
         return False
     if (
         pattern.gene is not None
@@ -62,7 +62,7 @@ def fits(pattern: AlterationPattern, alt: Alteration, symbol: str | None, gene: 
             return True
         return pattern.partner in {alt.partner, symbol}
     if alt.kind is Kind.MSI:
-        return alt.msi is not None and alt.msi.value == pattern.msi
+        return alt.msi is not None and alt.msi == pattern.msi
     if alt.kind is Kind.TMB:
         return alt.tmb is not None and pattern.min_tmb is not None and alt.tmb >= pattern.min_tmb
     return alt.expression == pattern.expression

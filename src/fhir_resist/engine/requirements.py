@@ -40,8 +40,8 @@ def data_requirements(
     unreadable = sorted(
         a.source
         for a in alterations
-        if a.kind.value == "variant"
-        and a.call.value == "present"
+        if a.kind == "variant"
+        and a.call == "present"
         and a.protein is None
         and a.codon is None
         and a.gene is not None
@@ -89,7 +89,7 @@ def data_requirements(
         missing = [
             t.gene or t.kind.upper()
             for t in requirement.tested
-            if not any(a.kind.value == t.kind and (t.gene is None or a.gene == t.gene) for a in alterations)
+            if not any(a.kind == t.kind and (t.gene is None or a.gene == t.gene) for a in alterations)
         ]
         if missing:
             needs.append(
@@ -123,7 +123,7 @@ def _expression_needs(
             continue
         drugs = sorted(taking & catalogue.members(rule.therapies))
         genes = sorted({p.gene for p in rule.alterations if p.gene})
-        tested = any(a.kind.value == "expression" and a.gene in genes for a in alterations)
+        tested = any(a.kind == "expression" and a.gene in genes for a in alterations)
         if drugs and not tested and _co_conditions_possible(rule, alterations, catalogue):
             needs.append(
                 DataRequirement(

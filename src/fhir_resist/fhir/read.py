@@ -71,8 +71,12 @@ def read_context(
 
 def parse_date(value: object) -> date | None:
     """The date part of a FHIR date/dateTime/instant; partial dates take the first day."""
-    if not isinstance(value, str):
-        return None
+    return _parse_date(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_date(value: str) -> date | None:
+    """Dates repeat across a report's Observations: each is read once."""
     match = _DATE.match(value)
     if match is None:
         return None
@@ -120,6 +124,22 @@ def codings(concept: object) -> tuple[Coding, ...]:
                 )
             )
     return tuple(out)
+
+
+def code_list(concept: object) -> list[str]:
+    """The string codes of a CodeableConcept's codings, in order: what ``codings`` gives, without
+    building Coding objects, for the many places that look only at codes."""
+    if not isinstance(concept, dict):
+        return []
+    value = concept.get("coding")
+    if type(value) is list:
+        return [
+            code for item in value if isinstance(item, dict) and isinstance(code := item.get("code"), str)
+        ]
+    if isinstance(value, dict):
+        code = value.get("code")
+        return [code] if isinstance(code, str) else []
+    return []
 
 
 @functools.lru_cache(maxsize=16384)
@@ -210,6 +230,7 @@ class _Reader:
     fractions: dict[str, float] = field(default_factory=dict)
     _last_slots: tuple[Mapping[str, list[JSON]], list[tuple[str, str, str, str | None]]] | None = None
     _kinds: dict[str, frozenset[str]] = field(default_factory=dict)
+    _normalised: dict[str, str] = field(default_factory=dict)  # filled once collecting is over
 
     def kind_of(self, ref: str, res: JSON) -> frozenset[str]:
         """The Observation's kinds, classified once per read."""
@@ -284,7 +305,12 @@ class _Reader:
         return self.resources.get(normalise_reference(ref, self.aliases))
 
     def norm(self, ref: str | None) -> str | None:
-        return None if ref is None else normalise_reference(ref, self.aliases)
+        if ref is None:
+            return None
+        known = self._normalised.get(ref)
+        if known is None:
+            known = self._normalised[ref] = normalise_reference(ref, self.aliases)
+        return known
 
     # -- building the context ---------------------------------------------------------
 
@@ -558,11 +584,12 @@ class _Reader:
                 "variant has no Present/Absent value; read as Present (a reported variant)",
             )
             return Call.PRESENT
-        if _has_code(value, codes.PRESENT):
+        found = code_list(value)
+        if codes.PRESENT in found:
             return Call.PRESENT
-        if _has_code(value, codes.ABSENT):
+        if codes.ABSENT in found:
             return Call.ABSENT
-        if _has_code(value, codes.NO_CALL) or _has_code(value, codes.INDETERMINATE):
+        if codes.NO_CALL in found or codes.INDETERMINATE in found:
             self.note(
                 Severity.INFORMATION,
                 f"{ref}.valueCodeableConcept",
@@ -585,31 +612,19 @@ class _Reader:
         genes = [g for g in (_gene(c) for c in comps.get(codes.GENE_STUDIED, ())) if g[0] or g[1]]
         symbol, hgnc_id = genes[0] if genes else (None, None)
         origin = _origin(comps.get(codes.SOURCE_CLASS, ()))
-        change_types = {
-            c.code
-            for comp in comps.get(codes.DNA_CHANGE_TYPE, ())
-            for c in codings(comp.get("valueCodeableConcept"))
-        }
-        change_types |= {
-            c.code
-            for comp in comps.get(codes.MOLECULAR_CONSEQUENCE, ())
-            for c in codings(comp.get("valueCodeableConcept"))
-        }
-        copy_number = _quantity(comps.get(codes.COPY_NUMBER, ()))
+        # in the order reported: the first consequence code given is the one used
+        change_types = dict.fromkeys(
+            code
+            for key in (codes.DNA_CHANGE_TYPE, codes.MOLECULAR_CONSEQUENCE)
+            for comp in comps.get(key, ())
+            for code in code_list(comp.get("valueCodeableConcept"))
+        )
+        copy_number = _quantity(comps[codes.COPY_NUMBER]) if codes.COPY_NUMBER in comps else None
         common: dict[str, Any] = {**base, "gene": symbol, "hgnc_id": hgnc_id, "origin": origin, "call": call}
 
-        variation = " ".join(filter(None, (_component_text(c) for c in comps.get(codes.VARIATION_CODE, ()))))
+        variation = _texts(comps, codes.VARIATION_CODE)
         named_fusion = "fusion" in variation.lower() or "::" in variation
-        if (
-            len(genes) >= 2
-            or named_fusion
-            or change_types
-            & {
-                codes.SO_GENE_FUSION,
-                codes.SO_TRANSLOCATION,
-                codes.SO_COMPLEX_REARRANGEMENT,
-            }
-        ):
+        if len(genes) >= 2 or named_fusion or change_types.keys() & _REARRANGEMENTS:
             partner = genes[1][0] if len(genes) >= 2 else None
             label = f"{symbol}::{partner} fusion" if partner else f"{symbol} fusion"
             return Alteration(kind=Kind.FUSION, partner=partner, label=label, **common)
@@ -634,18 +649,18 @@ class _Reader:
             extra_comps = _components(extra)
             protein = protein or self._protein(ref, extra_comps)
             coding = coding or self._coding(ref, extra_comps)
-            change_types |= {
-                c.code
-                for comp in extra_comps.get("feature-consequence", ())
-                for c in codings(comp.get("valueCodeableConcept"))
-            }
+            change_types.update(
+                dict.fromkeys(
+                    code
+                    for comp in extra_comps.get("feature-consequence", ())
+                    for code in code_list(comp.get("valueCodeableConcept"))
+                )
+            )
         vaf = self._vaf(ref, comps)
         codon = protein.start if protein is not None else (coding.codon if coding else None)
         consequence = protein.consequence if protein is not None else _consequence(change_types)
-        transcript = (coding.transcript if coding else None) or next(
-            (t for t in (_component_text(c) for c in comps.get(codes.TRANSCRIPT_REF, ())) if t), None
-        )
-        iscn = next((t for t in (_component_text(c) for c in comps.get(codes.ISCN, ())) if t), None)
+        transcript = (coding.transcript if coding else None) or _first_text(comps, codes.TRANSCRIPT_REF)
+        iscn = _first_text(comps, codes.ISCN)
         if symbol is None and transcript is None and iscn:
             self.note(
                 Severity.INFORMATION,
@@ -660,7 +675,7 @@ class _Reader:
                 f"{ref}.component:gene-studied",
                 "variant names no gene (48018-6) and no transcript; it cannot be matched",
             )
-        genomic = next((t for t in (_component_text(c) for c in comps.get(codes.G_HGVS, ())) if t), None)
+        genomic = _first_text(comps, codes.G_HGVS)
         described = genomic or (f"karyotype {iscn}" if iscn else None)
         change = f"p.{protein.text}" if protein else (coding.text if coding else (described or "variant"))
         label = f"{symbol or '?'} {change}"
@@ -1048,9 +1063,9 @@ def _components(res: JSON) -> dict[str, list[JSON]]:
 
 def _component_text(comp: JSON) -> str | None:
     concept = comp.get("valueCodeableConcept")
-    for coding in codings(concept):
-        if coding.code:
-            return coding.code
+    for code in code_list(concept):
+        if code:
+            return code
     text = _text(concept)
     if text:
         return text
@@ -1071,12 +1086,26 @@ def _gene(comp: JSON) -> tuple[str | None, str | None]:
     return (text.upper() if text else None), None
 
 
+def _first_text(comps: Mapping[str, list[JSON]], key: str) -> str | None:
+    """The first text of the components with this code."""
+    for comp in comps.get(key, ()):
+        text = _component_text(comp)
+        if text:
+            return text
+    return None
+
+
+def _texts(comps: Mapping[str, list[JSON]], key: str) -> str:
+    """Every text of the components with this code, space-separated."""
+    return " ".join(filter(None, map(_component_text, comps.get(key, ()))))
+
+
 def _origin(comps: Iterable[JSON]) -> Origin:
     for comp in comps:
-        concept = comp.get("valueCodeableConcept")
-        if _has_code(concept, codes.SOMATIC):
+        found = code_list(comp.get("valueCodeableConcept"))
+        if codes.SOMATIC in found:
             return Origin.SOMATIC
-        if _has_code(concept, codes.GERMLINE):
+        if codes.GERMLINE in found:
             return Origin.GERMLINE
     return Origin.UNKNOWN
 
@@ -1108,14 +1137,17 @@ def _quantity(comps: Iterable[JSON]) -> float | None:
     return None
 
 
-def _cnv_call(change_types: set[str | None], copy_number: float | None) -> CnvCall | None:
+_REARRANGEMENTS = frozenset({codes.SO_GENE_FUSION, codes.SO_TRANSLOCATION, codes.SO_COMPLEX_REARRANGEMENT})
+
+
+def _cnv_call(change_types: Mapping[str, None], copy_number: float | None) -> CnvCall | None:
     """Copy-number direction from the DNA change type and copy number.
 
     Gains stay gains here: whether a gain is an amplification is the catalogue's threshold
     (parameter ``amplification-min-copies``), applied by the engine.
     """
-    if copy_number is not None and change_types & {codes.SO_DELETION, codes.SO_DUPLICATION}:
-        change_types = {*change_types, codes.SO_COPY_NUMBER_VARIATION}
+    if copy_number is not None and change_types.keys() & {codes.SO_DELETION, codes.SO_DUPLICATION}:
+        change_types = {**change_types, codes.SO_COPY_NUMBER_VARIATION: None}
     if codes.SO_COPY_NUMBER_GAIN in change_types:
         return CnvCall.GAIN
     if codes.SO_COPY_NUMBER_LOSS in change_types:
@@ -1132,7 +1164,7 @@ def _cnv_call(change_types: set[str | None], copy_number: float | None) -> CnvCa
     return None
 
 
-def _consequence(change_types: set[str | None]) -> str | None:
+def _consequence(change_types: Iterable[str]) -> str | None:
     for code in change_types:
         if code in codes.SO_CONSEQUENCE:
             return codes.SO_CONSEQUENCE[code]
