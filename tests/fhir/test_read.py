@@ -499,3 +499,31 @@ def test_a_resource_type_that_is_no_fhir_type_is_named_and_ignored(rtype: str) -
     (message,) = context.messages
     assert (message.where, message.severity.value) == ("input[0].resourceType", "error")
     assert "is not a FHIR resource type" in message.text
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [("SO:0001574", "SO:0001583", "splice"), ("SO:0001583", "SO:0001574", "missense")],
+)
+def test_without_a_protein_change_the_first_consequence_code_reported_is_used(
+    first: str, second: str, expected: str
+) -> None:
+    """Two consequence codes, no p.: the reader takes the first given, never a hash-order pick."""
+    obs = _variant("LA9633-4")
+    obs["component"] = [
+        c for c in obs["component"] if c["code"]["coding"][0]["code"] not in {"48005-3", "48004-6"}
+    ]
+    obs["component"].append(
+        {
+            "code": {"coding": [{"system": "http://loinc.org", "code": "48019-4"}]},
+            "valueCodeableConcept": {
+                "coding": [
+                    {"system": "http://www.sequenceontology.org", "code": first},
+                    {"system": "http://www.sequenceontology.org", "code": second},
+                ]
+            },
+        }
+    )
+    (kras,) = read_context([obs]).alterations
+    assert kras.protein is None
+    assert kras.consequence == expected
