@@ -1,9 +1,11 @@
 """CDS Hooks latency on loopback: patient-view and order-select under concurrent clients (figure c),
 and the service under a failing FHIR server (robustness counts).
 
-    python bench/hooks.py                  # 500-variant prefetch, 1/4/8 clients, 200 calls each
-    python bench/hooks.py --workers 2      # the service with two worker processes
+    python bench/hooks.py                  # 500-variant prefetch, 1/2/4/8 clients, 200 calls each
+    python bench/hooks.py --processes 0    # evaluated in the HTTP process (no evaluator processes)
+    python bench/hooks.py --processes 0 --workers 2   # two HTTP worker processes instead
     python bench/hooks.py --cache off      # only cold calls (every call evaluated)
+    python bench/hooks.py --clients 1,4    # other client counts
     python bench/hooks.py --quick          # small and short
 
 The service runs as ``fhir-resist serve`` in its own process(es), as deployed; clients are
@@ -30,6 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from fhir_resist.cdshooks.evaluators import usable_cores
+
 try:
     from bench import generate
 except ModuleNotFoundError:  # run as a script: python bench/hooks.py
@@ -41,7 +45,8 @@ JSON = dict[str, Any]
 class Served:
     """``fhir-resist serve`` on a free loopback port, for the duration of a ``with`` block."""
 
-    def __init__(self, workers: int, cache: bool) -> None:
+    def __init__(self, workers: int, cache: bool, processes: int = 0) -> None:
+        self.processes = processes
         self.cache = cache
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -60,6 +65,7 @@ class Served:
         }
         command = [sys.executable, "-c", "from fhir_resist.cli import main; raise SystemExit(main())"]
         command += ["serve", "--port", str(self.port), "--workers", str(self.workers)]
+        command += ["--processes", str(self.processes)]
         self.process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -159,19 +165,20 @@ def run(
     workers: int,
     cache: bool,
     emit: Callable[[str, float, str], None],
+    processes: int = 0,
 ) -> None:
     # cold: every call another patient's report (16 in turn), so nothing the service memoises
     # (codings, parsed HGVS) carries over from the call before; warm: one chart reopened.
     patients = [hook_bodies(variants, seed) for seed in range(1, 2 if cache else 17)]
     bodies = patients[0]
     mode = "warm" if cache else "cold"
-    with Served(workers, cache) as port:
+    with Served(workers, cache, processes) as port:
         for hook, service in (
             ("patient-view", "fhir-resist-patient-view"),
             ("order-select", "fhir-resist-order-select"),
         ):
             path = f"/cds-services/{service}"
-            for _ in range(3 * workers):  # warm up every worker
+            for _ in range(3 * max(workers, processes)):  # warm up every worker
                 status, _, data = post(port, path, bodies[hook])
             cards = json.loads(data)["cards"]
             assert status == 200, (status, data[:200])
@@ -180,7 +187,7 @@ def run(
             for n in clients:
                 times, statuses = latency(port, path, [p[hook] for p in patients], n, calls)
                 assert statuses == Counter({200: calls}), statuses
-                stem = f"{name}_{variants}_{mode}_w{workers}_c{n}"
+                stem = f"{name}_{variants}_{mode}_w{workers}_p{processes}_c{n}"
                 emit(f"{stem}_p50_ms", statistics.median(times), "ms")
                 emit(f"{stem}_p99_ms", percentile(times, 0.99), "ms")
                 emit(f"{stem}_calls_per_s", n * 1000 / statistics.mean(times), "calls/s")
@@ -192,7 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--variants", type=int, default=500)
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="HTTP worker processes (serve --workers)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=usable_cores(),
+        help=f"evaluator processes (serve --processes; default {usable_cores()}: one per usable core)",
+    )
     parser.add_argument(
         "--clients", default="1,2,4,8", help="concurrent client counts, comma-separated (default 1,2,4,8)"
     )
@@ -211,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name} {value:.4g} {unit}", flush=True)
 
     for cache in {"off": (False,), "on": (True,), "both": (False, True)}[args.cache]:
-        run(variants, clients, calls, args.workers, cache, emit)
+        run(variants, clients, calls, args.workers, cache, emit, args.processes)
     return 0
 
 

@@ -151,3 +151,54 @@ def test_an_internal_error_is_one_line_without_traceback(
     err = capsys.readouterr().err
     assert "internal error (RuntimeError: boom)" in err
     assert "Traceback" not in err
+
+
+class _Served:
+    """``serve`` up to the point where uvicorn would take over: what it would run, with what."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import uvicorn
+
+        from fhir_resist.cdshooks import app
+
+        self.settings: list[object] = []
+        self.runs: list[dict[str, object]] = []
+        monkeypatch.setattr(app, "create_app", lambda settings, **_: self.settings.append(settings) or "app")
+        monkeypatch.setattr(app, "tune_gc", lambda: None)
+        monkeypatch.setattr(uvicorn, "run", lambda target, **kw: self.runs.append({"target": target, **kw}))
+        monkeypatch.delenv("FHIR_RESIST_PROCESSES", raising=False)
+        monkeypatch.delenv("FHIR_RESIST_CATALOGUE", raising=False)
+        monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "off")
+
+
+def test_serve_evaluates_in_one_process_per_core_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fhir_resist.cdshooks.evaluators import usable_cores
+
+    served = _Served(monkeypatch)
+    assert main(["serve", "--port", "8123"]) == 0
+    (settings,) = served.settings
+    assert settings.processes == usable_cores()  # type: ignore[attr-defined]
+    assert served.runs == [{"target": "app", "host": "127.0.0.1", "port": 8123, "log_level": "info"}]
+
+
+def test_serve_processes_option_environment_and_http_workers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    served = _Served(monkeypatch)
+    assert main(["--catalogue", str(ROOT / "catalogue"), "serve", "--processes", "0"]) == 0
+    assert served.settings[-1].processes == 0  # type: ignore[attr-defined]
+    assert served.settings[-1].catalogue_path == (ROOT / "catalogue").resolve()  # type: ignore[attr-defined]
+    monkeypatch.setenv("FHIR_RESIST_PROCESSES", "3")
+    assert main(["serve"]) == 0
+    assert served.settings[-1].processes == 3  # type: ignore[attr-defined]
+    monkeypatch.delenv("FHIR_RESIST_PROCESSES")
+    assert main(["serve", "--workers", "2"]) == 0  # HTTP workers, each evaluating in-process
+    assert served.runs[-1]["workers"] == 2
+    assert os.environ["FHIR_RESIST_PROCESSES"] == "0"
+    assert main(["serve", "--processes", "-1"]) == 2
+    assert "--processes: must be 0 or more" in capsys.readouterr().err
+    monkeypatch.setenv("FHIR_RESIST_PROCESSES", "many")
+    assert main(["serve"]) == 2
+    assert "service configuration" in capsys.readouterr().err

@@ -98,7 +98,14 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="worker processes (default 1); evaluation is CPU-bound, so use about one per core",
+        help="HTTP worker processes (default 1)",
+    )
+    srv.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="evaluator processes for hook calls (default: one per usable core; 0 with --workers "
+        "above 1); 0 evaluates in the HTTP process",
     )
     srv.set_defaults(run=_serve)
 
@@ -238,6 +245,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fhir_resist.cdshooks.app import ServiceSettings, create_app, tune_gc
+    from fhir_resist.cdshooks.evaluators import usable_cores
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -255,9 +263,21 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     catalogue = _load(args)  # checked here, so a broken catalogue stops the start with its problems
+    processes = args.processes
+    if processes is None:  # one evaluator per core, unless configured or several HTTP workers share them
+        configured = bool(os.environ.get("FHIR_RESIST_PROCESSES"))
+        processes = settings.processes if configured else 0 if args.workers > 1 else usable_cores()
+    if processes < 0:
+        raise InputError("must be 0 or more", where="--processes")
+    if args.catalogue:
+        os.environ["FHIR_RESIST_CATALOGUE"] = str(Path(args.catalogue).resolve())
+    settings = replace(
+        settings,
+        processes=processes,
+        catalogue_path=Path(args.catalogue).resolve() if args.catalogue else settings.catalogue_path,
+    )
     if args.workers > 1:
-        if args.catalogue:
-            os.environ["FHIR_RESIST_CATALOGUE"] = str(Path(args.catalogue).resolve())
+        os.environ["FHIR_RESIST_PROCESSES"] = str(processes)
         uvicorn.run(
             "fhir_resist.cdshooks.app:service_app",
             factory=True,

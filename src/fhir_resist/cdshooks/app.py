@@ -9,6 +9,7 @@ Logs carry service ids, statuses, counts and timings, never patient data or toke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hmac
 import logging
@@ -16,7 +17,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import feedback as fb
 from fhir_resist.cdshooks import hooks, reports
 from fhir_resist.cdshooks.auth import Trust, Unauthorized, Verifier
+from fhir_resist.cdshooks.evaluators import Evaluators
 from fhir_resist.config import ServerSettings, client_for, server_settings
 from fhir_resist.errors import FhirResistError, ServerError
 from fhir_resist.fhir.outbox import Outbox
@@ -50,6 +52,8 @@ class ServiceSettings:
     max_resources: int = 20_000
     deadline: float = 10.0
     workers: int = 8
+    processes: int = 0  # evaluator processes for hook calls (0: evaluate in this process's threads)
+    catalogue_path: Path | None = None  # the catalogue evaluator processes load (None: the default)
     hook_cache: int = 32  # assessments of prefetch-only hook calls kept (0: none)
     feedback_path: Path = Path("fhir-resist-feedback.jsonl")
     cors_origins: tuple[str, ...] = ("*",)
@@ -71,6 +75,8 @@ class ServiceSettings:
             max_resources=int(env.get("FHIR_RESIST_MAX_RESOURCES", 20_000)),
             deadline=float(env.get("FHIR_RESIST_DEADLINE", 10.0)),
             workers=int(env.get("FHIR_RESIST_WORKERS", 8)),
+            processes=int(env.get("FHIR_RESIST_PROCESSES", 0)),
+            catalogue_path=Path(env["FHIR_RESIST_CATALOGUE"]) if env.get("FHIR_RESIST_CATALOGUE") else None,
             hook_cache=int(env.get("FHIR_RESIST_HOOK_CACHE", 32)),
             feedback_path=Path(env.get("FHIR_RESIST_FEEDBACK") or server.outbox.parent / "feedback.jsonl"),
             cors_origins=tuple(
@@ -156,7 +162,22 @@ def create_app(
     pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fhir-resist")
     make_client = client_factory or hooks.default_client
     cache = hooks.AssessmentCache(settings.hook_cache)
+    # a client factory given in-process (tests' FHIR server mocks) cannot cross into other processes
+    evaluators = (
+        Evaluators(settings.processes, catalogue, settings.catalogue_path, settings.hook_cache)
+        if settings.processes > 0 and client_factory is None
+        else None
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if evaluators is not None:
+            evaluators.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="fhir_resist",
         version=__version__,
         description="Targeted-therapy resistance decision support: CDS Hooks 2.0 services and a "
@@ -165,6 +186,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.feedback = store
     app.state.pool = pool
+    app.state.evaluators = evaluators
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -191,6 +213,14 @@ def create_app(
         return (await raw_body_of(request))[1]
 
     async def raw_body_of(request: Request) -> tuple[bytes, Any]:
+        raw = await raw_bytes_of(request)
+        try:
+            data = parse_json(raw)
+        except JsonProblem as exc:
+            raise _Fail(400, _outcome(400, f"the body is not JSON ({exc}{exc.where})")) from None
+        return raw, data
+
+    async def raw_bytes_of(request: Request) -> bytes:
         declared = request.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > settings.max_body:
             raise _Fail(413, _outcome(413, f"the body is over {settings.max_body} bytes"))
@@ -202,13 +232,9 @@ def create_app(
                 raise _Fail(413, _outcome(413, f"the body is over {settings.max_body} bytes"))
             chunks.append(chunk)
         raw = b"".join(chunks)
-        try:
-            data = parse_json(raw)
-        except JsonProblem as exc:
-            raise _Fail(400, _outcome(400, f"the body is not JSON ({exc}{exc.where})")) from None
         if raw.count(b'"resourceType"') > settings.max_resources:
             raise _Fail(413, _outcome(413, f"more than {settings.max_resources} resources in one request"))
-        return raw, data
+        return raw
 
     async def within_deadline(work: Callable[[], T]) -> T:
         future = asyncio.wrap_future(pool.submit(work))
@@ -237,6 +263,8 @@ def create_app(
         if service is None:
             raise _Fail(404, _outcome(404, f"no service {service_id!r}"))
         authorise(request)
+        if evaluators is not None:
+            return await evaluated_elsewhere(service, await raw_bytes_of(request))
         raw, body = await raw_body_of(request)
         started = time.perf_counter()
         try:
@@ -258,6 +286,31 @@ def create_app(
             "%s: %d card(s) in %.0f ms", service.id, len(result.cards), 1000 * (time.perf_counter() - started)
         )
         return JSONResponse({"cards": result.cards})
+
+    async def evaluated_elsewhere(service: hooks.Service, raw: bytes) -> Response:
+        assert evaluators is not None
+        started = time.perf_counter()
+        future = asyncio.wrap_future(evaluators.submit(service.id, raw))
+        try:
+            answer = await asyncio.wait_for(asyncio.shield(future), timeout=settings.deadline)
+        except TimeoutError:
+            metrics.inc("hook_calls", service=service.id, status="503")
+            raise _Fail(503, _outcome(503, f"no answer within {settings.deadline:g} s")) from None
+        metrics.inc("hook_calls", service=service.id, status=str(answer.status))
+        if answer.status != 200:
+            return JSONResponse(answer.body, status_code=answer.status)
+        if answer.cached:
+            metrics.inc("hook_cache_hits", service=service.id)
+        for card in answer.body["cards"]:
+            metrics.inc("cards", service=service.id, indicator=card["indicator"])
+        log.info(
+            "%s: %d card(s) in %.0f ms (%.0f ms evaluating)",
+            service.id,
+            len(answer.body["cards"]),
+            1000 * (time.perf_counter() - started),
+            1000 * answer.seconds,
+        )
+        return JSONResponse(answer.body)
 
     @app.post("/cds-services/{service_id}/feedback", summary="Feedback on cards")
     async def feedback(service_id: str, request: Request) -> dict[str, Any]:

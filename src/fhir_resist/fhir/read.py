@@ -228,7 +228,6 @@ class _Reader:
     # variant ref -> its MolecularConsequences; specimen ref -> reported tumour fraction
     consequences: dict[str, list[JSON]] = field(default_factory=dict)
     fractions: dict[str, float] = field(default_factory=dict)
-    _last_slots: tuple[Mapping[str, list[JSON]], list[tuple[str, str, str, str | None]]] | None = None
     _kinds: dict[str, frozenset[str]] = field(default_factory=dict)
     _normalised: dict[str, str] = field(default_factory=dict)  # filled once collecting is over
 
@@ -643,12 +642,14 @@ class _Reader:
                 )
             return Alteration(kind=Kind.CNV, cnv=cnv, copy_number=copy_number, label=label, **common)
 
-        protein = self._protein(ref, comps)
-        coding = self._coding(ref, comps)
+        slots = _slot_texts(comps)
+        protein = self._protein(ref, slots)
+        coding = self._coding(ref, slots)
         for extra in self.consequences.get(ref, ()):  # STU3: the protein change may sit only here
             extra_comps = _components(extra)
-            protein = protein or self._protein(ref, extra_comps)
-            coding = coding or self._coding(ref, extra_comps)
+            extra_slots = _slot_texts(extra_comps)
+            protein = protein or self._protein(ref, extra_slots)
+            coding = coding or self._coding(ref, extra_slots)
             change_types.update(
                 dict.fromkeys(
                     code
@@ -691,10 +692,10 @@ class _Reader:
             **common,
         )
 
-    def _hgvs_texts(self, ref: str, comps: Mapping[str, list[JSON]], prefix: str) -> list[str]:
+    def _hgvs_texts(self, ref: str, slots: list[_SlotText], prefix: str) -> list[str]:
         """HGVS strings of one kind (``p.`` or ``c.``), wherever the sender put them."""
         found: list[str] = []
-        for slot, expected, text, kind in self._slot_texts(comps):
+        for slot, expected, text, kind in slots:
             if kind == prefix or (kind is None and expected == prefix):
                 if kind is not None and expected != prefix:
                     self.note(
@@ -705,33 +706,20 @@ class _Reader:
                 found.append(text)
         return found
 
-    def _slot_texts(self, comps: Mapping[str, list[JSON]]) -> list[tuple[str, str, str, str | None]]:
-        """(slot, the kind the slot is for, text, the kind the text is) of every HGVS component;
-        kept for the next call on the same components (protein, then coding)."""
-        last = self._last_slots
-        if last is not None and last[0] is comps:
-            return last[1]
-        found = []
-        for slot, expected in _HGVS_SLOTS:
-            for comp in comps.get(slot, ()):
-                text = _component_text(comp)
-                if text is not None:
-                    found.append((slot, expected, text, _hgvs_kind(text)))
-        self._last_slots = (comps, found)
-        return found
+    def _protein(self, ref: str, slots: list[_SlotText]) -> hgvs.ProteinChange | None:
+        return self._first_parsed(ref, slots, "p.", hgvs.parse_protein, "protein change")
 
-    def _protein(self, ref: str, comps: Mapping[str, list[JSON]]) -> hgvs.ProteinChange | None:
-        return self._first_parsed(ref, comps, "p.", hgvs.parse_protein, "protein change")
-
-    def _coding(self, ref: str, comps: Mapping[str, list[JSON]]) -> hgvs.CodingChange | None:
-        return self._first_parsed(ref, comps, "c.", hgvs.parse_coding, "coding change")
+    def _coding(self, ref: str, slots: list[_SlotText]) -> hgvs.CodingChange | None:
+        return self._first_parsed(ref, slots, "c.", hgvs.parse_coding, "coding change")
 
     def _first_parsed(
-        self, ref: str, comps: Mapping[str, list[JSON]], prefix: str, parse: Callable[[str], T], what: str
+        self, ref: str, slots: list[_SlotText], prefix: str, parse: Callable[[str], T], what: str
     ) -> T | None:
         """The first HGVS expression of this kind that parses; each failure becomes a message."""
+        if not slots:
+            return None
         slot = "protein-hgvs" if prefix == "p." else "coding-hgvs"
-        for text in self._hgvs_texts(ref, comps, prefix):
+        for text in self._hgvs_texts(ref, slots, prefix):
             try:
                 return parse(text)
             except HgvsError as exc:
@@ -1030,6 +1018,20 @@ def observation_kinds(res: JSON) -> frozenset[str]:
     return _kinds(codings(concept), _text(concept))
 
 
+# (slot, the kind the slot is for, text, the kind the text is) of one HGVS component
+_SlotText = tuple[str, str, str, str | None]
+
+
+def _slot_texts(comps: Mapping[str, list[JSON]]) -> list[_SlotText]:
+    """Every HGVS component's text, with its slot and kind, in slot order (p., c., g.)."""
+    return [
+        (slot, expected, text, _hgvs_kind(text))
+        for slot, expected in _HGVS_SLOTS
+        for comp in comps.get(slot, ())
+        if (text := _component_text(comp)) is not None
+    ]
+
+
 def _hgvs_kind(text: str) -> str | None:
     """'p.', 'c.', 'g.' ... for an HGVS string (after any reference), or None when unclear."""
     _, rest = hgvs.split_reference(text.strip())
@@ -1045,15 +1047,17 @@ def _profile_is(res: JSON, suffix: str) -> bool:
 def _components(res: JSON) -> dict[str, list[JSON]]:
     out: dict[str, list[JSON]] = {}
     for comp in _items(res, "component"):
-        if not isinstance(comp, dict):
-            continue
         code = comp.get("code")
         listed = code.get("coding") if type(code) is dict else None
         if type(listed) is list and len(listed) == 1 and type(listed[0]) is dict:
             single = listed[0].get("code")  # the usual shape: one LOINC coding, read directly
             if type(single) is str:
                 if single:
-                    out.setdefault(single, []).append(comp)
+                    same = out.get(single)
+                    if same is None:
+                        out[single] = [comp]
+                    else:
+                        same.append(comp)
                 continue
         for coding in codings(code):
             if coding.code:

@@ -1,0 +1,146 @@
+"""Hook calls evaluated in a pool of worker processes.
+
+Evaluating a call is CPU-bound Python (parse the prefetch, read it, assess, build cards), so in
+one process concurrent calls take turns on one core. The service process therefore only takes
+the HTTP request and hands the raw body to a pool of evaluator processes, one per core: calls
+then run in parallel, and a call waits only while every evaluator is busy (a shared queue, so
+no evaluator idles while another has a backlog). The body crosses as bytes and the cards come
+back as JSON-ready data; each evaluator loads the catalogue once and keeps its own assessment
+cache.
+
+Calls that fetch from the EHR's FHIR server are evaluated here too: the fetch then occupies an
+evaluator, which is why the pool is sized by cores and the fetch timeouts are short.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fhir_resist.catalogue import Catalogue, load_catalogue
+from fhir_resist.cdshooks import hooks
+from fhir_resist.errors import CatalogueError
+from fhir_resist.files import JsonProblem, parse_json
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an evaluator sends back: a status, the JSON body, whether the cache answered, and
+    the seconds the evaluator spent on the call."""
+
+    status: int
+    body: Any
+    cached: bool = False
+    seconds: float = 0.0
+
+
+# The evaluator process's own state, set once by _start.
+_catalogue: Catalogue | None = None
+_cache: hooks.AssessmentCache | None = None
+# Freeing a parsed 500-Observation prefetch (some 300,000 objects) takes about 6 ms: the request
+# is handed to this queue, and a thread frees it once the answer is on its way.
+_spent: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+
+def _free_spent() -> None:
+    while True:
+        _spent.get()  # the reference is dropped here, off the answer's path
+
+
+def _start(catalogue_path: str | None, hook_cache: int) -> None:
+    global _catalogue, _cache
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service process decides when to stop
+    _catalogue = load_catalogue(catalogue_path)
+    _cache = hooks.AssessmentCache(hook_cache)
+    threading.Thread(target=_free_spent, name="fhir-resist-free", daemon=True).start()
+    from fhir_resist.cdshooks.app import tune_gc
+
+    tune_gc()
+
+
+def catalogue_version() -> str:
+    """The version of the catalogue this evaluator loaded (checked against the service's)."""
+    assert _catalogue is not None
+    return _catalogue.version
+
+
+def evaluate(service_id: str, raw: bytes) -> Answer:
+    """One hook call, from the raw request body to the CDS Hooks response body."""
+    assert _catalogue is not None
+    started = time.perf_counter()
+    service = hooks.BY_ID[service_id]
+    try:
+        body = parse_json(raw)
+    except JsonProblem as exc:
+        return Answer(400, _outcome(f"the body is not JSON ({exc}{exc.where})"))
+    try:
+        result = hooks.call(service, body, _catalogue, raw=raw, cache=_cache)
+    except hooks.HookError as exc:
+        return Answer(exc.status, exc.outcome())
+    finally:
+        _spent.put(body)
+        del body
+    return Answer(200, {"cards": result.cards}, result.cached, time.perf_counter() - started)
+
+
+def _outcome(text: str) -> dict[str, Any]:
+    issue = {"severity": "error", "code": "invalid", "details": {"text": text}}
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+class Evaluators:
+    """The pool: ``processes`` evaluator processes, started (and checked) before the first call."""
+
+    def __init__(self, processes: int, catalogue: Catalogue, catalogue_path: Path | None, hook_cache: int):
+        self.processes = processes
+        self._pool = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start,
+            initargs=(str(catalogue_path) if catalogue_path else None, hook_cache),
+        )
+        # start every evaluator now, not on the first calls, and check each read the same catalogue
+        where = str(catalogue_path or "the default catalogue")
+        try:
+            versions = {
+                f.result() for f in [self._pool.submit(_wait_for_all, processes) for _ in range(processes)]
+            }
+        except BrokenProcessPool:
+            self._pool.shutdown(cancel_futures=True)
+            raise CatalogueError([f"{where}: the evaluator processes could not load it"]) from None
+        if versions != {catalogue.version}:
+            self._pool.shutdown(cancel_futures=True)
+            raise CatalogueError(
+                [
+                    f"{where}: the evaluator processes loaded catalogue {', '.join(sorted(versions))}, "
+                    f"the service {catalogue.version}"
+                ]
+            )
+
+    def submit(self, service_id: str, raw: bytes) -> Future[Answer]:
+        return self._pool.submit(evaluate, service_id, raw)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _wait_for_all(processes: int) -> str:
+    """A start-up task: it holds its evaluator briefly so that each of the tasks lands on another."""
+    time.sleep(0.2 if processes > 1 else 0)
+    return catalogue_version()
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -1,0 +1,92 @@
+"""Hook calls evaluated in evaluator processes: the same answers as in the service process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_resist import Catalogue
+from fhir_resist.cdshooks.app import ServiceSettings, create_app
+from fhir_resist.cdshooks.evaluators import Evaluators, usable_cores
+from fhir_resist.errors import CatalogueError
+from tests.cdshooks.test_app import KRAS, OS, PV, draft, hook_request, order_request
+from tests.conftest import ROOT, load_json
+
+
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> dict[str, Any]:
+    """The same calls to a service evaluating in-process and to one with two evaluator processes."""
+    tmp = tmp_path_factory.mktemp("evaluators")
+    calls: list[tuple[str, bytes]] = [
+        (PV, json.dumps(hook_request("patient-view", load_json(KRAS))).encode()),
+        (OS, json.dumps(order_request("order-select", draft("318341", "cetuximab"))).encode()),
+        (OS, json.dumps(order_request("order-select", draft("253337", "bevacizumab"))).encode()),
+        (PV, b"{not json"),
+        (PV, b"[]"),
+        (PV, json.dumps({"hook": "order-sign", "hookInstance": "1", "context": {"patientId": "p"}}).encode()),
+        (PV, json.dumps(hook_request("patient-view", load_json(KRAS))).encode()),  # again: the cache
+    ]
+    out: dict[str, Any] = {}
+    for processes in (0, 2):
+        settings = ServiceSettings(
+            auth="off",
+            feedback_path=tmp / f"feedback-{processes}.jsonl",
+            processes=processes,
+            catalogue_path=ROOT / "catalogue",
+            deadline=60,
+        )
+        with TestClient(create_app(settings, catalogue=catalogue)) as client:
+            evaluators = client.app.state.evaluators  # type: ignore[attr-defined]
+            assert (evaluators is not None) == (processes > 0)
+            headers = {"Content-Type": "application/json"}
+            replies = [client.post(f"/cds-services/{s}", content=body, headers=headers) for s, body in calls]
+            out[f"p{processes}"] = [(r.status_code, r.json()) for r in replies]
+            out[f"p{processes}-metrics"] = client.get("/metrics").text
+    return out
+
+
+def test_evaluator_processes_answer_exactly_as_the_service_process(answers: dict[str, Any]) -> None:
+    assert answers["p2"] == answers["p0"]
+    statuses = [status for status, _ in answers["p2"]]
+    assert statuses == [200, 200, 200, 400, 400, 400, 200]
+    cetuximab = answers["p2"][1][1]["cards"]
+    assert [c["indicator"] for c in cetuximab] == ["critical"]
+    assert cetuximab[0]["summary"].startswith("cetuximab unlikely to work: KRAS p.G12D")
+    assert answers["p2"][2][1] == {"cards": []}  # bevacizumab: nothing to say
+    assert "not JSON" in answers["p2"][3][1]["issue"][0]["details"]["text"]
+
+
+def test_metrics_count_calls_cards_and_cache_hits_from_the_evaluators(answers: dict[str, Any]) -> None:
+    metrics = answers["p2-metrics"]
+    assert f'fhir_resist_hook_calls_total{{service="{PV}",status="200"}} 2' in metrics
+    assert f'fhir_resist_hook_calls_total{{service="{PV}",status="400"}} 3' in metrics
+    assert f'fhir_resist_cards_total{{indicator="critical",service="{OS}"}} 1' in metrics
+    # two evaluators, each with its own cache: the repeat is a hit only if it met the same one
+    hits = [line for line in metrics.splitlines() if line.startswith("fhir_resist_hook_cache_hits_total")]
+    assert hits in ([], [f'fhir_resist_hook_cache_hits_total{{service="{PV}"}} 1'])
+
+
+def test_evaluators_with_another_catalogue_stop_the_start(tmp_path: Path, catalogue: Catalogue) -> None:
+    other = tmp_path / "catalogue"
+    shutil.copytree(ROOT / "catalogue", other)
+    meta = other / "catalogue.yaml"
+    text = meta.read_text(encoding="utf-8")
+    assert f'version: "{catalogue.version}"' in text
+    meta.write_text(text.replace(f'version: "{catalogue.version}"', 'version: "1999.1.1"'), encoding="utf-8")
+    expected = r"loaded catalogue 1999\.1\.1, the service " + catalogue.version
+    with pytest.raises(CatalogueError, match=expected):
+        Evaluators(1, catalogue, other, 0)
+
+
+def test_evaluators_without_a_catalogue_stop_the_start(tmp_path: Path, catalogue: Catalogue) -> None:
+    with pytest.raises(CatalogueError, match="the evaluator processes could not load it"):
+        Evaluators(1, catalogue, tmp_path / "nowhere", 0)
+
+
+def test_usable_cores_is_at_least_one() -> None:
+    assert usable_cores() >= 1
