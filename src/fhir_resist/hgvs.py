@@ -100,6 +100,8 @@ def split_reference(text: str) -> tuple[str | None, str]:
 
 
 def _check_prefix(body: str, text: str, want: str) -> None:
+    if body[1:2] == "." and body[:1] == want:
+        return
     match = _PREFIX.match(body)
     got = match["letter"].lower() if match else None
     if got == want:

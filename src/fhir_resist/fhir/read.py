@@ -1092,7 +1092,9 @@ def _gene(comp: JSON) -> tuple[str | None, str | None]:
 
 def _first_text(comps: Mapping[str, list[JSON]], key: str) -> str | None:
     """The first text of the components with this code."""
-    for comp in comps.get(key, ()):
+    if key not in comps:
+        return None
+    for comp in comps[key]:
         text = _component_text(comp)
         if text:
             return text
@@ -1101,7 +1103,9 @@ def _first_text(comps: Mapping[str, list[JSON]], key: str) -> str | None:
 
 def _texts(comps: Mapping[str, list[JSON]], key: str) -> str:
     """Every text of the components with this code, space-separated."""
-    return " ".join(filter(None, map(_component_text, comps.get(key, ()))))
+    if key not in comps:
+        return ""
+    return " ".join(filter(None, map(_component_text, comps[key])))
 
 
 def _origin(comps: Iterable[JSON]) -> Origin:
