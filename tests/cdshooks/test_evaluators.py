@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ from tests.conftest import ROOT, load_json
 def answers(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> dict[str, Any]:
     """The same calls to a service evaluating in-process and to one with two evaluator processes."""
     tmp = tmp_path_factory.mktemp("evaluators")
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    unreachable = {
+        "hook": "patient-view",
+        "hookInstance": "2",
+        "fhirServer": f"http://127.0.0.1:{closed}/fhir",
+        "context": {"patientId": "pat-1"},
+    }
     calls: list[tuple[str, bytes]] = [
         (PV, json.dumps(hook_request("patient-view", load_json(KRAS))).encode()),
         (OS, json.dumps(order_request("order-select", draft("318341", "cetuximab"))).encode()),
@@ -30,6 +40,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> d
         (PV, b"[]"),
         (PV, json.dumps({"hook": "order-sign", "hookInstance": "1", "context": {"patientId": "p"}}).encode()),
         (PV, json.dumps(hook_request("patient-view", load_json(KRAS))).encode()),  # again: the cache
+        (PV, json.dumps(unreachable).encode()),  # no prefetch: fetched, from a server that is not there
     ]
     out: dict[str, Any] = {}
     for processes in (0, 2):
@@ -53,12 +64,13 @@ def answers(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> d
 def test_evaluator_processes_answer_exactly_as_the_service_process(answers: dict[str, Any]) -> None:
     assert answers["p2"] == answers["p0"]
     statuses = [status for status, _ in answers["p2"]]
-    assert statuses == [200, 200, 200, 400, 400, 400, 200]
+    assert statuses == [200, 200, 200, 400, 400, 400, 200, 412]
     cetuximab = answers["p2"][1][1]["cards"]
     assert [c["indicator"] for c in cetuximab] == ["critical"]
     assert cetuximab[0]["summary"].startswith("cetuximab unlikely to work: KRAS p.G12D")
     assert answers["p2"][2][1] == {"cards": []}  # bevacizumab: nothing to say
     assert "not JSON" in answers["p2"][3][1]["issue"][0]["details"]["text"]
+    assert answers["p2"][7][1]["resourceType"] == "OperationOutcome"  # the fetch failed: 412
 
 
 def test_metrics_count_calls_cards_and_cache_hits_from_the_evaluators(answers: dict[str, Any]) -> None:
