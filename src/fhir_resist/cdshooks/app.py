@@ -217,7 +217,7 @@ def create_app(
         try:
             data = parse_json(raw)
         except JsonProblem as exc:
-            raise _Fail(400, _outcome(400, f"the body is not JSON ({exc}{exc.where})")) from None
+            raise _Fail(400, hooks.not_json(exc).outcome()) from None
         return raw, data
 
     async def raw_bytes_of(request: Request) -> bytes:

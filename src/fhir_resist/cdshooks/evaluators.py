@@ -81,7 +81,7 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
     try:
         body = parse_json(raw)
     except JsonProblem as exc:
-        return Answer(400, _outcome(f"the body is not JSON ({exc}{exc.where})"))
+        return Answer(400, hooks.not_json(exc).outcome())
     try:
         result = hooks.call(service, body, _catalogue, raw=raw, cache=_cache)
     except hooks.HookError as exc:
@@ -90,11 +90,6 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
         _spent.put(body)
         del body
     return Answer(200, {"cards": result.cards}, result.cached, time.perf_counter() - started)
-
-
-def _outcome(text: str) -> dict[str, Any]:
-    issue = {"severity": "error", "code": "invalid", "details": {"text": text}}
-    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
 class Evaluators:

@@ -26,7 +26,7 @@ from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import ServerError
 from fhir_resist.fhir.client import PATIENT_QUERIES, FhirClient, Retry, next_link, unique
 from fhir_resist.fhir.read import iter_resources, read_context
-from fhir_resist.files import parse_json
+from fhir_resist.files import JsonProblem, parse_json
 
 JSON = dict[str, Any]
 HookName = Literal["patient-view", "order-select", "order-sign"]
@@ -112,6 +112,11 @@ class HookError(Exception):
         if self.expression:
             issue["expression"] = [self.expression]
         return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def not_json(problem: JsonProblem) -> HookError:
+    """The 400 for a request body that is not JSON, naming where it fails."""
+    return HookError(400, f"the body is not JSON ({problem}{problem.where})")
 
 
 class _Model(BaseModel):

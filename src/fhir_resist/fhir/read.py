@@ -618,7 +618,7 @@ class _Reader:
             for comp in comps.get(key, ())
             for code in code_list(comp.get("valueCodeableConcept"))
         )
-        copy_number = _quantity(comps[codes.COPY_NUMBER]) if codes.COPY_NUMBER in comps else None
+        copy_number = _quantity(comps.get(codes.COPY_NUMBER, ()))
         common: dict[str, Any] = {**base, "gene": symbol, "hgnc_id": hgnc_id, "origin": origin, "call": call}
 
         variation = _texts(comps, codes.VARIATION_CODE)
