@@ -92,12 +92,12 @@ def test_evaluators_with_another_catalogue_stop_the_start(tmp_path: Path, catalo
     meta.write_text(text.replace(f'version: "{catalogue.version}"', 'version: "1999.1.1"'), encoding="utf-8")
     expected = r"loaded catalogue 1999\.1\.1, the service " + catalogue.version
     with pytest.raises(CatalogueError, match=expected):
-        Evaluators(1, catalogue, other, 0)
+        Evaluators(2, catalogue, other, 0)
 
 
 def test_evaluators_without_a_catalogue_stop_the_start(tmp_path: Path, catalogue: Catalogue) -> None:
     with pytest.raises(CatalogueError, match="the evaluator processes could not load it"):
-        Evaluators(1, catalogue, tmp_path / "nowhere", 0)
+        Evaluators(2, catalogue, tmp_path / "nowhere", 0)
 
 
 def test_usable_cores_is_at_least_one() -> None:

@@ -46,6 +46,7 @@ class Answer:
 # The evaluator process's own state, set once by _start.
 _catalogue: Catalogue | None = None
 _cache: hooks.AssessmentCache | None = None
+_started: Any = None  # a Barrier every evaluator meets at start-up
 # Freeing a parsed 500-Observation prefetch (some 300,000 objects) takes about 6 ms: the request
 # is handed to this queue, and a thread frees it once the answer is on its way.
 _spent: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -56,8 +57,9 @@ def _free_spent() -> None:
         _spent.get()  # the reference is dropped here, off the answer's path
 
 
-def _start(catalogue_path: str | None, hook_cache: int) -> None:
-    global _catalogue, _cache
+def _start(catalogue_path: str | None, hook_cache: int, started: Any) -> None:
+    global _catalogue, _cache, _started
+    _started = started
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service process decides when to stop
     _catalogue = load_catalogue(catalogue_path)
     _cache = hooks.AssessmentCache(hook_cache)
@@ -67,10 +69,15 @@ def _start(catalogue_path: str | None, hook_cache: int) -> None:
     tune_gc()
 
 
-def catalogue_version() -> str:
-    """The version of the catalogue this evaluator loaded (checked against the service's)."""
+def _check_in() -> str:
+    """The start-up task: it returns this evaluator's catalogue version once every evaluator has
+    taken one such task (so each is started and checked, none twice)."""
     assert _catalogue is not None
+    _started.wait(timeout=_START_TIMEOUT)
     return _catalogue.version
+
+
+_START_TIMEOUT = 120.0  # seconds for every evaluator to start (import, load the catalogue)
 
 
 def evaluate(service_id: str, raw: bytes) -> Answer:
@@ -97,19 +104,19 @@ class Evaluators:
 
     def __init__(self, processes: int, catalogue: Catalogue, catalogue_path: Path | None, hook_cache: int):
         self.processes = processes
+        context = multiprocessing.get_context("spawn")
+        started = context.Barrier(processes)
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_start,
-            initargs=(str(catalogue_path) if catalogue_path else None, hook_cache),
+            initargs=(str(catalogue_path) if catalogue_path else None, hook_cache, started),
         )
         # start every evaluator now, not on the first calls, and check each read the same catalogue
         where = str(catalogue_path or "the default catalogue")
         try:
-            versions = {
-                f.result() for f in [self._pool.submit(_wait_for_all, processes) for _ in range(processes)]
-            }
-        except BrokenProcessPool:
+            versions = {f.result() for f in [self._pool.submit(_check_in) for _ in range(processes)]}
+        except (BrokenProcessPool, threading.BrokenBarrierError):
             self._pool.shutdown(cancel_futures=True)
             raise CatalogueError([f"{where}: the evaluator processes could not load it"]) from None
         if versions != {catalogue.version}:
@@ -126,12 +133,6 @@ class Evaluators:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _wait_for_all(processes: int) -> str:
-    """A start-up task: it holds its evaluator briefly so that each of the tasks lands on another."""
-    time.sleep(0.2 if processes > 1 else 0)
-    return catalogue_version()
 
 
 def usable_cores() -> int:
