@@ -17,6 +17,7 @@ from fhir_resist.cdshooks.evaluators import Evaluators, usable_cores
 from fhir_resist.errors import CatalogueError
 from tests.cdshooks.test_app import KRAS, OS, PV, draft, hook_request, order_request
 from tests.conftest import ROOT, load_json
+from tests.hapi import BASE, HapiMock
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,29 @@ def test_evaluators_without_a_catalogue_stop_the_start(tmp_path: Path, catalogue
 
 def test_usable_cores_is_at_least_one() -> None:
     assert usable_cores() >= 1
+
+
+def test_calls_that_need_the_fhir_server_are_answered_by_the_service_process(
+    tmp_path: Path, catalogue: Catalogue, hapi: HapiMock
+) -> None:
+    """A missing prefetch key is fetched in the service process's threads, not in an evaluator
+    (waiting on a network is no work for a process sized to a core): the HAPI mock, which exists
+    only in this process, is reached, and the complete prefetch call still goes to an evaluator."""
+    settings = ServiceSettings(
+        auth="off",
+        feedback_path=tmp_path / "feedback.jsonl",
+        processes=1,
+        catalogue_path=ROOT / "catalogue",
+        deadline=60,
+    )
+    partial = hook_request("patient-view", load_json(KRAS))
+    del partial["prefetch"]["conditions"]
+    partial["fhirServer"] = BASE
+    with TestClient(create_app(settings, catalogue=catalogue)) as client:
+        fetched = client.post(f"/cds-services/{PV}", json=partial)
+        complete = client.post(f"/cds-services/{PV}", json=hook_request("patient-view", load_json(KRAS)))
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.json()["cards"][0]["summary"].startswith("cetuximab unlikely to work")
+    ((method, url, _),) = hapi.calls
+    assert method == "GET" and "/Condition?" in url
+    assert complete.json() == fetched.json()

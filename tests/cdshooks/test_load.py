@@ -28,7 +28,8 @@ from fhir_resist.cdshooks.app import ServiceSettings, create_app
 from fhir_resist.config import server_settings
 from fhir_resist.fhir.client import FhirClient, Retry
 from fhir_resist.fhir.outbox import Outbox
-from tests.conftest import SCENARIOS, load_json, renamed
+from tests.cdshooks.test_app import hook_request
+from tests.conftest import ROOT, SCENARIOS, load_json, renamed
 from tests.hapi import BASE, HapiMock
 
 # Small by default; FHIR_RESIST_LOAD=200 runs 200 reports and 200 hook calls (the figures in
@@ -73,15 +74,20 @@ def chaos() -> Iterator[HapiMock]:
         yield mock
 
 
+@pytest.mark.parametrize("processes", [0, 2], ids=["in-process", "evaluator-processes"])
 def test_no_result_is_lost_under_faults_and_load(
-    tmp_path: Path, catalogue: Catalogue, chaos: HapiMock
+    tmp_path: Path, catalogue: Catalogue, chaos: HapiMock, processes: int
 ) -> None:
+    """With evaluator processes (as ``serve`` runs), calls with their whole prefetch are evaluated
+    there while the calls that fetch wait on the failing server in the service process."""
     outbox = Outbox(tmp_path / "outbox")
     settings = ServiceSettings(
         auth="off",
         feedback_path=tmp_path / "feedback.jsonl",
         server=server_settings({}, base=BASE, outbox=str(outbox.directory)),
         deadline=30,
+        processes=processes,
+        catalogue_path=ROOT / "catalogue",
     )
     app = create_app(
         settings,
@@ -99,15 +105,25 @@ def test_no_result_is_lost_under_faults_and_load(
         "fhirServer": BASE,
         "context": {"userId": "Practitioner/x", "patientId": "pat-1-p0"},
     }
+    prefetched = hook_request("patient-view", base)
     with Running(app) as port, ThreadPoolExecutor(max_workers=8) as pool:
         report_calls = [pool.submit(post, port, "/reports", r) for r in reports]
         hook_calls = [
             pool.submit(post, port, "/cds-services/fhir-resist-patient-view", hook) for _ in range(HOOK_CALLS)
         ]
+        prefetched_calls = [
+            pool.submit(post, port, "/cds-services/fhir-resist-patient-view", prefetched)
+            for _ in range(HOOK_CALLS)
+        ]
         report_answers = [f.result() for f in report_calls]
         hook_answers = [f.result() for f in hook_calls]
+        prefetched_answers = [f.result() for f in prefetched_calls]
 
     assert chaos.chaos_count > 0  # the faults really happened
+    # prefetch needs no server: every such call is answered, with the card, whatever the server does
+    assert [status for status, _ in prefetched_answers] == [200] * HOOK_CALLS
+    summaries = [body["cards"][0]["summary"] for _, body in prefetched_answers]
+    assert all(summary.startswith("cetuximab unlikely to work") for summary in summaries)
     hook_statuses = Counter(status for status, _ in hook_answers)
     assert set(hook_statuses) <= {200, 412}, hook_statuses
     assert hook_statuses[200] > 0
@@ -137,6 +153,7 @@ def test_no_result_is_lost_under_faults_and_load(
     print(
         f"\nload: {PATIENTS} reports -> {dict(statuses)} (delivered {outcomes['delivered']}, "
         f"kept {outcomes['queued']}, not readable {len(not_read)}, lost "
-        f"{len(set(evaluated) - on_server - kept)}); {HOOK_CALLS} hooks -> {dict(hook_statuses)}; "
+        f"{len(set(evaluated) - on_server - kept)}); {HOOK_CALLS} hooks that fetch -> {dict(hook_statuses)}, "
+        f"{HOOK_CALLS} with their prefetch -> 200 x {len(prefetched_answers)} (processes={processes}); "
         f"{chaos.chaos_count} injected faults in {len(chaos.calls)} FHIR requests"
     )

@@ -162,10 +162,9 @@ def create_app(
     pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fhir-resist")
     make_client = client_factory or hooks.default_client
     cache = hooks.AssessmentCache(settings.hook_cache)
-    # a client factory given in-process (tests' FHIR server mocks) cannot cross into other processes
     evaluators = (
         Evaluators(settings.processes, catalogue, settings.catalogue_path, settings.hook_cache)
-        if settings.processes > 0 and client_factory is None
+        if settings.processes > 0
         else None
     )
 
@@ -214,11 +213,13 @@ def create_app(
 
     async def raw_body_of(request: Request) -> tuple[bytes, Any]:
         raw = await raw_bytes_of(request)
+        return raw, parsed(raw)
+
+    def parsed(raw: bytes) -> Any:
         try:
-            data = parse_json(raw)
+            return parse_json(raw)
         except JsonProblem as exc:
             raise _Fail(400, hooks.not_json(exc).outcome()) from None
-        return raw, data
 
     async def raw_bytes_of(request: Request) -> bytes:
         declared = request.headers.get("Content-Length")
@@ -264,8 +265,13 @@ def create_app(
             raise _Fail(404, _outcome(404, f"no service {service_id!r}"))
         authorise(request)
         if evaluators is not None:
-            return await evaluated_elsewhere(service, await raw_bytes_of(request))
-        raw, body = await raw_body_of(request)
+            raw = await raw_bytes_of(request)
+            answered = await evaluated_elsewhere(service, raw)
+            if answered is not None:
+                return answered
+            body = parsed(raw)  # the call needs the FHIR server: answered here
+        else:
+            raw, body = await raw_body_of(request)
         started = time.perf_counter()
         try:
             result = await within_deadline(
@@ -287,7 +293,8 @@ def create_app(
         )
         return JSONResponse({"cards": result.cards})
 
-    async def evaluated_elsewhere(service: hooks.Service, raw: bytes) -> Response:
+    async def evaluated_elsewhere(service: hooks.Service, raw: bytes) -> Response | None:
+        """The answer of an evaluator process, or None for a call that needs the FHIR server."""
         assert evaluators is not None
         started = time.perf_counter()
         future = asyncio.wrap_future(evaluators.submit(service.id, raw))
@@ -296,6 +303,8 @@ def create_app(
         except TimeoutError:
             metrics.inc("hook_calls", service=service.id, status="503")
             raise _Fail(503, _outcome(503, f"no answer within {settings.deadline:g} s")) from None
+        if answer.needs_server:
+            return None
         metrics.inc("hook_calls", service=service.id, status=str(answer.status))
         if answer.status != 200:
             return JSONResponse(answer.body, status_code=answer.status)

@@ -8,8 +8,9 @@ no evaluator idles while another has a backlog). The body crosses as bytes and t
 back as JSON-ready data; each evaluator loads the catalogue once and keeps its own assessment
 cache.
 
-Calls that fetch from the EHR's FHIR server are evaluated here too: the fetch then occupies an
-evaluator, which is why the pool is sized by cores and the fetch timeouts are short.
+A call whose prefetch is incomplete needs the EHR's FHIR server: the evaluator says so at once,
+and the service process answers it in its own threads, where waiting on the network costs no
+core (a slow server must not stall the evaluators of every other call).
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ from fhir_resist.files import JsonProblem, parse_json
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What an evaluator sends back: a status, the JSON body, whether the cache answered, and
-    the seconds the evaluator spent on the call."""
+    the seconds the evaluator spent on the call; or ``needs_server``: the call must fetch from the
+    EHR's FHIR server, which the service process does (waiting on a network is no work for a
+    process sized to a core)."""
 
     status: int
     body: Any
     cached: bool = False
     seconds: float = 0.0
+    needs_server: bool = False
 
 
 # The evaluator process's own state, set once by _start.
@@ -90,6 +94,8 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
     except JsonProblem as exc:
         return Answer(400, hooks.not_json(exc).outcome())
     try:
+        if hooks.needs_server(hooks.parse_request(body, service)):
+            return Answer(0, None, needs_server=True)
         result = hooks.call(service, body, _catalogue, raw=raw, cache=_cache)
     except hooks.HookError as exc:
         return Answer(exc.status, exc.outcome())

@@ -213,16 +213,16 @@ def gather_with_source(
     resources: list[JSON] = []
     for key, template in PREFETCH.items():
         value = prefetch.get(key, _MISSING)
-        if value is None:
+        state = _prefetched(value)
+        if state == "null":
             continue
-        if isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome"):
+        if state in ("sent", "sent, more pages"):
             resources.extend(_unpack(value))
-            following = next_link(value) if value.get("resourceType") == "Bundle" else None
-            if following:
+            if state == "sent, more pages":
                 client = client or _client(request, client_factory, token, key)
-                resources.extend(_follow(client, following, key))
+                resources.extend(_follow(client, next_link(value) or "", key))
             continue
-        if value is not _MISSING and not isinstance(value, dict):
+        if state == "invalid":
             raise HookError(400, f"prefetch.{key}: not a FHIR resource or null", expression=f"prefetch.{key}")
         client = client or _client(request, client_factory, token, key)
         query = template.replace("{{context.patientId}}", patient)
@@ -234,6 +234,28 @@ def gather_with_source(
 
 
 _MISSING: Any = object()
+
+
+def _prefetched(value: Any) -> str:
+    """What the EHR sent for one prefetch key: "null" (no data), "sent", "sent, more pages" (a
+    Bundle with a next link), "missing" (absent or an OperationOutcome: to be fetched) or
+    "invalid"."""
+    if value is None:
+        return "null"
+    if isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome"):
+        more = value.get("resourceType") == "Bundle" and next_link(value)
+        return "sent, more pages" if more else "sent"
+    if value is not _MISSING and not isinstance(value, dict):
+        return "invalid"
+    return "missing"
+
+
+def needs_server(request: HookRequest) -> bool:
+    """Whether answering the call needs the FHIR server (a key not prefetched, or more pages)."""
+    prefetch = request.prefetch or {}
+    return any(
+        _prefetched(prefetch.get(key, _MISSING)) in ("missing", "sent, more pages") for key in PREFETCH
+    )
 
 
 def _client(request: HookRequest, factory: ClientFactory, token: str | None, key: str) -> FhirClient:
