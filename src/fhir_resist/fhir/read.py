@@ -380,7 +380,7 @@ class _Reader:
             return
         if not self._same_patient(ref, res, patient):
             return
-        if _items(res, "modifierExtension"):
+        if "modifierExtension" in res and _items(res, "modifierExtension"):
             urls = ", ".join(str(e.get("url")) for e in _items(res, "modifierExtension"))
             self.note(
                 Severity.ERROR,
@@ -608,7 +608,7 @@ class _Reader:
             return None
         comps = _components(res)
         base = self._base(ref, res, report)
-        genes = [g for g in (_gene(c) for c in comps.get(codes.GENE_STUDIED, ())) if g[0] or g[1]]
+        genes = [g for c in comps.get(codes.GENE_STUDIED, ()) if (g := _gene(c))[0] or g[1]]
         symbol, hgnc_id = genes[0] if genes else (None, None)
         origin = _origin(comps.get(codes.SOURCE_CLASS, ()))
         # in the order reported: the first consequence code given is the one used
