@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from fhir_resist.errors import HgvsError
 
@@ -286,8 +286,7 @@ _KINDS: Final[dict[str, CodingKind]] = {"del": "deletion", "dup": "duplication",
 _REGION_RANK: Final = {"-": 0, "": 1, "*": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class _Pos:
+class _Pos(NamedTuple):  # a tuple: built for every c. position read, so built cheaply
     region: str  # '-' 5' UTR, '' CDS, '*' 3' UTR
     number: int
     offset: int
