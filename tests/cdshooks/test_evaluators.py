@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,35 @@ def test_calls_that_need_the_fhir_server_are_answered_by_the_service_process(
     ((method, url, _),) = hapi.calls
     assert method == "GET" and "/Condition?" in url
     assert complete.json() == fetched.json()
+
+
+def test_a_dead_evaluator_costs_no_answer_and_is_replaced(tmp_path: Path, catalogue: Catalogue) -> None:
+    """An evaluator killed (out of memory, by an operator) breaks the pool: the call is answered by
+    the service process, a new pool is started and checked, and later calls go to it."""
+    settings = ServiceSettings(
+        auth="off",
+        feedback_path=tmp_path / "feedback.jsonl",
+        processes=1,
+        catalogue_path=ROOT / "catalogue",
+        deadline=60,
+    )
+    request = hook_request("patient-view", load_json(KRAS))
+    with TestClient(create_app(settings, catalogue=catalogue)) as client:
+        evaluators: Evaluators = client.app.state.evaluators  # type: ignore[attr-defined]
+        first = client.post(f"/cds-services/{PV}", json=request)
+        pool = evaluators._pool
+        assert pool is not None
+        for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+            process.kill()
+            process.join()
+        after_death = client.post(f"/cds-services/{PV}", json=request)
+        deadline = time.monotonic() + 60
+        while evaluators.restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        restarted = client.post(f"/cds-services/{PV}", json=request)
+        metrics = client.get("/metrics").text
+    assert first.status_code == after_death.status_code == restarted.status_code == 200
+    assert first.json() == after_death.json() == restarted.json()
+    assert evaluators.restarts == 1
+    assert evaluators._pool is not pool
+    assert "fhir_resist_evaluator_failures_total{} 1" in metrics

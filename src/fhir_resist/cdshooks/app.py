@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,9 +32,9 @@ from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import feedback as fb
 from fhir_resist.cdshooks import hooks, reports
 from fhir_resist.cdshooks.auth import Trust, Unauthorized, Verifier
-from fhir_resist.cdshooks.evaluators import Evaluators
+from fhir_resist.cdshooks.evaluators import Broken, Evaluators
 from fhir_resist.config import ServerSettings, client_for, server_settings
-from fhir_resist.errors import FhirResistError, ServerError
+from fhir_resist.errors import CatalogueError, FhirResistError, ServerError
 from fhir_resist.fhir.outbox import Outbox
 from fhir_resist.files import JsonProblem, parse_json
 
@@ -293,13 +293,30 @@ def create_app(
         )
         return JSONResponse({"cards": result.cards})
 
+    def restart(broken: ProcessPoolExecutor) -> None:
+        assert evaluators is not None
+        try:
+            evaluators.restart(broken)
+        except CatalogueError as exc:
+            log.error(
+                "the evaluator processes could not be restarted (%s); hook calls are answered here", exc
+            )
+        else:
+            log.warning("evaluator processes restarted")
+
     async def evaluated_elsewhere(service: hooks.Service, raw: bytes) -> Response | None:
         """The answer of an evaluator process, or None for a call that needs the FHIR server."""
         assert evaluators is not None
         started = time.perf_counter()
-        future = asyncio.wrap_future(evaluators.submit(service.id, raw))
         try:
+            future = asyncio.wrap_future(evaluators.submit(service.id, raw))
             answer = await asyncio.wait_for(asyncio.shield(future), timeout=settings.deadline)
+        except Broken as exc:
+            metrics.inc("evaluator_failures")
+            log.error("%s: no evaluator answered (%s); answered in the service process", service.id, exc)
+            if exc.pool is not None:
+                pool.submit(restart, exc.pool)  # in the background; calls meanwhile are answered here
+            return None
         except TimeoutError:
             metrics.inc("hook_calls", service=service.id, status="503")
             raise _Fail(503, _outcome(503, f"no answer within {settings.deadline:g} s")) from None

@@ -106,39 +106,106 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
 
 
 class Evaluators:
-    """The pool: ``processes`` evaluator processes, started (and checked) before the first call."""
+    """The pool: ``processes`` evaluator processes, started (and checked) before the first call.
+
+    An evaluator that dies (killed, out of memory) breaks the pool: the call it had is answered
+    by the service process instead (``Broken``), and a new pool is started and checked. Until
+    one has started, ``submit`` raises ``Broken`` too.
+    """
 
     def __init__(self, processes: int, catalogue: Catalogue, catalogue_path: Path | None, hook_cache: int):
         self.processes = processes
+        self.restarts = 0
+        self._catalogue = catalogue
+        self._catalogue_path = catalogue_path
+        self._hook_cache = hook_cache
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = self._started()
+
+    def _started(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
-        started = context.Barrier(processes)
-        self._pool = ProcessPoolExecutor(
-            max_workers=processes,
+        pool = ProcessPoolExecutor(
+            max_workers=self.processes,
             mp_context=context,
             initializer=_start,
-            initargs=(str(catalogue_path) if catalogue_path else None, hook_cache, started),
+            initargs=(
+                str(self._catalogue_path) if self._catalogue_path else None,
+                self._hook_cache,
+                context.Barrier(self.processes),
+            ),
         )
         # start every evaluator now, not on the first calls, and check each read the same catalogue
-        where = str(catalogue_path or "the default catalogue")
+        where = str(self._catalogue_path or "the default catalogue")
         try:
-            versions = {f.result() for f in [self._pool.submit(_check_in) for _ in range(processes)]}
+            versions = {f.result() for f in [pool.submit(_check_in) for _ in range(self.processes)]}
         except (BrokenProcessPool, threading.BrokenBarrierError):
-            self._pool.shutdown(cancel_futures=True)
+            pool.shutdown(cancel_futures=True)
             raise CatalogueError([f"{where}: the evaluator processes could not load it"]) from None
-        if versions != {catalogue.version}:
-            self._pool.shutdown(cancel_futures=True)
+        if versions != {self._catalogue.version}:
+            pool.shutdown(cancel_futures=True)
             raise CatalogueError(
                 [
                     f"{where}: the evaluator processes loaded catalogue {', '.join(sorted(versions))}, "
-                    f"the service {catalogue.version}"
+                    f"the service {self._catalogue.version}"
                 ]
             )
+        return pool
 
     def submit(self, service_id: str, raw: bytes) -> Future[Answer]:
-        return self._pool.submit(evaluate, service_id, raw)
+        """The call, on its way to an evaluator; ``Broken`` when there is no working pool."""
+        pool = self._pool
+        if pool is None:
+            raise Broken("no evaluator processes (being restarted)")
+        try:
+            future = pool.submit(evaluate, service_id, raw)
+        except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: shut down meanwhile
+            raise Broken(str(exc), pool) from exc
+        return _translated(future, pool)
+
+    def restart(self, broken: ProcessPoolExecutor) -> None:
+        """Replace the broken pool with a new, checked one; a pool already replaced is left be."""
+        with self._lock:
+            if self._pool is not broken:
+                return
+            self._pool = None
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._started()
+            self.restarts += 1
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+
+class Broken(Exception):
+    """No evaluator could take or finish the call: the service process answers it. ``pool``: the
+    pool that broke, to be restarted (None while a restart is under way)."""
+
+    def __init__(self, message: str, pool: ProcessPoolExecutor | None = None) -> None:
+        self.pool = pool
+        super().__init__(message)
+
+
+def _translated(future: Future[Answer], pool: ProcessPoolExecutor) -> Future[Answer]:
+    """The future, with the pool breaking under it reported as ``Broken``."""
+    out: Future[Answer] = Future()
+
+    def done(f: Future[Answer]) -> None:
+        if f.cancelled():  # the pool was shut down under it
+            out.set_exception(Broken("the evaluators were stopped"))
+            return
+        exc = f.exception()
+        if isinstance(exc, BrokenProcessPool):
+            out.set_exception(Broken(str(exc), pool))
+        elif exc is not None:
+            out.set_exception(exc)
+        else:
+            out.set_result(f.result())
+
+    future.add_done_callback(done)
+    return out
 
 
 def usable_cores() -> int:
