@@ -159,12 +159,12 @@ class _Served:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         import uvicorn
 
-        from fhir_resist.cdshooks import app
+        from fhir_resist.cdshooks import app, tuning
 
         self.settings: list[object] = []
         self.runs: list[dict[str, object]] = []
         monkeypatch.setattr(app, "create_app", lambda settings, **_: self.settings.append(settings) or "app")
-        monkeypatch.setattr(app, "tune_gc", lambda: None)
+        monkeypatch.setattr(tuning, "tune_gc", lambda: None)
         monkeypatch.setattr(uvicorn, "run", lambda target, **kw: self.runs.append({"target": target, **kw}))
         monkeypatch.delenv("FHIR_RESIST_PROCESSES", raising=False)
         monkeypatch.delenv("FHIR_RESIST_CATALOGUE", raising=False)

@@ -113,9 +113,9 @@ def test_serve_builds_the_app_and_runs_it(
         ran.update(app=app, **options)
 
     monkeypatch.setattr("uvicorn.run", run)
-    monkeypatch.setattr("fhir_resist.cdshooks.app.tune_gc", lambda: ran.update(tuned=True))
+    monkeypatch.setattr("fhir_resist.cdshooks.tuning.tune_gc", lambda: ran.update(tuned=True))
     monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "off")
-    assert main(["serve", "--port", "8123"]) == 0
+    assert main(["serve", "--port", "8123", "--processes", "0"]) == 0
     assert ran["tuned"] is True
     assert ran["port"] == 8123 and ran["host"] == "127.0.0.1"
     assert not isinstance(ran["app"], str)

@@ -244,8 +244,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from fhir_resist.cdshooks.app import ServiceSettings, create_app, tune_gc
+    from fhir_resist.cdshooks.app import ServiceSettings, create_app
     from fhir_resist.cdshooks.evaluators import usable_cores
+    from fhir_resist.cdshooks.tuning import tune_gc
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -29,6 +29,7 @@ from typing import Any
 
 from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import hooks
+from fhir_resist.cdshooks.tuning import tune_gc
 from fhir_resist.errors import CatalogueError
 from fhir_resist.files import JsonProblem, parse_json
 
@@ -68,9 +69,10 @@ def _start(catalogue_path: str | None, hook_cache: int, started: Any) -> None:
     _catalogue = load_catalogue(catalogue_path)
     _cache = hooks.AssessmentCache(hook_cache)
     threading.Thread(target=_free_spent, name="fhir-resist-free", daemon=True).start()
-    from fhir_resist.cdshooks.app import tune_gc
-
     tune_gc()
+
+
+_START_TIMEOUT = 120.0  # seconds for every evaluator to start (import, load the catalogue)
 
 
 def _check_in() -> str:
@@ -79,9 +81,6 @@ def _check_in() -> str:
     assert _catalogue is not None
     _started.wait(timeout=_START_TIMEOUT)
     return _catalogue.version
-
-
-_START_TIMEOUT = 120.0  # seconds for every evaluator to start (import, load the catalogue)
 
 
 def evaluate(service_id: str, raw: bytes) -> Answer:
