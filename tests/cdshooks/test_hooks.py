@@ -1,4 +1,4 @@
-"""The hook service's parts without HTTP: the assessment cache key."""
+"""The hook service's parts without HTTP: the assessment cache key; what needs the FHIR server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import json
 from datetime import date
 from typing import Any
 
-from fhir_resist.cdshooks.hooks import BY_ID, AssessmentCache, parse_request
+import pytest
+
+from fhir_resist.cdshooks.hooks import BY_ID, AssessmentCache, needs_server, parse_request
+from tests.cdshooks.test_app import KRAS, hook_request
+from tests.conftest import load_json
 
 SERVICE = BY_ID["fhir-resist-patient-view"]
 DAY = date(2026, 11, 30)
@@ -48,3 +52,34 @@ def test_the_hook_fetch_client_gives_up_quickly() -> None:
     assert client.retry.attempts == 2
     assert client.timeout[1] <= 4.0
     assert client.retry.max_wait <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "needed"),
+    [
+        ({}, False),  # every key prefetched
+        ({"conditions": None}, False),  # null: the EHR says there is no data
+        ({"conditions": "drop"}, True),  # not sent: to be fetched
+        ({"conditions": {"resourceType": "OperationOutcome", "issue": []}}, True),  # the EHR failed it
+        (
+            {
+                "reports": {
+                    "resourceType": "Bundle",
+                    "type": "searchset",
+                    "link": [{"relation": "next", "url": "http://ehr.test/fhir?page=2"}],
+                    "entry": [],
+                }
+            },
+            True,  # more pages
+        ),
+        ({"conditions": 3}, False),  # invalid: a 400, not a fetch
+    ],
+)
+def test_needs_server_only_for_what_prefetch_did_not_bring(change: dict[str, Any], needed: bool) -> None:
+    body = hook_request("patient-view", load_json(KRAS))
+    for key, value in change.items():
+        if value == "drop":
+            del body["prefetch"][key]
+        else:
+            body["prefetch"][key] = value
+    assert needs_server(parse_request(body, SERVICE)) is needed
