@@ -106,19 +106,23 @@ def test_usable_cores_is_at_least_one() -> None:
     assert usable_cores() >= 1
 
 
-def test_calls_that_need_the_fhir_server_are_answered_by_the_service_process(
-    tmp_path: Path, catalogue: Catalogue, hapi: HapiMock
-) -> None:
-    """A missing prefetch key is fetched in the service process's threads, not in an evaluator
-    (waiting on a network is no work for a process sized to a core): the HAPI mock, which exists
-    only in this process, is reached, and the complete prefetch call still goes to an evaluator."""
-    settings = ServiceSettings(
+def _one_evaluator(tmp_path: Path) -> ServiceSettings:
+    return ServiceSettings(
         auth="off",
         feedback_path=tmp_path / "feedback.jsonl",
         processes=1,
         catalogue_path=ROOT / "catalogue",
         deadline=60,
     )
+
+
+def test_calls_that_need_the_fhir_server_are_answered_by_the_service_process(
+    tmp_path: Path, catalogue: Catalogue, hapi: HapiMock
+) -> None:
+    """A missing prefetch key is fetched in the service process's threads, not in an evaluator
+    (waiting on a network is no work for a process sized to a core): the HAPI mock, which exists
+    only in this process, is reached, and the complete prefetch call still goes to an evaluator."""
+    settings = _one_evaluator(tmp_path)
     partial = hook_request("patient-view", load_json(KRAS))
     del partial["prefetch"]["conditions"]
     partial["fhirServer"] = BASE
@@ -135,13 +139,7 @@ def test_calls_that_need_the_fhir_server_are_answered_by_the_service_process(
 def test_a_dead_evaluator_costs_no_answer_and_is_replaced(tmp_path: Path, catalogue: Catalogue) -> None:
     """An evaluator killed (out of memory, by an operator) breaks the pool: the call is answered by
     the service process, a new pool is started and checked, and later calls go to it."""
-    settings = ServiceSettings(
-        auth="off",
-        feedback_path=tmp_path / "feedback.jsonl",
-        processes=1,
-        catalogue_path=ROOT / "catalogue",
-        deadline=60,
-    )
+    settings = _one_evaluator(tmp_path)
     request = hook_request("patient-view", load_json(KRAS))
     with TestClient(create_app(settings, catalogue=catalogue)) as client:
         evaluators: Evaluators = client.app.state.evaluators  # type: ignore[attr-defined]
