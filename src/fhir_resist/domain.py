@@ -131,6 +131,9 @@ class Therapy:
     start: date | None = None
     end: date | None = None
     proposed: bool = False  # a draft order or a plan: not yet given
+    # What ties it to other therapies given with it: basedOn / partOf references (a CarePlan,
+    # a RequestGroup, a parent request) and groupIdentifier ("system|value").
+    groups: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:

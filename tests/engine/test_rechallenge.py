@@ -90,16 +90,53 @@ def test_rechallenge_after_acquired_resistance_has_cleared(catalogue: Catalogue)
     assert assessment.issues == ()  # the patient is not on cetuximab now
 
 
-def test_no_rechallenge_before_the_interval(catalogue: Catalogue) -> None:
+def _rechallenge(assessment: Any, where: str = "countermeasures") -> list[Any]:
+    return [r for r in getattr(assessment, where) if r.countermeasure.strategy.value == "rechallenge"]
+
+
+def test_rechallenge_after_acquired_resistance_has_cleared_is_offered_without_conditions(
+    catalogue: Catalogue,
+) -> None:
+    assessment = _strategies(_patient(), catalogue, "2026-02-10")
+    (offered,) = _rechallenge(assessment)
+    assert offered.offer.value == "offered"
+    assert offered.needs == ()
+    assert _rechallenge(assessment, "withheld") == []
+
+
+def test_no_rechallenge_before_the_interval_is_withheld_with_the_reason(catalogue: Catalogue) -> None:
     assessment = _strategies(_patient(), catalogue, "2025-11-01")
-    assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
-    assert any("rechallenge not yet" in m.text for m in assessment.messages)
+    assert not _rechallenge(assessment)
+    (withheld,) = _rechallenge(assessment, "withheld")
+    assert withheld.why[0].startswith("not yet: 61 days since the last dose")
+    assert not any("rechallenge" in m.text for m in assessment.messages)  # not "input not used"
 
 
-def test_no_rechallenge_when_the_negative_cannot_prove_absence(catalogue: Catalogue) -> None:
+def test_cleared_at_unknown_tumour_fraction_offers_rechallenge_as_conditional(catalogue: Catalogue) -> None:
     assessment = _strategies(_patient(fraction=None), catalogue, "2026-02-10")
-    assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
+    (conditional,) = _rechallenge(assessment)
+    assert conditional.offer.value == "conditional"
+    assert "tumour fraction of at least 0.1" in conditional.why[0]
+    assert "CHRONOS" in {r.trial for r in conditional.countermeasure.evidence.references}
+    assert [n.code for n in conditional.needs] == ["ctdna-tumour-fraction"]
     assert "ctdna-tumour-fraction" in {d.code for d in assessment.data_requirements}
+
+
+def test_cleared_at_known_low_tumour_fraction_is_undetermined_and_said(catalogue: Catalogue) -> None:
+    assessment = _strategies(_patient(fraction=1.0), catalogue, "2026-02-10")
+    assert not _rechallenge(assessment)
+    (withheld,) = _rechallenge(assessment, "withheld")
+    assert withheld.why[0].startswith("undetermined: KRAS")
+    assert "tumour fraction 0.01, below the 0.1" in withheld.why[0]
+    assert "ctdna-tumour-fraction" in {d.code for d in assessment.data_requirements}
+
+
+def test_rechallenge_while_the_clone_is_still_seen_is_withheld(catalogue: Catalogue) -> None:
+    resources = [r for r in _patient() if r.get("id") != "kras-latest"]
+    resources.append(_kras("kras-latest", "sp-2", True))
+    assessment = _strategies(resources, catalogue, "2026-02-10")
+    (withheld,) = _rechallenge(assessment, "withheld")
+    assert "still detected in the latest sample" in withheld.why[0]
 
 
 def test_no_rechallenge_when_acquisition_cannot_be_shown(catalogue: Catalogue) -> None:
@@ -111,7 +148,8 @@ def test_no_sample_after_the_stop_asks_for_ctdna_first(catalogue: Catalogue) -> 
     resources = [r for r in _patient() if r.get("id") not in {"kras-latest", "sp-2", "tf-sp-2"}]
     assessment = _strategies(resources, catalogue, "2026-02-10")
     assert "ctdna-before-rechallenge" in {d.code for d in assessment.data_requirements}
-    assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
+    assert not _rechallenge(assessment)
+    assert _rechallenge(assessment, "withheld")[0].why[0].startswith("undetermined: no sample since")
 
 
 def _reorder(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:

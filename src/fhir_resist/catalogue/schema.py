@@ -148,10 +148,31 @@ class Requires(Model):
     wild_type_tested: tuple[AlterationPattern, ...] = ()
 
 
+class Partner(Model):
+    """A drug or class that, given in the same regimen, makes the rule's resistance not apply.
+
+    E.g. an anti-EGFR antibody given with a BRAF inhibitor for BRAF V600E (BEACON CRC): the
+    combination is the treatment, so the antibody is not flagged. ``only_if`` limits the exception
+    to findings of the given shape (a KRAS G12C inhibitor spares the antibody for G12C only).
+    """
+
+    classes: tuple[Id, ...] = ()
+    drugs: tuple[Id, ...] = ()
+    only_if: tuple[AlterationPattern, ...] = ()
+    reason: Text
+
+    @model_validator(mode="after")
+    def _some(self) -> Partner:
+        if not self.classes and not self.drugs:
+            raise ValueError("a partner names classes or drugs")
+        return self
+
+
 class TherapyScope(Model):
     classes: tuple[Id, ...] = ()
     drugs: tuple[Id, ...] = ()
     except_drugs: tuple[Id, ...] = ()
+    unless_with: tuple[Partner, ...] = ()  # regimens in which the resistance does not apply
 
     @model_validator(mode="after")
     def _some(self) -> TherapyScope:
@@ -178,13 +199,83 @@ class CountermeasureEvidence(Model):
     summary: str | None = None
 
 
+class PriorTherapy(Model):
+    """Whether the patient has received (now or before) a drug of these classes or these drugs."""
+
+    fact: Literal["prior-therapy"]
+    classes: tuple[Id, ...] = ()
+    drugs: tuple[Id, ...] = ()
+    received: bool
+
+    @model_validator(mode="after")
+    def _some(self) -> PriorTherapy:
+        if not self.classes and not self.drugs:
+            raise ValueError("a prior-therapy condition names classes or drugs")
+        return self
+
+
+class PriorLines(Model):
+    """How many earlier regimens (lines) the patient has had, as recorded."""
+
+    fact: Literal["prior-lines"]
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> PriorLines:
+        if self.min is None and self.max is None:
+            raise ValueError("a prior-lines condition needs min or max")
+        return self
+
+
+class Biomarker(Model):
+    """A biomarker state: the alteration present, or tested and absent (MSI stable for MSI-high)."""
+
+    fact: Literal["biomarker"]
+    alteration: AlterationPattern
+    state: Literal["present", "absent"]
+
+
+class TumourCondition(Model):
+    """The cancer type (OncoTree; descendants included)."""
+
+    fact: Literal["tumour"]
+    include: tuple[str, ...] = Field(min_length=1)
+
+
+class FindingTiming(Model):
+    """When the finding the countermeasure answers appeared relative to the affected therapy."""
+
+    fact: Literal["finding-timing"]
+    timing: Timing
+
+
+class Setting(Model):
+    """A disease setting that must be documented (e.g. radioiodine-refractory disease)."""
+
+    fact: Literal["setting"]
+    setting: Literal[
+        "adjuvant",
+        "metastatic",
+        "radioiodine-refractory",
+        "histologic-transformation-confirmed",
+    ]
+
+
+Criterion = Annotated[
+    PriorTherapy | PriorLines | Biomarker | TumourCondition | FindingTiming | Setting,
+    Field(discriminator="fact"),
+]
+
+
 class Countermeasure(Model):
     strategy: Strategy
     drugs: tuple[Id, ...] = ()
     classes: tuple[Id, ...] = ()
     tests: tuple[Text, ...] = ()
     only_if: tuple[AlterationPattern, ...] = ()
-    condition: str | None = None
+    condition: str | None = None  # the human wording of ``requires``
+    requires: tuple[Criterion, ...] = ()  # structured conditions, all must hold (engine-checked)
     interval_parameter: str | None = (
         None  # rechallenge: catalogue parameter, minimum days since the last dose
     )
@@ -201,7 +292,15 @@ class Countermeasure(Model):
             raise ValueError("a rechallenge countermeasure names its interval_parameter (see catalogue.yaml)")
         if self.strategy is Strategy.RETEST and not self.tests:
             raise ValueError("a retest countermeasure names the tests")
+        if self.requires and not self.condition:
+            raise ValueError("a countermeasure with requires says them in words in 'condition'")
         return self
+
+    @property
+    def key(self) -> str:
+        """How cases name it: ``combine encorafenib+cetuximab``, ``switch bevacizumab``, ``retest``."""
+        named = "+".join((*self.drugs, *self.classes))
+        return f"{self.strategy.value} {named}" if named else self.strategy.value
 
 
 class CaseAlteration(Model):
@@ -224,9 +323,17 @@ class Case(Model):
     name: Text
     tumour: str
     drug: Id
+    with_: tuple[Id, ...] = Field(default=(), alias="with")  # co-prescribed in the same regimen
+    prior: tuple[Id, ...] = ()  # an earlier regimen, stopped before the case's time
     alterations: tuple[CaseAlteration, ...] = ()
     absent: tuple[CaseAlteration, ...] = ()
     expect: Literal["match", "no-match"]
+    # With a match: the alert on the case's drug, and the rule's countermeasures by status
+    # (each list, when given, is the whole set; names as Countermeasure.key).
+    severity: Literal["high", "moderate", "low", "none"] | None = None
+    offered: tuple[str, ...] | None = None
+    conditional: tuple[str, ...] | None = None
+    withheld: tuple[str, ...] | None = None
     note: str | None = None
 
 

@@ -25,7 +25,9 @@ from fhir_resist.domain import (
     Therapy,
 )
 from fhir_resist.engine import explain, lab
-from fhir_resist.engine.longitudinal import history, sample_date
+from fhir_resist.engine.conditions import Facts, Outcome, judge
+from fhir_resist.engine.explain import drug_names
+from fhir_resist.engine.longitudinal import ADEQUATE_TUMOUR_FRACTION, history, sample_date
 from fhir_resist.engine.match import fits, locus_key
 from fhir_resist.engine.model import (
     Assessment,
@@ -34,11 +36,14 @@ from fhir_resist.engine.model import (
     Implication,
     Issue,
     IssueSeverity,
+    Offer,
     Recommendation,
+    RegimenException,
     Status,
     TimingCall,
 )
 from fhir_resist.engine.rechallenge import rechallenges
+from fhir_resist.engine.regimens import Regimen, Resolved, form_regimens, regimen_of
 from fhir_resist.engine.requirements import data_requirements
 from fhir_resist.engine.timing import timing_for
 
@@ -47,7 +52,6 @@ _CURRENT_STATUS = frozenset({"active", "on-hold", "draft", "intended", "in-progr
 _LEVEL_ORDER = {EvidenceLevel.A: 0, EvidenceLevel.B: 1, EvidenceLevel.C: 2, EvidenceLevel.D: 3}
 _SEVERITY_STEPS = (IssueSeverity.HIGH, IssueSeverity.MODERATE, IssueSeverity.LOW)
 _BASE_SEVERITY = {EvidenceLevel.A: 0, EvidenceLevel.B: 0, EvidenceLevel.C: 1, EvidenceLevel.D: 2}
-ADEQUATE_TUMOUR_FRACTION = "ctdna-adequate-tumour-fraction"
 SUBCLONAL_TISSUE_VAF = "subclonal-tissue-vaf"
 RECENT_ADMINISTRATION = "recent-administration-days"
 AMPLIFICATION = "amplification-min-copies"
@@ -66,16 +70,30 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     recent = catalogue.parameter(RECENT_ADMINISTRATION)
     therapies = tuple(item for item in resolved if _is_current(item[0], at.date(), recent))
     past = tuple(item for item in resolved if not _is_current(item[0], at.date(), recent))
-    recommendations = _recommendations(findings, catalogue)
-    issues = _issues(context, findings, therapies, past, recommendations, catalogue)
+    regimens = form_regimens(therapies, past, at.date())
+    facts = Facts(
+        catalogue,
+        tumour,
+        tuple(a for a in alterations if a.call is Call.PRESENT),
+        tuple(a for a in alterations if a.call is Call.ABSENT),
+        regimens,
+    )
+    candidates = _recommendations(findings, catalogue)
+    issues, exceptions = _issues(context, findings, therapies, past, regimens, candidates, facts)
     rechallenge = rechallenges(findings, past, therapies, catalogue, at.date())
     messages += rechallenge.messages
     messages += lab.compare(context.lab_implications, findings, catalogue)
     implications = _implications(findings, catalogue)
     acquired = frozenset(d for issue in issues if issue.timing is TimingCall.ACQUIRED for d in issue.drugs)
-    needs = (
-        *data_requirements(catalogue, tumour, alterations, therapies, findings, acquired),
-        *rechallenge.requirements,
+    proposed, withheld = _patient_countermeasures(candidates, issues, findings, facts)
+    proposed += rechallenge.recommendations
+    withheld += rechallenge.withheld
+    needs = _unique_needs(
+        (
+            *data_requirements(catalogue, tumour, alterations, therapies, findings, acquired),
+            *rechallenge.requirements,
+            *(need for rec in proposed for need in rec.needs),
+        )
     )
     status = Status.DATA_REQUIRED if tumour is None else Status.SUCCESS
     preliminary = any(a.preliminary for f in findings for a in f.alterations) or any(
@@ -91,10 +109,7 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
         findings=findings,
         issues=issues,
         implications=implications,
-        countermeasures=(
-            *_offered(recommendations, issues, findings, catalogue),
-            *rechallenge.recommendations,
-        ),
+        countermeasures=tuple(proposed),
         data_requirements=needs,
         messages=tuple(messages),
         inputs=context.inputs,
@@ -103,7 +118,23 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
         catalogue=catalogue,
         therapies=tuple(t.source for t in context.therapies),
         report_results=frozenset(r for report in context.reports for r in report.results),
+        withheld=tuple(withheld),
+        exceptions=exceptions,
+        regimens=regimens,
     )
+
+
+def _unique_needs(needs: Iterable[DataRequirement]) -> tuple[DataRequirement, ...]:
+    """One requirement per (code, text); the reasons of repeats are joined."""
+    merged: dict[tuple[str, str], DataRequirement] = {}
+    for need in needs:
+        key = (need.code, need.text)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = need
+        elif need.reason not in old.reason.split("; "):
+            merged[key] = replace(old, reason=f"{old.reason}; {need.reason}")
+    return tuple(merged.values())
 
 
 # ------------------------------------------------------------------------- context
@@ -324,13 +355,18 @@ def _therapies(
 def _issues(
     context: PatientContext,
     findings: tuple[Finding, ...],
-    therapies: tuple[tuple[Therapy, tuple[str, ...]], ...],
-    past: tuple[tuple[Therapy, tuple[str, ...]], ...],
-    recommendations: tuple[Recommendation, ...],
-    catalogue: Catalogue,
-) -> tuple[Issue, ...]:
+    therapies: Resolved,
+    past: Resolved,
+    regimens: tuple[Regimen, ...],
+    candidates: tuple[Recommendation, ...],
+    facts: Facts,
+) -> tuple[tuple[Issue, ...], tuple[RegimenException, ...]]:
+    catalogue = facts.catalogue
     issues: list[Issue] = []
+    exceptions: list[RegimenException] = []
     for therapy, drugs in therapies:
+        regimen = regimen_of(therapy, regimens)
+        together = regimen.drugs if regimen is not None else drugs
         for finding in findings:
             rule = finding.rule
             if rule.effect not in _FAILS:
@@ -339,19 +375,24 @@ def _issues(
             affected = tuple(d for d in drugs if d in covered)
             if not affected:
                 continue
+            spared = _spared_by(finding, together, catalogue)
+            if spared is not None:
+                partners, reason = spared
+                exceptions.append(RegimenException(therapy, affected, finding, partners, reason))
+                continue
             earlier = _earlier_course(finding, therapy, past, covered)
             if earlier is not None:
                 timing, reason = timing_for(finding, earlier)
                 reason = f"on an earlier course of {earlier.label}: {reason}"
             else:
                 timing, reason = timing_for(finding, therapy)
-            proposals = tuple(
-                r
-                for r in recommendations
+            decided = (
+                _decide(r, findings, facts, timing, exclude=finding, current=together)
+                for r in candidates
                 if rule.id in r.rule_ids
-                and not _fails_for(r, findings, catalogue, exclude=finding)
                 and r.countermeasure.strategy is not Strategy.RECHALLENGE  # the drug is being given now
             )
+            proposals = tuple(r for r in decided if r.offer is not Offer.WITHHELD)
             severity = _severity(finding, context, catalogue)
             if earlier is not None and finding.history.cleared and _rechallenge_supported(rule):
                 # Re-treatment after the acquired clone cleared, where the rule's own evidence
@@ -369,10 +410,29 @@ def _issues(
                     timing=timing,
                     timing_reason=reason,
                     countermeasures=proposals,
-                    detail=explain.issue_sentence(finding, therapy, affected, timing, catalogue, earlier),
+                    detail=explain.issue_sentence(
+                        finding, therapy, affected, timing, catalogue, earlier, regimen
+                    ),
                 )
             )
-    return tuple(issues)
+    return tuple(issues), tuple(exceptions)
+
+
+def _spared_by(
+    finding: Finding, together: tuple[str, ...], catalogue: Catalogue
+) -> tuple[tuple[str, ...], str] | None:
+    """The partner drugs in the regimen that make the rule's resistance not apply, and why."""
+    trigger = finding.trigger
+    gene = catalogue.genes.get(trigger.gene or "")
+    for partner in finding.rule.therapies.unless_with:
+        wanted = set(partner.drugs) | {d for c in partner.classes for d in catalogue.class_members(c)}
+        present = tuple(d for d in together if d in wanted)
+        if not present:
+            continue
+        if partner.only_if and not any(fits(p, trigger, trigger.gene, gene) for p in partner.only_if):
+            continue
+        return present, partner.reason
+    return None
 
 
 def _rechallenge_supported(rule: Rule) -> bool:
@@ -384,7 +444,7 @@ def _rechallenge_supported(rule: Rule) -> bool:
 def _earlier_course(
     finding: Finding,
     therapy: Therapy,
-    past: tuple[tuple[Therapy, tuple[str, ...]], ...],
+    past: Resolved,
     covered: frozenset[str],
 ) -> Therapy | None:
     """The earlier, stopped course of a drug this rule covers on which the finding was acquired.
@@ -404,21 +464,72 @@ def _earlier_course(
     return max(candidates, key=lambda t: t.end or date.min) if candidates else None
 
 
-def _offered(
-    recommendations: tuple[Recommendation, ...],
+def _patient_countermeasures(
+    candidates: tuple[Recommendation, ...],
     issues: tuple[Issue, ...],
     findings: tuple[Finding, ...],
-    catalogue: Catalogue,
-) -> tuple[Recommendation, ...]:
-    """The countermeasures for the whole patient: those of the issues, and for findings without an
-    issue every option except rechallenge (which needs a therapy history to be judged)."""
-    in_issues = {r.key for issue in issues for r in issue.countermeasures}
-    return tuple(
-        r
-        for r in recommendations
-        if r.key in in_issues
-        or (r.countermeasure.strategy is not Strategy.RECHALLENGE and not _fails_for(r, findings, catalogue))
-    )
+    facts: Facts,
+) -> tuple[list[Recommendation], list[Recommendation]]:
+    """The countermeasures for the whole patient, offered or conditional, and those withheld.
+
+    One that an issue offers keeps the issue's verdict; the others are judged against every
+    finding. Rechallenge is judged separately (it needs the therapy history).
+    """
+    in_issues = {r.key: r for issue in issues for r in issue.countermeasures}
+    current = tuple(d for r in facts.regimens if r.current for d in r.drugs)
+    proposed: list[Recommendation] = []
+    withheld: list[Recommendation] = []
+    for rec in candidates:
+        if rec.countermeasure.strategy is Strategy.RECHALLENGE:
+            continue
+        timings = {i.timing for i in issues if i.finding.rule.id in rec.rule_ids}
+        timing = next((t for t in (TimingCall.ACQUIRED, TimingCall.PRIMARY) if t in timings), None)
+        decided = in_issues.get(rec.key) or _decide(
+            rec, findings, facts, timing, exclude=None, current=current
+        )
+        (withheld if decided.offer is Offer.WITHHELD else proposed).append(decided)
+    return proposed, withheld
+
+
+def _decide(
+    rec: Recommendation,
+    findings: tuple[Finding, ...],
+    facts: Facts,
+    timing: TimingCall | None,
+    *,
+    exclude: Finding | None,
+    current: tuple[str, ...],
+) -> Recommendation:
+    """Offered, conditional or withheld, from the findings, the current regimen and the conditions."""
+    cm = rec.countermeasure
+    catalogue = facts.catalogue
+    clashes = _fails_for(rec, findings, catalogue, exclude)
+    if clashes:
+        labels = sorted({f.trigger.label for f in findings if f.rule.id in clashes})
+        return replace(
+            rec,
+            offer=Offer.WITHHELD,
+            why=(f"predicted to fail: {', '.join(labels)} ({', '.join(clashes)})",),
+        )
+    if cm.strategy in {Strategy.SWITCH, Strategy.COMBINE} and cm.drugs and set(cm.drugs) <= set(current):
+        return replace(
+            rec,
+            offer=Offer.WITHHELD,
+            why=(f"the patient is receiving it now ({drug_names(cm.drugs, catalogue)})",),
+        )
+    verdicts = [judge(c, facts, timing) for c in cm.requires]
+    failed = [v.text for v in verdicts if v.outcome is Outcome.NOT_MET]
+    if failed:
+        return replace(rec, offer=Offer.WITHHELD, why=tuple(failed))
+    unknown = [v for v in verdicts if v.outcome is Outcome.UNKNOWN]
+    if unknown:
+        return replace(
+            rec,
+            offer=Offer.CONDITIONAL,
+            why=tuple(v.text for v in unknown),
+            needs=tuple(v.need for v in unknown if v.need is not None),
+        )
+    return replace(rec, offer=Offer.OFFERED, why=tuple(v.text for v in verdicts))
 
 
 def _identifier(patient: str | None, rule_id: str, medication: str, observations: Iterable[str]) -> str:
@@ -519,9 +630,14 @@ def _fails_for(
         if finding is exclude or finding.rule.effect is not Effect.RESISTANCE:
             continue
         # A combination built to overcome this very finding (e.g. BRAF + anti-EGFR) is not refuted by it.
-        if finding.rule.id in rec.rule_ids and cm.strategy.value == "combine":
+        if finding.rule.id in rec.rule_ids and cm.strategy is Strategy.COMBINE:
             continue
-        if offered & catalogue.members(finding.rule.therapies):
+        hit = offered & catalogue.members(finding.rule.therapies)
+        # Nor is a combination that carries the partner the finding's rule names (its resistance
+        # does not apply to that regimen).
+        if hit and cm.strategy is Strategy.COMBINE and _spared_by(finding, cm.drugs, catalogue) is not None:
+            continue
+        if hit:
             clashes.append(finding.rule.id)
     return tuple(clashes)
 

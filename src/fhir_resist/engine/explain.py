@@ -5,6 +5,7 @@ from __future__ import annotations
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.domain import Therapy
 from fhir_resist.engine.model import Finding, TimingCall
+from fhir_resist.engine.regimens import Regimen
 
 _EFFECT_WORDS = {
     "resistance": "predicts resistance to",
@@ -28,6 +29,7 @@ def issue_sentence(
     timing: TimingCall,
     catalogue: Catalogue,
     earlier: Therapy | None = None,
+    regimen: Regimen | None = None,
 ) -> str:
     rule = finding.rule
     alteration = finding.trigger.label
@@ -46,8 +48,11 @@ def issue_sentence(
         ),
         TimingCall.UNDETERMINED: "whether primary or acquired cannot be told from the data",
     }[timing]
+    given = drug_names(drugs, catalogue)
+    if regimen is not None and len(regimen.drugs) > 1:
+        given += f" (regimen {drug_names(regimen.drugs, catalogue)})"
     sentence = (
-        f"{alteration} {_EFFECT_WORDS[rule.effect.value]} {drug_names(drugs, catalogue)}{where} "
+        f"{alteration} {_EFFECT_WORDS[rule.effect.value]} {given}{where} "
         f"({rule.mechanism.value} mechanism; {timing_words}; evidence level {rule.evidence.level.value})."
     )
     latest = finding.history.latest

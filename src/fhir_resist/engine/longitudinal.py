@@ -8,6 +8,8 @@ from datetime import date
 from fhir_resist.domain import Alteration, Call, PatientContext, SpecimenType
 from fhir_resist.engine.match import same_locus
 
+ADEQUATE_TUMOUR_FRACTION = "ctdna-adequate-tumour-fraction"  # catalogue parameter
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:

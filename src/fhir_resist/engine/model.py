@@ -10,6 +10,7 @@ from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Countermeasure, Rule
 from fhir_resist.domain import Alteration, Message, Therapy
 from fhir_resist.engine.longitudinal import History
+from fhir_resist.engine.regimens import Regimen
 
 
 class Status(StrEnum):
@@ -77,18 +78,40 @@ class Implication:
     observations: tuple[str, ...]
 
 
+class Offer(StrEnum):
+    """What the patient's facts say of a countermeasure."""
+
+    OFFERED = "offered"  # every condition met
+    CONDITIONAL = "conditional"  # none fails, some cannot be decided (``why``; ``needs``)
+    WITHHELD = "withheld"  # the patient's facts rule it out (``why``)
+
+
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    """A countermeasure proposed for this patient, with the findings it answers."""
+    """A countermeasure for this patient, with the findings it answers and what decided it."""
 
     countermeasure: Countermeasure
     rule_ids: tuple[str, ...]
     reasons: tuple[str, ...]
+    offer: Offer = Offer.OFFERED
+    why: tuple[str, ...] = ()  # withheld: what rules it out; conditional: what must still hold
+    needs: tuple[DataRequirement, ...] = ()
 
     @property
     def key(self) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
         cm = self.countermeasure
         return (cm.strategy.value, cm.drugs, cm.classes, cm.tests)
+
+
+@dataclass(frozen=True, slots=True)
+class RegimenException:
+    """A therapy not alerted because its regimen contains the partner that overcomes the finding."""
+
+    therapy: Therapy
+    drugs: tuple[str, ...]
+    finding: Finding
+    partners: tuple[str, ...]  # the partner drugs in the regimen
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +143,9 @@ class Assessment:
     therapies: tuple[str, ...] = ()
     # Observations that arrived as results of a DiagnosticReport among the inputs.
     report_results: frozenset[str] = frozenset()
+    # Countermeasures the patient's facts rule out, with the reason (never offered).
+    withheld: tuple[Recommendation, ...] = ()
+    # Therapies not alerted because their regimen contains the finding's partner.
+    exceptions: tuple[RegimenException, ...] = ()
+    # The regimens formed from the therapies (current and past), as drug-name labels.
+    regimens: tuple[Regimen, ...] = ()

@@ -873,7 +873,21 @@ class _Reader:
             start=start,
             end=end,
             proposed=proposed,
+            groups=self._therapy_groups(res),
         )
+
+    def _therapy_groups(self, res: JSON) -> tuple[str, ...]:
+        """The requests, plans and group identifiers a therapy shares with the others of its regimen."""
+        out: list[str] = []
+        for element in ("basedOn", "partOf"):
+            for item in _items(res, element):
+                ref = self.norm(_ref(item))
+                if ref and ref not in out:
+                    out.append(ref)
+        group = res.get("groupIdentifier")
+        if isinstance(group, dict) and isinstance(group.get("value"), str):
+            out.append(f"{group.get('system') or ''}|{group['value']}")
+        return tuple(out)
 
     def _medication(self, ref: str, res: JSON, med_ref: str) -> object:
         if med_ref.startswith("#"):
