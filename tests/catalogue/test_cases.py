@@ -1,11 +1,14 @@
-"""Every rule's own cases run through the real engine: each must and must not trigger as declared."""
+"""Every rule's own cases run through the real engine: match, severity and countermeasures as declared."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from fhir_resist.catalogue import Catalogue, load_catalogue
-from fhir_resist.catalogue.cases import case_matches
+from fhir_resist.catalogue.cases import _problems, case_outcome, run_cases
+from fhir_resist.catalogue.schema import Case
 from tests.conftest import ROOT
 
 _CATALOGUE = load_catalogue(ROOT / "catalogue")
@@ -17,9 +20,43 @@ def test_rule_case(rule_id: str, index: int, catalogue: Catalogue) -> None:
     rule = catalogue.rule(rule_id)
     assert rule is not None
     case = rule.cases[index]
-    assert case_matches(catalogue, rule, case) == (case.expect == "match"), case.name
+    assert _problems(case, case_outcome(catalogue, rule, case)) == [], case.name
 
 
 def test_every_rule_has_cases() -> None:
     assert CASES
     assert {r for r, _ in CASES} == {r.id for r in _CATALOGUE.rules}
+
+
+def _case(**extra: Any) -> Case:
+    spec = {
+        "name": "BRAF V600E colorectal cancer on cetuximab",
+        "tumour": "COAD",
+        "drug": "cetuximab",
+        "alterations": [{"kind": "variant", "gene": "BRAF", "protein": "V600E"}],
+        "expect": "match",
+        **extra,
+    }
+    return Case.model_validate(spec)
+
+
+def test_a_wrong_severity_or_countermeasure_list_fails_the_case(catalogue: Catalogue) -> None:
+    rule = catalogue.rule("crc-antiegfr-braf-v600e")
+    assert rule is not None
+    right = case_outcome(catalogue, rule, _case())
+    assert right.severity == "high"
+    assert _problems(_case(severity="low"), right) == ["expected severity low, got high"]
+    wrong = _problems(_case(withheld=["switch bevacizumab"]), right)
+    assert wrong and wrong[0].startswith("expected withheld ['switch bevacizumab'], got")
+
+
+def test_a_partner_in_the_regimen_is_severity_none(catalogue: Catalogue) -> None:
+    rule = catalogue.rule("crc-antiegfr-braf-v600e")
+    assert rule is not None
+    outcome = case_outcome(catalogue, rule, _case(**{"with": ["encorafenib"]}))
+    assert outcome.matched
+    assert outcome.severity == "none"
+
+
+def test_run_cases_reports_every_failure_by_rule_and_case(catalogue: Catalogue) -> None:
+    assert run_cases(catalogue) == []

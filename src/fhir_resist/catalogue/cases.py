@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 
 from fhir_resist import hgvs
 from fhir_resist.catalogue.index import Catalogue
@@ -18,9 +19,13 @@ from fhir_resist.domain import (
     PatientContext,
     Therapy,
 )
+from fhir_resist.engine.model import Offer
 from fhir_resist.errors import HgvsError
 
 CASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+# A case's ``prior`` regimen: given together and stopped before the case's time.
+PRIOR_START = date(2025, 1, 1)
+PRIOR_END = date(2025, 6, 1)
 
 
 def run_cases(catalogue: Catalogue) -> list[str]:
@@ -29,20 +34,29 @@ def run_cases(catalogue: Catalogue) -> list[str]:
     for rule in catalogue.rules:
         for case in rule.cases:
             try:
-                matched = case_matches(catalogue, rule, case)
+                outcome = case_outcome(catalogue, rule, case)
             except HgvsError as exc:
                 failures.append(f"{rule.id}: {case.name}: {exc}")
                 continue
-            if matched != (case.expect == "match"):
-                failures.append(
-                    f"{rule.id}: {case.name}: expected {case.expect}, got "
-                    f"{'match' if matched else 'no-match'}"
-                )
+            failures += [f"{rule.id}: {case.name}: {problem}" for problem in _problems(case, outcome)]
     return failures
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOutcome:
+    """What the engine made of a case for its rule: match, the alert's severity, the countermeasures."""
+
+    matched: bool
+    severity: str  # "high" | "moderate" | "low" | "none" (matched but no alert on the drug)
+    offers: dict[str, tuple[str, ...]]  # offered / conditional / withheld -> countermeasure keys
 
 
 def case_matches(catalogue: Catalogue, rule: Rule, case: Case) -> bool:
     """Whether the engine applies ``rule`` to the case's drug for the case's findings."""
+    return case_outcome(catalogue, rule, case).matched
+
+
+def case_outcome(catalogue: Catalogue, rule: Rule, case: Case) -> CaseOutcome:
     from fhir_resist.engine.assess import assess
 
     alterations = [
@@ -51,23 +65,71 @@ def case_matches(catalogue: Catalogue, rule: Rule, case: Case) -> bool:
     alterations += [
         _alteration(a, Call.ABSENT, f"Observation/case-absent-{i}") for i, a in enumerate(case.absent)
     ]
-    therapy = Therapy(
-        source="MedicationRequest/case",
-        resource_type="MedicationRequest",
-        status="draft",
-        codings=(Coding(None, None, catalogue.drugs[case.drug].name),),
-        text=catalogue.drugs[case.drug].name,
-        proposed=True,
-    )
+    ordered = _therapy(catalogue, case.drug, "MedicationRequest/case")
+    therapies = [ordered]
+    therapies += [_therapy(catalogue, d, f"MedicationRequest/case-with-{d}") for d in case.with_]
+    therapies += [
+        replace(
+            _therapy(catalogue, d, f"MedicationStatement/case-prior-{d}"),
+            resource_type="MedicationStatement",
+            status="completed",
+            proposed=False,
+            start=PRIOR_START,
+            end=PRIOR_END,
+        )
+        for d in case.prior
+    ]
     context = PatientContext(
         patient="Patient/case",
         alterations=tuple(alterations),
-        therapies=(therapy,),
+        therapies=tuple(therapies),
         tumour_override=case.tumour,
     )
     assessment = assess(context, catalogue, CASE_TIME)
-    return any(
+    matched = any(
         f.rule.id == rule.id and case.drug in catalogue.members(rule.therapies) for f in assessment.findings
+    )
+    issue = next(
+        (i for i in assessment.issues if i.finding.rule.id == rule.id and i.therapy.source == ordered.source),
+        None,
+    )
+    offers: dict[str, list[str]] = {o.value: [] for o in Offer}
+    for rec in (*assessment.countermeasures, *assessment.withheld):
+        if rule.id in rec.rule_ids:
+            offers[rec.offer.value].append(rec.countermeasure.key)
+    return CaseOutcome(
+        matched,
+        issue.severity.value if issue is not None else "none",
+        {k: tuple(v) for k, v in offers.items()},
+    )
+
+
+def _problems(case: Case, outcome: CaseOutcome) -> list[str]:
+    if outcome.matched != (case.expect == "match"):
+        return [f"expected {case.expect}, got {'match' if outcome.matched else 'no-match'}"]
+    problems = []
+    if case.severity is not None and outcome.severity != case.severity:
+        problems.append(f"expected severity {case.severity}, got {outcome.severity}")
+    for offer, wanted in (
+        (Offer.OFFERED, case.offered),
+        (Offer.CONDITIONAL, case.conditional),
+        (Offer.WITHHELD, case.withheld),
+    ):
+        got = outcome.offers[offer.value]
+        if wanted is not None and sorted(wanted) != sorted(got):
+            problems.append(f"expected {offer.value} {sorted(wanted)}, got {sorted(got)}")
+    return problems
+
+
+def _therapy(catalogue: Catalogue, drug: str, source: str) -> Therapy:
+    name = catalogue.drugs[drug].name
+    return Therapy(
+        source=source,
+        resource_type="MedicationRequest",
+        status="draft",
+        codings=(Coding(None, None, name),),
+        text=name,
+        proposed=True,
     )
 
 

@@ -6,7 +6,15 @@ from collections import Counter
 from pathlib import PurePath
 
 from fhir_resist.catalogue.index import ANY, SOLID, Catalogue
-from fhir_resist.catalogue.schema import AlterationPattern, Effect, Rule, Strategy
+from fhir_resist.catalogue.schema import (
+    AlterationPattern,
+    Biomarker,
+    Effect,
+    PriorTherapy,
+    Rule,
+    Strategy,
+    TumourCondition,
+)
 
 
 def lint(catalogue: Catalogue) -> list[str]:
@@ -63,10 +71,13 @@ def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
     patterns = [
         *rule.alterations,
         *rule.requires.all_of,
+        *rule.requires.any_of,
         *rule.requires.none_of,
         *rule.requires.wild_type_tested,
     ]
     patterns += [p for cm in rule.countermeasures for p in cm.only_if]
+    patterns += [p for partner in rule.therapies.unless_with for p in partner.only_if]
+    patterns += [c.alteration for cm in rule.countermeasures for c in cm.requires if isinstance(c, Biomarker)]
     for pattern in patterns:
         problems += _pattern(catalogue, pattern)
     for class_id in rule.therapies.classes:
@@ -75,6 +86,19 @@ def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
     for drug in (*rule.therapies.drugs, *rule.therapies.except_drugs):
         if drug not in catalogue.drugs:
             problems.append(f"therapies: unknown drug '{drug}' (see drugs.yaml)")
+    for index, partner in enumerate(rule.therapies.unless_with):
+        problems += _known(catalogue, f"therapies.unless_with[{index}]", partner.drugs, partner.classes)
+    for index, cm in enumerate(rule.countermeasures):
+        for n, criterion in enumerate(cm.requires):
+            here = f"countermeasures[{index}].requires[{n}]"
+            if isinstance(criterion, PriorTherapy):
+                problems += _known(catalogue, here, criterion.drugs, criterion.classes)
+            if isinstance(criterion, TumourCondition):
+                problems += [
+                    f"{here}: unknown OncoTree code '{code}'"
+                    for code in criterion.include
+                    if code not in {ANY, SOLID} and code not in catalogue.tumours
+                ]
     for code in rule.tumours.include:
         if code not in {ANY, SOLID} and code not in catalogue.tumours:
             problems.append(f"tumours: unknown OncoTree code '{code}' (see tumours.yaml)")
@@ -105,14 +129,26 @@ def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
     if not rule.evidence.references:
         problems.append("evidence: no references")
     for index, case in enumerate(rule.cases):
-        if case.drug not in catalogue.drugs:
-            problems.append(f"cases[{index}]: unknown drug '{case.drug}'")
+        for drug in (case.drug, *case.with_, *case.prior):
+            if drug not in catalogue.drugs:
+                problems.append(f"cases[{index}]: unknown drug '{drug}'")
+        keys = {cm.key for cm in rule.countermeasures}
+        for listed in (case.offered, case.conditional, case.withheld):
+            for key in listed or ():
+                if key not in keys:
+                    problems.append(f"cases[{index}]: '{key}' is not a countermeasure of this rule")
         if case.tumour not in catalogue.tumours:
             problems.append(f"cases[{index}]: unknown OncoTree code '{case.tumour}'")
         for alt in (*case.alterations, *case.absent):
             if alt.gene and alt.gene not in catalogue.genes:
                 problems.append(f"cases[{index}]: unknown gene '{alt.gene}'")
     return problems
+
+
+def _known(catalogue: Catalogue, here: str, drugs: tuple[str, ...], classes: tuple[str, ...]) -> list[str]:
+    return [f"{here}: unknown drug '{d}' (see drugs.yaml)" for d in drugs if d not in catalogue.drugs] + [
+        f"{here}: unknown drug class '{c}'" for c in classes if c not in catalogue.classes
+    ]
 
 
 def _pattern(catalogue: Catalogue, pattern: AlterationPattern) -> list[str]:

@@ -144,6 +144,7 @@ class AlterationPattern(Model):
 
 class Requires(Model):
     all_of: tuple[AlterationPattern, ...] = ()
+    any_of: tuple[AlterationPattern, ...] = ()  # at least one of these present
     none_of: tuple[AlterationPattern, ...] = ()
     wild_type_tested: tuple[AlterationPattern, ...] = ()
 

@@ -289,6 +289,19 @@ def _co_conditions(
         if hit is None:
             return None
         partners.append(hit)
+    if rule.requires.any_of:
+        hit = next(
+            (
+                a
+                for a in present
+                for p in rule.requires.any_of
+                if fits(p, a, a.gene, catalogue.genes.get(a.gene or ""))
+            ),
+            None,
+        )
+        if hit is None:
+            return None
+        partners.append(hit)
     for pattern in rule.requires.none_of:
         if any(fits(pattern, a, a.gene, catalogue.genes.get(a.gene or "")) for a in present):
             return None
