@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from fhir_resist import __version__
+from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.domain import Alteration, Message, PatientContext
 from fhir_resist.engine.explain import drug_names
-from fhir_resist.engine.model import Assessment, Recommendation
+from fhir_resist.engine.model import Assessment, Offer, Recommendation
+from fhir_resist.engine.regimens import Regimen
 from fhir_resist.fhir.write import countermeasure_text
 
 _WIDTH = 100
@@ -24,6 +26,12 @@ def summary(assessment: Assessment) -> str:
         f"{assessment.patient or 'patient unknown'} | {tumour} | status {assessment.status.value}",
         "",
     ]
+    if assessment.regimens:
+        lines.append("REGIMENS")
+        for regimen in assessment.regimens:
+            when = "current or ordered" if regimen.current else _period(regimen)
+            lines += _wrap(f"- {drug_names(regimen.drugs, catalogue)} ({when})", "  ")
+        lines.append("")
     if assessment.issues:
         lines.append(f"RESISTANCE ALERTS ({len(assessment.issues)})")
         for n, issue in enumerate(assessment.issues, start=1):
@@ -47,11 +55,21 @@ def summary(assessment: Assessment) -> str:
             if issue.countermeasures:
                 lines.append("   What to do:")
                 for i, rec in enumerate(issue.countermeasures, start=1):
-                    lines += _wrap(f"{i}) {countermeasure_text(rec.countermeasure, catalogue)}", "     ")
+                    lines += _wrap(f"{i}) {_offer_text(rec, catalogue)}", "     ")
             lines.append(f"   Rule: {rule.id}")
             lines.append("")
     else:
         lines += ["RESISTANCE ALERTS: none for the therapies in the input", ""]
+    if assessment.exceptions:
+        lines.append("NOT ALERTED: THE REGIMEN HOLDS THE PARTNER THAT OVERCOMES THE FINDING")
+        for exc in assessment.exceptions:
+            lines += _wrap(
+                f"- {drug_names(exc.drugs, catalogue)} ({exc.therapy.source}) with "
+                f"{drug_names(exc.partners, catalogue)}: {exc.finding.trigger.label} does not defeat "
+                f"this regimen. {exc.reason} [{exc.finding.rule.id}]",
+                "  ",
+            )
+        lines.append("")
     if assessment.implications:
         lines.append("THERAPY IMPLICATIONS (whether or not the patient takes them)")
         for imp in assessment.implications:
@@ -63,9 +81,13 @@ def summary(assessment: Assessment) -> str:
     if other:
         lines.append("OPTIONS FROM THE FINDINGS")
         for rec in other:
-            lines += _wrap(
-                f"- {countermeasure_text(rec.countermeasure, catalogue)} (for {', '.join(rec.reasons)})", "  "
-            )
+            lines += _wrap(f"- {_offer_text(rec, catalogue)} (for {', '.join(rec.reasons)})", "  ")
+        lines.append("")
+    if assessment.withheld:
+        lines.append("WITHHELD: RULED OUT BY THE PATIENT'S OWN FACTS")
+        for rec in assessment.withheld:
+            what = countermeasure_text(rec.countermeasure, catalogue).split(" [evidence")[0]
+            lines += _wrap(f"- {what}: {'; '.join(rec.why)} [{', '.join(rec.rule_ids)}]", "  ")
         lines.append("")
     if assessment.data_requirements:
         lines.append("DATA THAT WOULD CHANGE THE ANSWER")
@@ -77,6 +99,19 @@ def summary(assessment: Assessment) -> str:
         for message in assessment.messages:
             lines += _wrap(f"- [{message.severity.value}] {message.where}: {message.text}", "  ")
     return "\n".join(lines).rstrip()
+
+
+def _offer_text(rec: Recommendation, catalogue: Catalogue) -> str:
+    text = countermeasure_text(rec.countermeasure, catalogue)
+    if rec.offer is Offer.CONDITIONAL:
+        return f"CONDITIONAL {text} - only if: {'; '.join(rec.why)}"
+    return text
+
+
+def _period(regimen: Regimen) -> str:
+    start = regimen.start.isoformat() if regimen.start else "start unknown"
+    end = regimen.end.isoformat() if regimen.end else "end unknown"
+    return f"{start} to {end}"
 
 
 def _in_issues(rec: Recommendation, assessment: Assessment) -> bool:

@@ -23,10 +23,11 @@ from collections.abc import Collection
 from typing import Any
 
 from fhir_resist import __version__
+from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Strategy
 from fhir_resist.domain import Therapy
 from fhir_resist.engine.explain import drug_names
-from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Recommendation
+from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Offer, Recommendation
 from fhir_resist.fhir import codes
 from fhir_resist.fhir.write import countermeasure_text, drug_concept, rule_url
 
@@ -130,8 +131,24 @@ def _detail(issues: list[Issue], countermeasures: list[Recommendation], assessme
         lines += ["", f"Rule `{rule.id}`, severity {issue.severity.value}.", ""]
     if countermeasures:
         lines += ["**Alternatives.**"]
-        lines += [f"- {_md(countermeasure_text(rec.countermeasure, catalogue))}" for rec in countermeasures]
+        lines += [f"- {_md(_offer_text(rec, catalogue))}" for rec in countermeasures]
+    rules = {i.finding.rule.id for i in issues}
+    withheld = [r for r in assessment.withheld if rules & set(r.rule_ids)]
+    if withheld:
+        lines += ["", "**Not offered for this patient.**"]
+        lines += [
+            f"- {_md(countermeasure_text(r.countermeasure, catalogue).split(' [evidence')[0])}: "
+            f"{_md('; '.join(r.why))}"
+            for r in withheld
+        ]
     return "\n".join(lines).strip()
+
+
+def _offer_text(rec: Recommendation, catalogue: Catalogue) -> str:
+    text = countermeasure_text(rec.countermeasure, catalogue)
+    if rec.offer is Offer.CONDITIONAL:
+        return f"Conditional - only if {'; '.join(rec.why)}: {text}"
+    return text
 
 
 def _evidence(level: str, summary: str | None, refs: str) -> str:
@@ -164,11 +181,15 @@ def _suggestions(
             }
             for d in cm.drugs
         ]
+        conditional = rec.offer is Offer.CONDITIONAL
         out.append(
             {
-                "label": _short(f"Replace {draft.label} with {names}"),
+                "label": _short(
+                    f"Replace {draft.label} with {names}" + (" (if eligible)" if conditional else "")
+                ),
                 "uuid": _uuid(hook_instance, f"{draft.source}|{n}"),
-                "isRecommended": not out,
+                # Only an option every condition of which is met is recommended.
+                "isRecommended": not conditional and not any(o.get("isRecommended") for o in out),
                 "actions": actions,
             }
         )
@@ -216,7 +237,7 @@ def _implications_card(assessment: Assessment, hook_instance: str, covered: set[
     other = [r for r in assessment.countermeasures if _answers_only_implications(r, assessment)]
     if other:
         lines += ["", "**Options from the findings:**"]
-        lines += [f"- {_md(countermeasure_text(r.countermeasure, catalogue))}" for r in other]
+        lines += [f"- {_md(_offer_text(r, catalogue))}" for r in other]
     return {
         "uuid": _uuid(hook_instance, "implications"),
         "summary": summary,

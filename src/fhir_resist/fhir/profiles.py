@@ -14,7 +14,8 @@ from typing import Any
 from fhir_resist import __version__
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strategy
-from fhir_resist.engine.model import TimingCall
+from fhir_resist.engine.conditions import CONDITION_REQUIREMENTS
+from fhir_resist.engine.model import Offer, TimingCall
 from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS, expression_rules
 from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import FHIR_VERSION, validated
@@ -48,6 +49,10 @@ _DEFINITIONS: dict[str, str] = {
     "reduced-response": "The drug is expected to work less well.",
     "no-known-effect": "The finding is not known to change the drug's effect.",
     "sensitivity": "The finding predicts that the drug works.",
+    "offered": "Every condition of the countermeasure is met by the patient's facts.",
+    "conditional": "No condition fails, but some cannot be decided from the data; the GuidanceResponse "
+    "names the data that would decide them.",
+    "withheld": "The patient's facts rule the countermeasure out (reported with the reason, never proposed).",
 }
 
 _SYSTEMS: dict[str, tuple[str, str, Iterable[str]]] = {
@@ -56,6 +61,7 @@ _SYSTEMS: dict[str, tuple[str, str, Iterable[str]]] = {
     "countermeasure": ("Countermeasure strategy", codes.CS_COUNTERMEASURE, [s.value for s in Strategy]),
     "evidence-level": ("Evidence level (AMP/ASCO/CAP)", codes.CS_EVIDENCE, [e.value for e in EvidenceLevel]),
     "therapy-implication": ("Therapy implication", codes.CS_IMPLICATION, [e.value for e in Effect]),
+    "countermeasure-offer": ("Countermeasure offer", codes.CS_OFFER, [o.value for o in Offer]),
 }
 
 
@@ -281,6 +287,10 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
         for code, definition in ENGINE_REQUIREMENTS.items()
     ]
     requirement_concepts += [
+        {"code": code, "display": code.replace("-", " "), "definition": definition}
+        for code, definition in CONDITION_REQUIREMENTS.items()
+    ]
+    requirement_concepts += [
         {"code": r.id, "display": r.id.replace("-", " "), "definition": r.title}
         for r in catalogue.requirements
     ]
@@ -310,6 +320,20 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
     )
     out["StructureDefinition-evidence-level.json"] = _extension(
         "evidence-level", "Evidence level", "Coding", ["DetectedIssue"], version
+    )
+    out["StructureDefinition-countermeasure-offer.json"] = _extension(
+        "countermeasure-offer",
+        "Whether a countermeasure is offered or conditional",
+        "Coding",
+        ["RequestGroup.action"],
+        version,
+    )
+    out["StructureDefinition-countermeasure-condition.json"] = _extension(
+        "countermeasure-condition",
+        "What must still hold for a conditional countermeasure",
+        "string",
+        ["RequestGroup.action"],
+        version,
     )
     out["StructureDefinition-data-requirement-reason.json"] = _extension(
         "data-requirement-reason",

@@ -25,7 +25,7 @@ from fhir_resist import __version__
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Countermeasure, Reference
 from fhir_resist.engine.explain import drug_names
-from fhir_resist.engine.model import Assessment, Issue, Recommendation
+from fhir_resist.engine.model import Assessment, Issue, Offer, Recommendation, RegimenException
 from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import validated
 
@@ -317,6 +317,8 @@ def _guidance(
             }
             for imp in assessment.implications
         ]
+        + [_withheld_parameter(rec, catalogue) for rec in assessment.withheld]
+        + [_exception_parameter(exc, catalogue) for exc in assessment.exceptions]
         or None,
     }
     outcome = {
@@ -371,6 +373,42 @@ def _guidance(
     }
 
 
+def _withheld_parameter(rec: Recommendation, catalogue: Catalogue) -> JSON:
+    """A countermeasure the patient's facts rule out, and why (never in the RequestGroup)."""
+    cm = rec.countermeasure
+    return {
+        "name": "withheld-countermeasure",
+        "part": [
+            {
+                "name": "strategy",
+                "valueCoding": {
+                    "system": codes.CS_COUNTERMEASURE,
+                    "code": cm.strategy.value,
+                    "display": _STRATEGY_DISPLAY[cm.strategy.value],
+                },
+            },
+            {"name": "countermeasure", "valueString": countermeasure_text(cm, catalogue)},
+            *({"name": "drug", "valueCodeableConcept": drug_concept(d, catalogue)} for d in cm.drugs),
+            *({"name": "reason", "valueString": why} for why in rec.why),
+            *({"name": "rule", "valueUri": rule_url(r)} for r in rec.rule_ids),
+        ],
+    }
+
+
+def _exception_parameter(exc: RegimenException, catalogue: Catalogue) -> JSON:
+    """A therapy not alerted because its regimen holds the partner that overcomes the finding."""
+    return {
+        "name": "regimen-exception",
+        "part": [
+            {"name": "therapy", "valueReference": {"reference": exc.therapy.source}},
+            *({"name": "partner", "valueCodeableConcept": drug_concept(d, catalogue)} for d in exc.partners),
+            {"name": "reason", "valueString": exc.reason},
+            {"name": "rule", "valueUri": rule_url(exc.finding.rule.id)},
+            *({"name": "observation", "valueReference": {"reference": o}} for o in exc.finding.observations),
+        ],
+    }
+
+
 def _request_group(assessment: Assessment, catalogue: Catalogue, group_id: str, device: str) -> JSON:
     return {
         "resourceType": "RequestGroup",
@@ -399,12 +437,20 @@ def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
     ]
     for drug_id in cm.drugs:
         concepts.append(drug_concept(drug_id, catalogue))
+    conditional = rec.offer is Offer.CONDITIONAL
     return {
-        "title": f"{_STRATEGY_DISPLAY[cm.strategy.value]}: {_what(cm, catalogue)}",
-        "description": countermeasure_text(cm, catalogue) + f" Answers: {', '.join(rec.reasons)}.",
+        "title": f"{_STRATEGY_DISPLAY[cm.strategy.value]}: {_what(cm, catalogue)}"
+        + (" (conditional)" if conditional else ""),
+        "description": countermeasure_text(cm, catalogue)
+        + f" Answers: {', '.join(rec.reasons)}."
+        + (f" Only if: {'; '.join(rec.why)}." if conditional else ""),
         "code": concepts,
         "documentation": [_citation(r) for r in cm.evidence.references] or None,
-        "extension": [{"url": codes.EXT_RULE, "valueString": r} for r in rec.rule_ids],
+        "extension": [
+            *({"url": codes.EXT_RULE, "valueString": r} for r in rec.rule_ids),
+            {"url": codes.EXT_OFFER, "valueCoding": {"system": codes.CS_OFFER, "code": rec.offer.value}},
+            *({"url": codes.EXT_CONDITION, "valueString": why} for why in rec.why if conditional),
+        ],
     }
 
 
