@@ -30,7 +30,7 @@ def summary(assessment: Assessment) -> str:
         lines.append("REGIMENS")
         for regimen in assessment.regimens:
             when = "current or ordered" if regimen.current else _period(regimen)
-            lines += _wrap(f"- {drug_names(regimen.drugs, catalogue)} ({when})", "  ")
+            lines += _wrap(f"- {regimen.label} ({when})", "  ")
         lines.append("")
     if assessment.issues:
         lines.append(f"RESISTANCE ALERTS ({len(assessment.issues)})")

@@ -132,7 +132,7 @@ def _unique_needs(needs: Iterable[DataRequirement]) -> tuple[DataRequirement, ..
         old = merged.get(key)
         if old is None:
             merged[key] = need
-        elif need.reason not in old.reason.split("; "):
+        elif need.reason not in old.reason:
             merged[key] = replace(old, reason=f"{old.reason}; {need.reason}")
     return tuple(merged.values())
 

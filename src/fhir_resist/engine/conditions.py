@@ -121,7 +121,7 @@ def _prior_lines(criterion: PriorLines, facts: Facts) -> Verdict:
     need = DataRequirement(
         CONDITION_LINES,
         "Earlier lines of systemic therapy",
-        f"{count} earlier regimens recorded; the option is for {wording}",
+        f"{count} earlier regimens recorded; options that depend on the line of therapy are conditional",
     )
     return Verdict(Outcome.UNKNOWN, f"{wording} (earlier lines not fully recorded)", need)
 
