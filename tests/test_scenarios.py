@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 from datetime import datetime
 from typing import Any
 
 import pytest
 
 from fhir_resist import Catalogue, evaluate, to_bundle
-from tests.conftest import SCENARIOS, load_json
+from tests.conftest import ROOT, SCENARIOS, load_json
 
 CASES = sorted(p.name.removesuffix(".expect.json") for p in SCENARIOS.glob("*.expect.json"))
 
@@ -87,3 +90,98 @@ def test_scenario(case: str, catalogue: Catalogue) -> None:
 def test_every_scenario_has_its_bundle() -> None:
     assert len(CASES) >= 13
     assert all((SCENARIOS / f"{c}.json").is_file() for c in CASES)
+
+
+# ----------------------------------------------------------------------------- whole clinical content
+# The shared expectations name what must be there; these snapshots (tests/data/golden, reviewed
+# when made and whenever they change) hold everything a clinician would read, so an extra alert,
+# suggestion, withheld option or data requirement fails the test. Regenerate deliberately with
+# FHIR_RESIST_UPDATE_GOLDEN=1 and review the diff.
+
+GOLDEN = ROOT / "tests" / "data" / "golden"
+
+
+def _ext(resource: dict[str, Any], url_suffix: str) -> list[Any]:
+    return [
+        next(v for k, v in e.items() if k.startswith("value"))
+        for e in resource.get("extension", [])
+        if e["url"].endswith(url_suffix)
+    ]
+
+
+def clinical_content(bundle: dict[str, Any]) -> dict[str, Any]:
+    """Everything clinical in an output Bundle, in a stable order (no ids, times or versions)."""
+    (guidance,) = _resources(bundle, "GuidanceResponse")
+    (group,) = _resources(bundle, "RequestGroup")
+    contained = {c["id"]: c for c in guidance.get("contained", [])}
+    params = contained["implications"].get("parameter", [])
+
+    def parts(param: dict[str, Any], name: str) -> list[Any]:
+        return [
+            next(v for k, v in p.items() if k.startswith("value")) for p in param["part"] if p["name"] == name
+        ]
+
+    return {
+        "status": guidance["status"],
+        "issues": sorted(
+            (
+                {
+                    "medication": i["implicated"][0]["reference"],
+                    "observations": sorted(r["reference"] for r in i["implicated"][1:]),
+                    "rule": _ext(i, "/rule-id")[0],
+                    "severity": i["severity"],
+                    "mechanism": sorted(_codes(i, "resistance-mechanism")),
+                    "timing": sorted(_codes(i, "resistance-timing")),
+                    "detail": i["detail"],
+                    "mitigation": [m["action"]["text"] for m in i.get("mitigation", [])],
+                }
+                for i in _resources(bundle, "DetectedIssue")
+            ),
+            key=lambda i: (i["medication"], i["rule"]),
+        ),
+        "countermeasures": [
+            {"title": a["title"], "offer": _ext(a, "/countermeasure-offer")[0]["code"], "rules": _ext(a, "/rule-id")}
+            for a in group.get("action", [])
+        ],
+        "withheld": [
+            {"countermeasure": parts(p, "countermeasure")[0], "reasons": parts(p, "reason")}
+            for p in params
+            if p["name"] == "withheld-countermeasure"
+        ],
+        "regimen_exceptions": [
+            {"therapy": parts(p, "therapy")[0]["reference"], "rule": parts(p, "rule")[0]}
+            for p in params
+            if p["name"] == "regimen-exception"
+        ],
+        "implications": sorted(
+            f"{parts(p, 'target')[0]['code']}: {parts(p, 'implication')[0]['code']}"
+            for p in params
+            if p["name"] == "therapy-implication"
+        ),
+        "data_requirements": [
+            {"code": c["code"], "reason": _ext(d, "/data-requirement-reason")[0]}
+            for d in guidance.get("dataRequirement", [])
+            for f in d["codeFilter"]
+            for c in f["code"]
+        ],
+    }
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_scenario_whole_clinical_content(case: str, catalogue: Catalogue) -> None:
+    _expect, out, _assessment = _run(case, catalogue)
+    content = clinical_content(out)
+    path = GOLDEN / f"{case}.json"
+    if os.environ.get("FHIR_RESIST_UPDATE_GOLDEN") == "1":
+        path.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
+    assert content == load_json(path)
+
+
+def test_whole_content_comparison_catches_an_extra_alert(catalogue: Catalogue) -> None:
+    _expect, out, _assessment = _run("crc-kras-bevacizumab", catalogue)
+    clean = clinical_content(out)
+    extra = copy.deepcopy(out)
+    kras = _run("crc-kras-g12d-cetuximab", catalogue)[1]
+    extra["entry"] += [e for e in kras["entry"] if e["resource"]["resourceType"] == "DetectedIssue"]
+    assert clinical_content(extra) != clean
+    assert len(clinical_content(extra)["issues"]) == len(clean["issues"]) + 1

@@ -439,7 +439,7 @@ def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
         concepts.append(drug_concept(drug_id, catalogue))
     conditional = rec.offer is Offer.CONDITIONAL
     return {
-        "title": f"{_STRATEGY_DISPLAY[cm.strategy.value]}: {_what(cm, catalogue)}"
+        "title": ": ".join(filter(None, (_STRATEGY_DISPLAY[cm.strategy.value], _what(cm, catalogue))))
         + (" (conditional)" if conditional else ""),
         "description": countermeasure_text(cm, catalogue)
         + f" Answers: {', '.join(rec.reasons)}."
