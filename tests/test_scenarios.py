@@ -140,7 +140,11 @@ def clinical_content(bundle: dict[str, Any]) -> dict[str, Any]:
             key=lambda i: (i["medication"], i["rule"]),
         ),
         "countermeasures": [
-            {"title": a["title"], "offer": _ext(a, "/countermeasure-offer")[0]["code"], "rules": _ext(a, "/rule-id")}
+            {
+                "title": a["title"],
+                "offer": _ext(a, "/countermeasure-offer")[0]["code"],
+                "rules": _ext(a, "/rule-id"),
+            }
             for a in group.get("action", [])
         ],
         "withheld": [
