@@ -7,12 +7,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from fhir_resist import __version__
-from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.domain import Alteration, Message, PatientContext
 from fhir_resist.engine.explain import drug_names
-from fhir_resist.engine.model import Assessment, Offer, Recommendation
+from fhir_resist.engine.model import Assessment, Recommendation
 from fhir_resist.engine.regimens import Regimen
-from fhir_resist.fhir.write import countermeasure_text
+from fhir_resist.fhir.write import offer_text, withheld_text
 
 _WIDTH = 100
 
@@ -55,7 +54,7 @@ def summary(assessment: Assessment) -> str:
             if issue.countermeasures:
                 lines.append("   What to do:")
                 for i, rec in enumerate(issue.countermeasures, start=1):
-                    lines += _wrap(f"{i}) {_offer_text(rec, catalogue)}", "     ")
+                    lines += _wrap(f"{i}) {offer_text(rec, catalogue)}", "     ")
             lines.append(f"   Rule: {rule.id}")
             lines.append("")
     else:
@@ -81,13 +80,12 @@ def summary(assessment: Assessment) -> str:
     if other:
         lines.append("OPTIONS FROM THE FINDINGS")
         for rec in other:
-            lines += _wrap(f"- {_offer_text(rec, catalogue)} (for {', '.join(rec.reasons)})", "  ")
+            lines += _wrap(f"- {offer_text(rec, catalogue)} (for {', '.join(rec.reasons)})", "  ")
         lines.append("")
     if assessment.withheld:
         lines.append("WITHHELD: RULED OUT BY THE PATIENT'S OWN FACTS")
         for rec in assessment.withheld:
-            what = countermeasure_text(rec.countermeasure, catalogue).split(" [evidence")[0]
-            lines += _wrap(f"- {what}: {'; '.join(rec.why)} [{', '.join(rec.rule_ids)}]", "  ")
+            lines += _wrap(f"- {withheld_text(rec, catalogue)} [{', '.join(rec.rule_ids)}]", "  ")
         lines.append("")
     if assessment.data_requirements:
         lines.append("DATA THAT WOULD CHANGE THE ANSWER")
@@ -99,13 +97,6 @@ def summary(assessment: Assessment) -> str:
         for message in assessment.messages:
             lines += _wrap(f"- [{message.severity.value}] {message.where}: {message.text}", "  ")
     return "\n".join(lines).rstrip()
-
-
-def _offer_text(rec: Recommendation, catalogue: Catalogue) -> str:
-    text = countermeasure_text(rec.countermeasure, catalogue)
-    if rec.offer is Offer.CONDITIONAL:
-        return f"CONDITIONAL {text} - only if: {'; '.join(rec.why)}"
-    return text
 
 
 def _period(regimen: Regimen) -> str:

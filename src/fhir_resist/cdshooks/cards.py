@@ -23,13 +23,12 @@ from collections.abc import Collection
 from typing import Any
 
 from fhir_resist import __version__
-from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Strategy
 from fhir_resist.domain import Therapy
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Offer, Recommendation
 from fhir_resist.fhir import codes
-from fhir_resist.fhir.write import countermeasure_text, drug_concept, rule_url
+from fhir_resist.fhir.write import drug_concept, offer_text, rule_url, withheld_text
 
 JSON = dict[str, Any]
 SUMMARY_LIMIT = 139
@@ -131,24 +130,13 @@ def _detail(issues: list[Issue], countermeasures: list[Recommendation], assessme
         lines += ["", f"Rule `{rule.id}`, severity {issue.severity.value}.", ""]
     if countermeasures:
         lines += ["**Alternatives.**"]
-        lines += [f"- {_md(_offer_text(rec, catalogue))}" for rec in countermeasures]
+        lines += [f"- {_md(offer_text(rec, catalogue))}" for rec in countermeasures]
     rules = {i.finding.rule.id for i in issues}
     withheld = [r for r in assessment.withheld if rules & set(r.rule_ids)]
     if withheld:
         lines += ["", "**Not offered for this patient.**"]
-        lines += [
-            f"- {_md(countermeasure_text(r.countermeasure, catalogue).split(' [evidence')[0])}: "
-            f"{_md('; '.join(r.why))}"
-            for r in withheld
-        ]
+        lines += [f"- {_md(withheld_text(r, catalogue))}" for r in withheld]
     return "\n".join(lines).strip()
-
-
-def _offer_text(rec: Recommendation, catalogue: Catalogue) -> str:
-    text = countermeasure_text(rec.countermeasure, catalogue)
-    if rec.offer is Offer.CONDITIONAL:
-        return f"Conditional - only if {'; '.join(rec.why)}: {text}"
-    return text
 
 
 def _evidence(level: str, summary: str | None, refs: str) -> str:
@@ -237,7 +225,7 @@ def _implications_card(assessment: Assessment, hook_instance: str, covered: set[
     other = [r for r in assessment.countermeasures if _answers_only_implications(r, assessment)]
     if other:
         lines += ["", "**Options from the findings:**"]
-        lines += [f"- {_md(_offer_text(r, catalogue))}" for r in other]
+        lines += [f"- {_md(offer_text(r, catalogue))}" for r in other]
     return {
         "uuid": _uuid(hook_instance, "implications"),
         "summary": summary,

@@ -280,6 +280,20 @@ def countermeasure_text(cm: Countermeasure, catalogue: Catalogue) -> str:
     return text
 
 
+def offer_text(rec: Recommendation, catalogue: Catalogue) -> str:
+    """The countermeasure's text, with what must still hold when it is conditional."""
+    text = countermeasure_text(rec.countermeasure, catalogue)
+    if rec.offer is Offer.CONDITIONAL:
+        return f"CONDITIONAL {text} - only if: {'; '.join(rec.why)}"
+    return text
+
+
+def withheld_text(rec: Recommendation, catalogue: Catalogue) -> str:
+    """'switch: X (condition): reason; reason' for a withheld countermeasure (no evidence tail)."""
+    what = countermeasure_text(rec.countermeasure, catalogue).split(" [evidence")[0]
+    return f"{what}: {'; '.join(rec.why)}"
+
+
 def _instant(assessment: Assessment) -> str:
     text = assessment.at.isoformat()
     return text if assessment.at.tzinfo else text + "Z"
