@@ -25,6 +25,7 @@ from bench import generate
 from fhir_resist import Catalogue
 from fhir_resist.cli import main
 from fhir_resist.fhir import codes
+from fhir_resist.fhir.read import INTERNAL_ERROR
 from tests.conftest import DATA, EXAMPLES, load_json
 
 BAD = DATA / "bad"
@@ -33,7 +34,7 @@ COMMANDS = ("inspect", "evaluate")
 
 # Where a message points: a resource (Type/id, with an element after it), a path into the input
 # (input[0].entry[3]...), a urn:uuid fullUrl, or the patient choice.
-WHERE = re.compile(r"^(?:[A-Za-z]+/\S+|input\[\d+\]\S*|urn:uuid:\S+|Patient|--patient)$")
+WHERE = re.compile(r"^(?:[A-Za-z]+/\S+|input\[\d+\]\S*|urn:uuid:\S+|Patient)$")
 
 
 @pytest.fixture(autouse=True)
@@ -241,6 +242,7 @@ def check_answer(command: str, path: Path, code: int, out: str, err: str) -> Non
     for message in data["messages"]:
         where = message["where"]
         assert WHERE.match(where) or path.name in where, f"message does not name what it is about: {message}"
+        assert not message["text"].startswith(INTERNAL_ERROR), f"a reader bug, not bad input: {message}"
 
 
 def test_every_bad_file_is_declared() -> None:

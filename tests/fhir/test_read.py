@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fhir_resist.domain import Call, CnvCall, Kind, MsiStatus, Origin, SpecimenType
-from fhir_resist.fhir.read import normalise_reference, parse_date, read_context
+from fhir_resist.fhir.read import INTERNAL_ERROR, normalise_reference, parse_date, read_context
 from tests.conftest import IG, SCENARIOS, load_json
 
 
@@ -483,16 +483,6 @@ def test_report_results_that_are_not_references_are_reported() -> None:
     )
 
 
-def test_a_concept_changed_between_two_reads_is_read_again() -> None:
-    from fhir_resist.fhir.read import _has_code
-
-    concept = {"coding": [{"system": "http://loinc.org", "code": "LA9633-4"}]}
-    assert _has_code(concept, "LA9633-4")
-    concept["coding"][0]["code"] = "LA9634-2"  # the same dict, changed by the caller
-    read_context([])  # a new read starts
-    assert _has_code(concept, "LA9634-2")
-
-
 @pytest.mark.parametrize("rtype", ["0", "observation", "Observation!", " Patient"])
 def test_a_resource_type_that_is_no_fhir_type_is_named_and_ignored(rtype: str) -> None:
     context = read_context([{"resourceType": rtype, "id": "x"}])
@@ -527,3 +517,27 @@ def test_without_a_protein_change_the_first_consequence_code_reported_is_used(
     (kras,) = read_context([obs]).alterations
     assert kras.protein is None
     assert kras.consequence == expected
+
+
+def test_a_reader_bug_is_named_as_internal_and_the_rest_is_still_read(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The readers never raise on content; should one raise, the resource is named, the bug
+    logged, and every other resource is still read."""
+
+    def broken(*_args: object) -> None:
+        raise KeyError("a reader bug")
+
+    monkeypatch.setattr("fhir_resist.fhir.read.context.read_condition", broken)
+    context = read_context([load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")])
+    (internal,) = [m for m in context.messages if m.text.startswith(INTERNAL_ERROR)]
+    assert internal.severity.value == "error"
+    assert internal.where.startswith("Condition/") and "KeyError" in internal.text
+    assert context.alterations and context.therapies and not context.tumours
+    assert "internal error reading Condition/" in caplog.text
+
+
+def test_a_chosen_patient_not_in_the_input_is_named_by_its_reference() -> None:
+    context = read_context([load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")], patient="nobody")
+    first = context.messages[0]
+    assert (first.where, first.text) == ("Patient/nobody", "Patient/nobody is not in the input")

@@ -1,0 +1,101 @@
+"""Observation components: grouped by code, and the values fhir_resist reads from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from fhir_resist.domain import Origin
+from fhir_resist.fhir import codes
+from fhir_resist.fhir.read.elements import (
+    JSON,
+    code_set,
+    codes_of,
+    codings,
+    first_code,
+    items,
+    number,
+    obj,
+    text,
+)
+
+Components = Mapping[str, list[JSON]]
+
+
+def components(resource: JSON) -> dict[str, list[JSON]]:
+    """An Observation's components by each code they carry, in the order given."""
+    out: dict[str, list[JSON]] = {}
+    for comp in items(resource, "component"):
+        for code in codes_of(comp.get("code")):
+            out.setdefault(code, []).append(comp)
+    return out
+
+
+def component_text(comp: JSON) -> str | None:
+    """A component's value as text: its first code, else its concept text, else valueString."""
+    concept = comp.get("valueCodeableConcept")
+    found = first_code(concept) or text(concept)
+    if found:
+        return found
+    value = comp.get("valueString")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def first_text(comps: Components, key: str) -> str | None:
+    """The first text of the components with this code."""
+    return next(filter(None, map(component_text, comps.get(key, ()))), None)
+
+
+def all_text(comps: Components, key: str) -> str:
+    """Every text of the components with this code, space-separated."""
+    return " ".join(filter(None, map(component_text, comps.get(key, ()))))
+
+
+def value_codes(comps: Components, *keys: str) -> list[str]:
+    """The codes of these components' values, in the order reported, each once."""
+    return list(
+        dict.fromkeys(
+            code
+            for key in keys
+            for comp in comps.get(key, ())
+            for code in codes_of(comp.get("valueCodeableConcept"))
+        )
+    )
+
+
+def gene(comp: JSON) -> tuple[str | None, str | None]:
+    """(symbol, HGNC id) of a gene-studied component."""
+    concept = comp.get("valueCodeableConcept")
+    found = codings(concept)
+    for coding in found:
+        if coding.system in {codes.HGNC, codes.HGNC_GENE_ID} and coding.code:
+            hgnc = coding.code if coding.code.upper().startswith("HGNC:") else f"HGNC:{coding.code}"
+            return (coding.display.strip().upper() if coding.display else None), hgnc
+    for coding in found:
+        if coding.display:
+            return coding.display.strip().upper(), None
+    label = text(concept)
+    return (label.upper() if label else None), None
+
+
+def origin(comps: Iterable[JSON]) -> Origin:
+    """Somatic or germline, from the genomic-source-class components."""
+    for comp in comps:
+        found = code_set(comp.get("valueCodeableConcept"))
+        if codes.SOMATIC in found:
+            return Origin.SOMATIC
+        if codes.GERMLINE in found:
+            return Origin.GERMLINE
+    return Origin.UNKNOWN
+
+
+def quantity(comps: Iterable[JSON]) -> float | None:
+    """The first numeric value: valueQuantity, the low end of valueRange, or valueInteger."""
+    for comp in comps:
+        for value in (
+            obj(comp, "valueQuantity").get("value"),
+            obj(obj(comp, "valueRange"), "low").get("value"),
+            comp.get("valueInteger"),
+        ):
+            if (found := number(value)) is not None:
+                return found
+    return None

@@ -1,0 +1,262 @@
+"""Variant Observations: simple variants, copy-number changes and fusions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fhir_resist import hgvs
+from fhir_resist.domain import Alteration, Call, CnvCall, Kind, Severity
+from fhir_resist.errors import HgvsError
+from fhir_resist.fhir import codes
+from fhir_resist.fhir.read.collection import Notes
+from fhir_resist.fhir.read.components import (
+    Components,
+    all_text,
+    component_text,
+    components,
+    first_text,
+    gene,
+    origin,
+    quantity,
+    value_codes,
+)
+from fhir_resist.fhir.read.elements import JSON, code_set, number, unit_of
+from fhir_resist.fhir.read.links import Links
+
+T = TypeVar("T")
+
+_HGVS_SLOTS = ((codes.P_HGVS, "p."), (codes.C_HGVS, "c."), (codes.G_HGVS, "g."))
+_REARRANGEMENTS = frozenset({codes.SO_GENE_FUSION, codes.SO_TRANSLOCATION, codes.SO_COMPLEX_REARRANGEMENT})
+_VAF_WHERE = "component:sample-allelic-frequency"
+
+# (slot, the kind the slot is for, text, the kind the text is) of one HGVS component
+_SlotText = tuple[str, str, str, str | None]
+
+
+def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration | None:
+    """A variant Observation as a simple variant, a copy-number change or a fusion."""
+    call = _call(ref, res, notes)
+    if call is None:
+        return None
+    comps = components(res)
+    genes = [g for c in comps.get(codes.GENE_STUDIED, ()) if (g := gene(c))[0] or g[1]]
+    symbol, hgnc_id = genes[0] if genes else (None, None)
+    common: dict[str, Any] = {
+        **links.finding_fields(ref, res),
+        "gene": symbol,
+        "hgnc_id": hgnc_id,
+        "origin": origin(comps.get(codes.SOURCE_CLASS, ())),
+        "call": call,
+    }
+    # in the order reported: the first consequence code given is the one used
+    change_types = value_codes(comps, codes.DNA_CHANGE_TYPE, codes.MOLECULAR_CONSEQUENCE)
+
+    variation = all_text(comps, codes.VARIATION_CODE)
+    if (
+        len(genes) >= 2
+        or "fusion" in variation.lower()
+        or "::" in variation
+        or _REARRANGEMENTS.intersection(change_types)
+    ):
+        partner = genes[1][0] if len(genes) >= 2 else None
+        label = f"{symbol}::{partner} fusion" if partner else f"{symbol} fusion"
+        return Alteration(kind=Kind.FUSION, partner=partner, label=label, **common)
+
+    copy_number = quantity(comps.get(codes.COPY_NUMBER, ()))
+    cnv = _cnv_call(frozenset(change_types), copy_number)
+    if cnv is not None:
+        return _copy_number_change(ref, symbol, cnv, copy_number, common, notes)
+    return _simple_variant(ref, comps, change_types, links, notes, common)
+
+
+def _copy_number_change(
+    ref: str,
+    symbol: str | None,
+    cnv: CnvCall,
+    copy_number: float | None,
+    common: dict[str, Any],
+    notes: Notes,
+) -> Alteration:
+    label = f"{symbol or 'region'} {cnv.value}" + (
+        f" (copy number {copy_number:g})" if copy_number is not None else ""
+    )
+    if cnv is CnvCall.GAIN and copy_number is None:
+        notes.add(
+            Severity.WARNING,
+            f"{ref}.component:copy-number",
+            f"{symbol or 'region'} copy-number gain without a copy number: whether it is an "
+            "amplification cannot be told",
+        )
+    return Alteration(kind=Kind.CNV, cnv=cnv, copy_number=copy_number, label=label, **common)
+
+
+def _simple_variant(
+    ref: str, comps: Components, change_types: list[str], links: Links, notes: Notes, common: dict[str, Any]
+) -> Alteration:
+    slots = _slot_texts(comps)
+    protein = _first_parsed(ref, slots, "p.", hgvs.parse_protein, notes)
+    coding = _first_parsed(ref, slots, "c.", hgvs.parse_coding, notes)
+    for extra in links.consequences.get(ref, ()):  # STU3: the protein change may sit only here
+        extra_comps = components(extra)
+        extra_slots = _slot_texts(extra_comps)
+        protein = protein or _first_parsed(ref, extra_slots, "p.", hgvs.parse_protein, notes)
+        coding = coding or _first_parsed(ref, extra_slots, "c.", hgvs.parse_coding, notes)
+        change_types += [c for c in value_codes(extra_comps, "feature-consequence") if c not in change_types]
+    codon = protein.start if protein is not None else (coding.codon if coding else None)
+    consequence = protein.consequence if protein is not None else _consequence(change_types)
+    transcript = (coding.transcript if coding else None) or first_text(comps, codes.TRANSCRIPT_REF)
+    iscn = first_text(comps, codes.ISCN)
+    symbol = common["gene"]
+    if symbol is None and transcript is None and iscn:
+        notes.add(
+            Severity.INFORMATION,
+            f"{ref}.component:variant-iscn",
+            f"karyotype {iscn} kept as reported: no gene or fusion is inferred from a karyotype "
+            "(the catalogue's rules need the molecular result, e.g. BCR::ABL1 and its kinase-domain "
+            "mutations)",
+        )
+    elif symbol is None and transcript is None:
+        notes.add(
+            Severity.WARNING,
+            f"{ref}.component:gene-studied",
+            "variant names no gene (48018-6) and no transcript; it cannot be matched",
+        )
+    described = first_text(comps, codes.G_HGVS) or (f"karyotype {iscn}" if iscn else None)
+    change = f"p.{protein.text}" if protein else (coding.text if coding else (described or "variant"))
+    return Alteration(
+        kind=Kind.VARIANT,
+        protein=protein,
+        coding=coding,
+        codon=codon,
+        consequence=consequence,
+        vaf=_vaf(ref, comps, notes),
+        label=f"{symbol or '?'} {change}",
+        transcript=transcript,
+        **common,
+    )
+
+
+def _call(ref: str, res: JSON, notes: Notes) -> Call | None:
+    value = res.get("valueCodeableConcept")
+    where = f"{ref}.valueCodeableConcept"
+    if value is None:
+        notes.add(
+            Severity.WARNING,
+            where,
+            "variant has no Present/Absent value; read as Present (a reported variant)",
+        )
+        return Call.PRESENT
+    found = code_set(value)
+    if codes.PRESENT in found:
+        return Call.PRESENT
+    if codes.ABSENT in found:
+        return Call.ABSENT
+    if codes.NO_CALL in found or codes.INDETERMINATE in found:
+        notes.add(
+            Severity.INFORMATION, where, "no call / indeterminate: not a finding, and not evidence of absence"
+        )
+        return None
+    notes.add(
+        Severity.WARNING,
+        where,
+        "value is not Present (LA9633-4), Absent (LA9634-2) or No call (LA18198-4); ignored",
+    )
+    return None
+
+
+def _slot_texts(comps: Components) -> list[_SlotText]:
+    """Every HGVS component's text, with its slot and kind, in slot order (p., c., g.)."""
+    return [
+        (slot, expected, text, _hgvs_kind(text))
+        for slot, expected in _HGVS_SLOTS
+        for comp in comps.get(slot, ())
+        if (text := component_text(comp)) is not None
+    ]
+
+
+def _hgvs_kind(text: str) -> str | None:
+    """'p.', 'c.', 'g.' ... for an HGVS string (after any reference), or None when unclear."""
+    _, rest = hgvs.split_reference(text.strip())
+    return rest[:2] if len(rest) > 2 and rest[1] == "." and rest[0] in "pcgnmr" else None
+
+
+def _first_parsed(
+    ref: str, slots: list[_SlotText], prefix: str, parse: Callable[[str], T], notes: Notes
+) -> T | None:
+    """The first HGVS expression of this kind (``p.`` or ``c.``), wherever the sender put it,
+    that parses; each failure, and each expression in the wrong slot, becomes a message."""
+    slot_name, what = (
+        ("protein-hgvs", "protein change") if prefix == "p." else ("coding-hgvs", "coding change")
+    )
+    texts: list[str] = []
+    for slot, expected, text, kind in slots:
+        if kind == prefix or (kind is None and expected == prefix):
+            if kind is not None and expected != prefix:
+                notes.add(
+                    Severity.WARNING,
+                    f"{ref}.component:{slot}",
+                    f"'{text}' is a {prefix} expression in the {expected} slot; read as {prefix}",
+                )
+            texts.append(text)
+    for text in texts:
+        try:
+            return parse(text)
+        except HgvsError as exc:
+            notes.add(Severity.WARNING, f"{ref}.component:{slot_name}", f"{exc}; the {what} is not used")
+    return None
+
+
+def _vaf(ref: str, comps: Components, notes: Notes) -> float | None:
+    for comp in comps.get(codes.VAF, ()):
+        measured = comp.get("valueQuantity")
+        if not isinstance(measured, dict):
+            continue
+        value = number(measured.get("value"))
+        if value is None:
+            notes.add(Severity.WARNING, f"{ref}.{_VAF_WHERE}", "VAF value is not a number; ignored")
+            return None
+        unit = unit_of(measured)
+        percent = unit.strip().lower() in {"%", "percent", "pct"}
+        if not percent and 1 < value <= 100:
+            notes.add(
+                Severity.WARNING,
+                f"{ref}.{_VAF_WHERE}",
+                f"VAF {value} has no '%' unit but is above 1; read as a percentage",
+            )
+            percent = True
+        fraction = value / 100.0 if percent else value
+        if not 0.0 <= fraction <= 1.0:
+            notes.add(
+                Severity.WARNING, f"{ref}.{_VAF_WHERE}", f"VAF {value} {unit} is outside 0-100 %; ignored"
+            )
+            return None
+        return fraction
+    return None
+
+
+def _cnv_call(change_types: frozenset[str], copy_number: float | None) -> CnvCall | None:
+    """Copy-number direction from the DNA change type and copy number.
+
+    Gains stay gains here: whether a gain is an amplification is the catalogue's threshold
+    (parameter ``amplification-min-copies``), applied by the engine.
+    """
+    if copy_number is not None and change_types & {codes.SO_DELETION, codes.SO_DUPLICATION}:
+        change_types |= {codes.SO_COPY_NUMBER_VARIATION}
+    if codes.SO_COPY_NUMBER_GAIN in change_types:
+        return CnvCall.GAIN
+    if codes.SO_COPY_NUMBER_LOSS in change_types:
+        return CnvCall.DELETION if copy_number is not None and copy_number < 0.5 else CnvCall.LOSS
+    if codes.SO_COPY_NUMBER_VARIATION not in change_types or copy_number is None:
+        return None
+    if copy_number > 2:
+        return CnvCall.GAIN
+    if copy_number < 0.5:
+        return CnvCall.DELETION
+    if copy_number < 2:
+        return CnvCall.LOSS
+    return None
+
+
+def _consequence(change_types: list[str]) -> str | None:
+    return next((codes.SO_CONSEQUENCE[c] for c in change_types if c in codes.SO_CONSEQUENCE), None)
