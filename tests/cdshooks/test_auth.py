@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from fhir_resist import Catalogue
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
-from fhir_resist.cdshooks.auth import Trust, Unauthorized, Verifier
+from fhir_resist.cdshooks.auth import Trust, Verifier
+from fhir_resist.errors import Unauthorized
 from tests.conftest import DATA, SCENARIOS, load_json
 
 VECTOR = load_json(DATA / "cds-hooks" / "spec-2.0.1" / "jwt-example.json")

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,11 +30,20 @@ from fhir_resist import __version__
 from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import feedback as fb
 from fhir_resist.cdshooks import hooks, reports
-from fhir_resist.cdshooks.auth import Trust, Unauthorized, Verifier
-from fhir_resist.cdshooks.evaluators import Broken, Evaluators
+from fhir_resist.cdshooks.auth import Trust, Verifier
+from fhir_resist.cdshooks.evaluators import Evaluators
+from fhir_resist.cdshooks.http_errors import outcome
 from fhir_resist.cdshooks.tuning import tune_gc
 from fhir_resist.config import ServerSettings, client_for, server_settings
-from fhir_resist.errors import CatalogueError, FhirResistError, ServerError
+from fhir_resist.errors import (
+    CatalogueError,
+    EvaluatorsBroken,
+    FeedbackError,
+    FhirResistError,
+    HttpError,
+    ServerError,
+    Unauthorized,
+)
 from fhir_resist.fhir.outbox import Outbox
 from fhir_resist.files import JsonProblem, parse_json
 
@@ -107,26 +116,6 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-class _Fail(Exception):
-    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
-        self.status = status
-        self.body = body
-        self.headers = dict(headers or {})
-
-
-def _outcome(status: int, text: str, expression: str | None = None) -> dict[str, Any]:
-    issue: dict[str, Any] = {
-        "severity": "error",
-        "code": {400: "invalid", 401: "security", 412: "processing", 413: "too-costly"}.get(
-            status, "exception"
-        ),
-        "details": {"text": text},
-    }
-    if expression:
-        issue["expression"] = [expression]
-    return {"resourceType": "OperationOutcome", "issue": [issue]}
-
-
 def service_app() -> FastAPI:
     """The app as each ``serve --workers`` process builds it (settings from the environment)."""
     app = create_app()
@@ -193,7 +182,7 @@ def create_app(
         except Unauthorized as exc:
             metrics.inc("unauthorised")
             log.warning("401 on %s: %s", request.url.path, exc)
-            raise _Fail(401, _outcome(401, "unauthorised"), {"WWW-Authenticate": "Bearer"}) from None
+            raise HttpError(401, "unauthorised", headers={"WWW-Authenticate": "Bearer"}) from None
         log.info("call on %s from %s", request.url.path, caller.issuer)
 
     async def body_of(request: Request) -> Any:
@@ -207,31 +196,31 @@ def create_app(
         try:
             return parse_json(raw)
         except JsonProblem as exc:
-            raise _Fail(400, hooks.not_json(exc).outcome()) from None
+            raise hooks.not_json(exc) from None
 
     async def raw_bytes_of(request: Request) -> bytes:
         declared = request.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > settings.max_body:
-            raise _Fail(413, _outcome(413, f"the body is over {settings.max_body} bytes"))
+            raise HttpError(413, f"the body is over {settings.max_body} bytes")
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > settings.max_body:
-                raise _Fail(413, _outcome(413, f"the body is over {settings.max_body} bytes"))
+                raise HttpError(413, f"the body is over {settings.max_body} bytes")
             chunks.append(chunk)
         raw = b"".join(chunks)
         if raw.count(b'"resourceType"') > settings.max_resources:
-            raise _Fail(413, _outcome(413, f"more than {settings.max_resources} resources in one request"))
+            raise HttpError(413, f"more than {settings.max_resources} resources in one request")
         return raw
 
     async def within_deadline(work: Callable[[], T]) -> T:
         future = asyncio.wrap_future(pool.submit(work))
         return await asyncio.wait_for(asyncio.shield(future), timeout=settings.deadline)
 
-    @app.exception_handler(_Fail)
-    async def _failed(request: Request, exc: _Fail) -> Response:
-        return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+    @app.exception_handler(HttpError)
+    async def _failed(request: Request, exc: HttpError) -> Response:
+        return JSONResponse(outcome(exc), status_code=exc.status, headers=exc.headers)
 
     @app.get("/healthz", summary="Liveness and versions")
     def healthz() -> dict[str, Any]:
@@ -250,7 +239,7 @@ def create_app(
     async def call(service_id: str, request: Request) -> Response:
         service = hooks.BY_ID.get(service_id)
         if service is None:
-            raise _Fail(404, _outcome(404, f"no service {service_id!r}"))
+            raise HttpError(404, f"no service {service_id!r}")
         authorise(request)
         if evaluators is not None:
             raw = await raw_bytes_of(request)
@@ -265,12 +254,12 @@ def create_app(
             result = await within_deadline(
                 lambda: hooks.call(service, body, catalogue, client_factory=make_client, raw=raw, cache=cache)
             )
-        except hooks.HookError as exc:
+        except HttpError as exc:
             metrics.inc("hook_calls", service=service.id, status=str(exc.status))
-            return JSONResponse(exc.outcome(), status_code=exc.status)
+            raise
         except TimeoutError:
             metrics.inc("hook_calls", service=service.id, status="503")
-            raise _Fail(503, _outcome(503, f"no answer within {settings.deadline:g} s")) from None
+            raise HttpError(503, f"no answer within {settings.deadline:g} s") from None
         return answered_with(service, result.cards, result.cached, started)
 
     def answered_with(
@@ -296,7 +285,7 @@ def create_app(
         )
         return JSONResponse({"cards": cards})
 
-    def restart(broken: ProcessPoolExecutor) -> None:
+    def restart(broken: object) -> None:
         assert evaluators is not None
         try:
             evaluators.restart(broken)
@@ -314,7 +303,7 @@ def create_app(
         try:
             future = asyncio.wrap_future(evaluators.submit(service.id, raw))
             answer = await asyncio.wait_for(asyncio.shield(future), timeout=settings.deadline)
-        except Broken as exc:
+        except EvaluatorsBroken as exc:
             metrics.inc("evaluator_failures")
             log.error("%s: no evaluator answered (%s); answered in the service process", service.id, exc)
             if exc.pool is not None:
@@ -322,7 +311,7 @@ def create_app(
             return None
         except TimeoutError:
             metrics.inc("hook_calls", service=service.id, status="503")
-            raise _Fail(503, _outcome(503, f"no answer within {settings.deadline:g} s")) from None
+            raise HttpError(503, f"no answer within {settings.deadline:g} s") from None
         if answer.needs_server:
             return None
         if answer.status != 200:
@@ -333,18 +322,18 @@ def create_app(
     @app.post("/cds-services/{service_id}/feedback", summary="Feedback on cards")
     async def feedback(service_id: str, request: Request) -> dict[str, Any]:
         if service_id not in hooks.BY_ID:
-            raise _Fail(404, _outcome(404, f"no service {service_id!r}"))
+            raise HttpError(404, f"no service {service_id!r}")
         authorise(request)
         body = await body_of(request)
         try:
             parsed = fb.parse(body)
-        except fb.FeedbackError as exc:
-            raise _Fail(400, _outcome(400, str(exc))) from None
+        except FeedbackError as exc:
+            raise HttpError(400, str(exc)) from None
         try:
             recorded = store.record(service_id, parsed)
         except OSError as exc:
             log.error("feedback could not be stored: %s", exc.strerror)
-            raise _Fail(500, _outcome(500, "feedback could not be stored; send it again")) from None
+            raise HttpError(500, "feedback could not be stored; send it again") from None
         for item in parsed.feedback:
             metrics.inc("feedback", service=service_id, outcome=item.outcome)
         return {"recorded": recorded.new, "repeated": recorded.repeated}
@@ -356,12 +345,10 @@ def create_app(
             expected = f"Bearer {settings.reports_token}" if settings.reports_token else None
             if expected is None or not hmac.compare_digest(given.encode(), expected.encode()):
                 metrics.inc("unauthorised")
-                raise _Fail(401, _outcome(401, "unauthorised"), {"WWW-Authenticate": "Bearer"})
+                raise HttpError(401, "unauthorised", headers={"WWW-Authenticate": "Bearer"})
         body = await body_of(request)
         if report_client is None and not settings.server.base:
-            raise _Fail(
-                503, _outcome(503, "no FHIR server configured for write-back (FHIR_RESIST_FHIR_BASE)")
-            )
+            raise HttpError(503, "no FHIR server configured for write-back (FHIR_RESIST_FHIR_BASE)")
         client = report_client() if report_client else client_for(settings.server)
         outbox = Outbox(settings.server.outbox)
 
@@ -373,8 +360,8 @@ def create_app(
 
         try:
             results = await within_deadline(work)
-        except hooks.HookError as exc:
-            return JSONResponse(exc.outcome(), status_code=exc.status)
+        except HttpError:
+            raise
         except TimeoutError:
             return JSONResponse(
                 {"status": "accepted", "detail": "still evaluating; the result will be delivered or kept"},
@@ -382,9 +369,9 @@ def create_app(
             )
         except ServerError as exc:
             metrics.inc("reports", outcome="unreadable")
-            raise _Fail(502, _outcome(502, f"the FHIR server could not be read: {exc}")) from None
+            raise HttpError(502, f"the FHIR server could not be read: {exc}") from None
         except FhirResistError as exc:
-            raise _Fail(400, _outcome(400, str(exc))) from None
+            raise HttpError(400, str(exc)) from None
         outcomes = {r.delivery.outcome for r in results}
         status = 502 if "rejected" in outcomes else 202 if "queued" in outcomes else 200
         return JSONResponse({"results": [r.as_json() for r in results]}, status_code=status)

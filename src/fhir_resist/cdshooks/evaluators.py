@@ -29,8 +29,9 @@ from typing import Any
 
 from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import hooks
+from fhir_resist.cdshooks.http_errors import outcome
 from fhir_resist.cdshooks.tuning import tune_gc
-from fhir_resist.errors import CatalogueError
+from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
 from fhir_resist.files import JsonProblem, parse_json
 
 
@@ -91,13 +92,13 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
     try:
         body = parse_json(raw)
     except JsonProblem as exc:
-        return Answer(400, hooks.not_json(exc).outcome())
+        return Answer(400, outcome(hooks.not_json(exc)))
     try:
         if hooks.needs_server(hooks.parse_request(body, service)):
             return Answer(0, None, needs_server=True)
         result = hooks.call(service, body, _catalogue, raw=raw, cache=_cache)
-    except hooks.HookError as exc:
-        return Answer(exc.status, exc.outcome())
+    except HttpError as exc:
+        return Answer(exc.status, outcome(exc))
     finally:
         _spent.put(body)
         del body
@@ -108,8 +109,8 @@ class Evaluators:
     """The pool: ``processes`` evaluator processes, started (and checked) before the first call.
 
     An evaluator that dies (killed, out of memory) breaks the pool: the call it had is answered
-    by the service process instead (``Broken``), and a new pool is started and checked. Until
-    one has started, ``submit`` raises ``Broken`` too.
+    by the service process instead (``EvaluatorsBroken``), and a new pool is started and checked. Until
+    one has started, ``submit`` raises ``EvaluatorsBroken`` too.
     """
 
     def __init__(self, processes: int, catalogue: Catalogue, catalogue_path: Path | None, hook_cache: int):
@@ -151,23 +152,24 @@ class Evaluators:
         return pool
 
     def submit(self, service_id: str, raw: bytes) -> Future[Answer]:
-        """The call, on its way to an evaluator; ``Broken`` when there is no working pool."""
+        """The call, on its way to an evaluator; ``EvaluatorsBroken`` when there is no working pool."""
         pool = self._pool
         if pool is None:
-            raise Broken("no evaluator processes (being restarted)")
+            raise EvaluatorsBroken("no evaluator processes (being restarted)")
         try:
             future = pool.submit(evaluate, service_id, raw)
         except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: shut down meanwhile
-            raise Broken(str(exc), pool) from exc
+            raise EvaluatorsBroken(str(exc), pool) from exc
         return _translated(future, pool)
 
-    def restart(self, broken: ProcessPoolExecutor) -> None:
+    def restart(self, broken: object) -> None:
         """Replace the broken pool with a new, checked one; a pool already replaced is left be."""
         with self._lock:
-            if self._pool is not broken:
+            pool = self._pool
+            if pool is None or pool is not broken:
                 return
             self._pool = None
-            broken.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._started()
             self.restarts += 1
 
@@ -178,26 +180,17 @@ class Evaluators:
                 self._pool = None
 
 
-class Broken(Exception):
-    """No evaluator could take or finish the call: the service process answers it. ``pool``: the
-    pool that broke, to be restarted (None while a restart is under way)."""
-
-    def __init__(self, message: str, pool: ProcessPoolExecutor | None = None) -> None:
-        self.pool = pool
-        super().__init__(message)
-
-
 def _translated(future: Future[Answer], pool: ProcessPoolExecutor) -> Future[Answer]:
-    """The future, with the pool breaking under it reported as ``Broken``."""
+    """The future, with the pool breaking under it reported as ``EvaluatorsBroken``."""
     out: Future[Answer] = Future()
 
     def done(f: Future[Answer]) -> None:
         if f.cancelled():  # the pool was shut down under it
-            out.set_exception(Broken("the evaluators were stopped"))
+            out.set_exception(EvaluatorsBroken("the evaluators were stopped"))
             return
         exc = f.exception()
         if isinstance(exc, BrokenProcessPool):
-            out.set_exception(Broken(str(exc), pool))
+            out.set_exception(EvaluatorsBroken(str(exc), pool))
         elif exc is not None:
             out.set_exception(exc)
         else:

@@ -1,7 +1,7 @@
 """The three hook services: discovery, request checking, prefetch-or-fetch, evaluation, cards.
 
 The FastAPI app (``app.py``) is a thin layer over ``HookService.call``; everything here can be
-tested without HTTP. Errors are ``HookError`` with the HTTP status the app should answer.
+tested without HTTP. Errors are ``HttpError`` with the HTTP status the app should answer.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from fhir_resist.catalogue import Catalogue
 from fhir_resist.cdshooks.cards import cards_for
 from fhir_resist.engine.assess import assess
 from fhir_resist.engine.model import Assessment
-from fhir_resist.errors import ServerError
+from fhir_resist.errors import HttpError, ServerError
 from fhir_resist.fhir.client import PATIENT_QUERIES, FhirClient, Retry, next_link, unique
 from fhir_resist.fhir.read import iter_resources, read_context
 from fhir_resist.files import JsonProblem, parse_json
@@ -96,27 +96,9 @@ SERVICES: tuple[Service, ...] = (
 BY_ID = {s.id: s for s in SERVICES}
 
 
-class HookError(Exception):
-    def __init__(self, status: int, message: str, *, expression: str | None = None) -> None:
-        self.status = status
-        self.message = message
-        self.expression = expression
-        super().__init__(message)
-
-    def outcome(self) -> JSON:
-        issue: JSON = {
-            "severity": "error",
-            "code": "processing" if self.status == 412 else "invalid",
-            "details": {"text": self.message},
-        }
-        if self.expression:
-            issue["expression"] = [self.expression]
-        return {"resourceType": "OperationOutcome", "issue": [issue]}
-
-
-def not_json(problem: JsonProblem) -> HookError:
+def not_json(problem: JsonProblem) -> HttpError:
     """The 400 for a request body that is not JSON, naming where it fails."""
-    return HookError(400, f"the body is not JSON ({problem}{problem.where})")
+    return HttpError(400, f"the body is not JSON ({problem}{problem.where})")
 
 
 class _Model(BaseModel):
@@ -144,37 +126,37 @@ class HookRequest(_Model):
 def parse_request(body: Any, service: Service) -> HookRequest:
     """A checked hook request, or a 400 naming the element."""
     if not isinstance(body, dict):
-        raise HookError(400, "the request body is not a JSON object")
+        raise HttpError(400, "the request body is not a JSON object")
     try:
         request = HookRequest.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise HookError(400, f"{where}: {first['msg']}", expression=where) from None
+        raise HttpError(400, f"{where}: {first['msg']}", expression=where) from None
     if request.hook != service.hook:
-        raise HookError(
+        raise HttpError(
             400, f"hook: service {service.id} answers {service.hook}, not {request.hook}", expression="hook"
         )
     if request.fhirAuthorization is not None and not request.fhirServer:
-        raise HookError(400, "fhirServer: required when fhirAuthorization is sent", expression="fhirServer")
+        raise HttpError(400, "fhirServer: required when fhirAuthorization is sent", expression="fhirServer")
     if request.fhirServer and not request.fhirServer.startswith(("http://", "https://")):
-        raise HookError(400, "fhirServer: not an http(s) URL", expression="fhirServer")
+        raise HttpError(400, "fhirServer: not an http(s) URL", expression="fhirServer")
     context = request.context
     patient = context.get("patientId")
     if not isinstance(patient, str) or not patient or "/" in patient:
-        raise HookError(
+        raise HttpError(
             400, "context.patientId: a bare patient id is required", expression="context.patientId"
         )
     if service.hook != "patient-view":
         drafts = context.get("draftOrders")
         if not isinstance(drafts, dict) or drafts.get("resourceType") != "Bundle":
-            raise HookError(
+            raise HttpError(
                 400, "context.draftOrders: a Bundle is required", expression="context.draftOrders"
             )
         if service.hook == "order-select":
             selections = context.get("selections")
             if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
-                raise HookError(
+                raise HttpError(
                     400,
                     "context.selections: a list of references is required",
                     expression="context.selections",
@@ -223,13 +205,13 @@ def gather_with_source(
                 resources.extend(_follow(client, next_link(value) or "", key))
             continue
         if state == "invalid":
-            raise HookError(400, f"prefetch.{key}: not a FHIR resource or null", expression=f"prefetch.{key}")
+            raise HttpError(400, f"prefetch.{key}: not a FHIR resource or null", expression=f"prefetch.{key}")
         client = client or _client(request, client_factory, token, key)
         query = template.replace("{{context.patientId}}", patient)
         try:
             resources.extend(_run(client, query))
         except ServerError as exc:
-            raise HookError(412, f"prefetch.{key} was not sent and fhirServer failed: {exc}") from exc
+            raise HttpError(412, f"prefetch.{key} was not sent and fhirServer failed: {exc}") from exc
     return unique(resources), client is not None
 
 
@@ -260,7 +242,7 @@ def needs_server(request: HookRequest) -> bool:
 
 def _client(request: HookRequest, factory: ClientFactory, token: str | None, key: str) -> FhirClient:
     if not request.fhirServer:
-        raise HookError(
+        raise HttpError(
             412,
             f"prefetch.{key} was not sent and no fhirServer was given to fetch it from",
             expression=f"prefetch.{key}",
@@ -287,7 +269,7 @@ def _follow(client: FhirClient, url: str, key: str) -> list[JSON]:
             out.extend(_unpack(page))
             following = next_link(page)
     except (ServerError, ValueError) as exc:
-        raise HookError(
+        raise HttpError(
             412, f"prefetch.{key}: its next page could not be read from fhirServer ({exc})"
         ) from exc
     return out

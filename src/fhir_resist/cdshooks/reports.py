@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fhir_resist.catalogue import Catalogue
-from fhir_resist.cdshooks.hooks import HookError
 from fhir_resist.engine.assess import assess
-from fhir_resist.errors import ServerError
+from fhir_resist.errors import HttpError, ServerError
 from fhir_resist.fhir.client import FhirClient, unique
 from fhir_resist.fhir.delivery import Delivery, deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
@@ -57,13 +56,13 @@ def handle(
     at: datetime | None = None,
 ) -> list[ReportResult]:
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
-        raise HookError(400, "the body is not a FHIR resource")
+        raise HttpError(400, "the body is not a FHIR resource")
     posted, report_refs = _posted(body)
     if report_refs:
         posted += [_read(client, ref) for ref in report_refs]
     patients = _patients(posted)
     if not patients:
-        raise HookError(
+        raise HttpError(
             400, "the posted report names no patient (DiagnosticReport.subject)", expression="subject"
         )
     results = []
@@ -102,7 +101,7 @@ def _posted(body: Mapping[str, Any]) -> tuple[list[JSON], list[str]]:
             if ref and ref.startswith("DiagnosticReport/"):
                 refs.append(ref)
         if not refs:
-            raise HookError(
+            raise HttpError(
                 400, "the notification names no DiagnosticReport", expression="Bundle.entry.fullUrl"
             )
         return resources, list(dict.fromkeys(refs))
@@ -110,7 +109,7 @@ def _posted(body: Mapping[str, Any]) -> tuple[list[JSON], list[str]]:
         return [], [f"DiagnosticReport/{body.get('id')}"]
     resources = [dict(r) for r in iter_resources([body])]
     if not resources:
-        raise HookError(400, "the posted Bundle holds no resources", expression="Bundle.entry")
+        raise HttpError(400, "the posted Bundle holds no resources", expression="Bundle.entry")
     return resources, []
 
 
@@ -128,7 +127,7 @@ def _read(client: FhirClient, ref: str) -> JSON:
     except ServerError as exc:
         if exc.retryable:
             raise
-        raise HookError(422, f"{ref} could not be read from the FHIR server: {exc}") from exc
+        raise HttpError(422, f"{ref} could not be read from the FHIR server: {exc}") from exc
 
 
 def _patients(resources: list[JSON]) -> list[str]:
