@@ -30,9 +30,13 @@ from fhir_resist import __version__
 from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import feedback as fb
 from fhir_resist.cdshooks import hooks, reports
+from fhir_resist.cdshooks.assessment_cache import AssessmentCache
 from fhir_resist.cdshooks.auth import Trust, Verifier
+from fhir_resist.cdshooks.bodies import parse_body
 from fhir_resist.cdshooks.evaluators import Evaluators
+from fhir_resist.cdshooks.hook_services import SERVICES, HookService, service_named
 from fhir_resist.cdshooks.http_errors import outcome
+from fhir_resist.cdshooks.prefetch import ClientFactory, default_client
 from fhir_resist.cdshooks.tuning import tune_gc
 from fhir_resist.config import ServerSettings, client_for, server_settings
 from fhir_resist.errors import (
@@ -45,7 +49,6 @@ from fhir_resist.errors import (
     Unauthorized,
 )
 from fhir_resist.fhir.outbox import Outbox
-from fhir_resist.files import JsonProblem, parse_json
 
 log = logging.getLogger("fhir_resist.service")
 T = TypeVar("T")
@@ -127,7 +130,7 @@ def create_app(
     settings: ServiceSettings | None = None,
     *,
     catalogue: Catalogue | None = None,
-    client_factory: hooks.ClientFactory | None = None,
+    client_factory: ClientFactory | None = None,
     report_client: Callable[[], Any] | None = None,
     verifier: Verifier | None = None,
 ) -> FastAPI:
@@ -137,8 +140,8 @@ def create_app(
     store = fb.FeedbackStore(settings.feedback_path)
     metrics = Metrics()
     pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fhir-resist")
-    make_client = client_factory or hooks.default_client
-    cache = hooks.AssessmentCache(settings.hook_cache)
+    make_client = client_factory or default_client
+    cache = AssessmentCache(settings.hook_cache)
     evaluators = (
         Evaluators(settings.processes, catalogue, settings.catalogue_path, settings.hook_cache)
         if settings.processes > 0
@@ -190,13 +193,7 @@ def create_app(
 
     async def raw_body_of(request: Request) -> tuple[bytes, Any]:
         raw = await raw_bytes_of(request)
-        return raw, parsed(raw)
-
-    def parsed(raw: bytes) -> Any:
-        try:
-            return parse_json(raw)
-        except JsonProblem as exc:
-            raise hooks.not_json(exc) from None
+        return raw, parse_body(raw)
 
     async def raw_bytes_of(request: Request) -> bytes:
         declared = request.headers.get("Content-Length")
@@ -233,20 +230,18 @@ def create_app(
     @app.get("/cds-services", summary="CDS Hooks discovery")
     def discovery(request: Request) -> dict[str, Any]:
         authorise(request)
-        return {"services": [s.discovery() for s in hooks.SERVICES]}
+        return {"services": [s.discovery() for s in SERVICES]}
 
     @app.post("/cds-services/{service_id}", summary="Call a CDS Hooks service")
     async def call(service_id: str, request: Request) -> Response:
-        service = hooks.BY_ID.get(service_id)
-        if service is None:
-            raise HttpError(404, f"no service {service_id!r}")
+        service = service_named(service_id)
         authorise(request)
         if evaluators is not None:
             raw = await raw_bytes_of(request)
             answered = await evaluated_elsewhere(service, raw)
             if answered is not None:
                 return answered
-            body = parsed(raw)  # the call needs the FHIR server: answered here
+            body = parse_body(raw)  # the call needs the FHIR server: answered here
         else:
             raw, body = await raw_body_of(request)
         started = time.perf_counter()
@@ -263,7 +258,7 @@ def create_app(
         return answered_with(service, result.cards, result.cached, started)
 
     def answered_with(
-        service: hooks.Service,
+        service: HookService,
         cards: list[Any],
         cached: bool,
         started: float,
@@ -296,7 +291,7 @@ def create_app(
         else:
             log.warning("evaluator processes restarted")
 
-    async def evaluated_elsewhere(service: hooks.Service, raw: bytes) -> Response | None:
+    async def evaluated_elsewhere(service: HookService, raw: bytes) -> Response | None:
         """The answer of an evaluator process, or None for a call that needs the FHIR server."""
         assert evaluators is not None
         started = time.perf_counter()
@@ -321,8 +316,7 @@ def create_app(
 
     @app.post("/cds-services/{service_id}/feedback", summary="Feedback on cards")
     async def feedback(service_id: str, request: Request) -> dict[str, Any]:
-        if service_id not in hooks.BY_ID:
-            raise HttpError(404, f"no service {service_id!r}")
+        service_named(service_id)
         authorise(request)
         body = await body_of(request)
         try:

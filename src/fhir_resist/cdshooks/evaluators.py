@@ -29,10 +29,14 @@ from typing import Any
 
 from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import hooks
+from fhir_resist.cdshooks.assessment_cache import AssessmentCache
+from fhir_resist.cdshooks.bodies import parse_body
+from fhir_resist.cdshooks.hook_request import parse_request
+from fhir_resist.cdshooks.hook_services import BY_ID
 from fhir_resist.cdshooks.http_errors import outcome
+from fhir_resist.cdshooks.prefetch import needs_server
 from fhir_resist.cdshooks.tuning import tune_gc
 from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
-from fhir_resist.files import JsonProblem, parse_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,7 @@ class Answer:
 
 # The evaluator process's own state, set once by _start.
 _catalogue: Catalogue | None = None
-_cache: hooks.AssessmentCache | None = None
+_cache: AssessmentCache | None = None
 _started: Any = None  # a Barrier every evaluator meets at start-up
 # Freeing a parsed 500-Observation prefetch (some 300,000 objects) takes about 6 ms: the request
 # is handed to this queue, and a thread frees it once the answer is on its way.
@@ -68,7 +72,7 @@ def _start(catalogue_path: str | None, hook_cache: int, started: Any) -> None:
     _started = started
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service process decides when to stop
     _catalogue = load_catalogue(catalogue_path)
-    _cache = hooks.AssessmentCache(hook_cache)
+    _cache = AssessmentCache(hook_cache)
     threading.Thread(target=_free_spent, name="fhir-resist-free", daemon=True).start()
     tune_gc()
 
@@ -88,13 +92,13 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
     """One hook call, from the raw request body to the CDS Hooks response body."""
     assert _catalogue is not None
     started = time.perf_counter()
-    service = hooks.BY_ID[service_id]
+    service = BY_ID[service_id]
     try:
-        body = parse_json(raw)
-    except JsonProblem as exc:
-        return Answer(400, outcome(hooks.not_json(exc)))
+        body = parse_body(raw)
+    except HttpError as exc:
+        return Answer(exc.status, outcome(exc))
     try:
-        if hooks.needs_server(hooks.parse_request(body, service)):
+        if needs_server(parse_request(body, service)):
             return Answer(0, None, needs_server=True)
         result = hooks.call(service, body, _catalogue, raw=raw, cache=_cache)
     except HttpError as exc:
