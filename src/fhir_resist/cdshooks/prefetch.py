@@ -22,6 +22,7 @@ from fhir_resist.files import parse_json
 
 JSON = dict[str, Any]
 ClientFactory = Callable[[str, str | None], FhirClient]
+MAX_PAGES = 100  # pages of one prefetch key, the prefetched one included (as FhirClient.search)
 
 
 class Prefetched(Enum):
@@ -121,20 +122,41 @@ def _fetch(client: FhirClient, query: str, key: str) -> list[JSON]:
 
 
 def _follow(client: FhirClient, url: str, key: str) -> list[JSON]:
+    """The resources of the pages after a prefetched one, ``next`` links followed at fhirServer.
+
+    As ``FhirClient.search``: more than ``MAX_PAGES`` pages in all (the prefetched one included)
+    is refused, never cut short; the call is answered 412 rather than on part of the record.
+    """
     out: list[JSON] = []
     following: str | None = url
+    pages = 1
+    while following is not None:
+        if pages == MAX_PAGES:
+            raise HttpError(
+                412,
+                f"prefetch.{key}: more than {MAX_PAGES} pages to read at fhirServer; "
+                "the call is not answered on part of the record",
+                expression=f"prefetch.{key}",
+            )
+        page = _page(client, following, key)
+        pages += 1
+        out.extend(unpack(page))
+        following = next_link(page)
+    return out
+
+
+def _page(client: FhirClient, url: str, key: str) -> JSON:
     try:
-        for _ in range(100):
-            if following is None:
-                break
-            page = parse_json(client.request("GET", following).content)
-            out.extend(unpack(page))
-            following = next_link(page)
+        page = parse_json(client.request("GET", url).content)
     except (ServerError, ValueError) as exc:
         raise HttpError(
             412, f"prefetch.{key}: its next page could not be read from fhirServer ({exc})"
         ) from exc
-    return out
+    if not isinstance(page, dict):
+        raise HttpError(
+            412, f"prefetch.{key}: its next page could not be read from fhirServer (not a FHIR resource)"
+        )
+    return page
 
 
 def unpack(value: Mapping[str, Any]) -> list[JSON]:
