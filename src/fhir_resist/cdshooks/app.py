@@ -33,7 +33,7 @@ from fhir_resist.cdshooks import hooks, reports
 from fhir_resist.cdshooks.assessment_cache import AssessmentCache
 from fhir_resist.cdshooks.auth import Trust, Verifier
 from fhir_resist.cdshooks.bodies import parse_body
-from fhir_resist.cdshooks.evaluators import Evaluators
+from fhir_resist.cdshooks.evaluators import Evaluated, Evaluators, NeedsServer, Refused
 from fhir_resist.cdshooks.hook_services import SERVICES, HookService, service_named
 from fhir_resist.cdshooks.http_errors import outcome
 from fhir_resist.cdshooks.prefetch import ClientFactory, default_client
@@ -307,12 +307,14 @@ def create_app(
         except TimeoutError:
             metrics.inc("hook_calls", service=service.id, status="503")
             raise HttpError(503, f"no answer within {settings.deadline:g} s") from None
-        if answer.needs_server:
-            return None
-        if answer.status != 200:
-            metrics.inc("hook_calls", service=service.id, status=str(answer.status))
-            return JSONResponse(answer.body, status_code=answer.status)
-        return answered_with(service, answer.body["cards"], answer.cached, started, answer.seconds)
+        match answer:
+            case NeedsServer():
+                return None
+            case Refused(error):
+                metrics.inc("hook_calls", service=service.id, status=str(error.status))
+                raise error
+            case Evaluated(cards, cached, seconds):
+                return answered_with(service, cards, cached, started, seconds)
 
     @app.post("/cds-services/{service_id}/feedback", summary="Feedback on cards")
     async def feedback(service_id: str, request: Request) -> dict[str, Any]:

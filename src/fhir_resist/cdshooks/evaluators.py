@@ -33,24 +33,36 @@ from fhir_resist.cdshooks.assessment_cache import AssessmentCache
 from fhir_resist.cdshooks.bodies import parse_body
 from fhir_resist.cdshooks.hook_request import parse_request
 from fhir_resist.cdshooks.hook_services import BY_ID
-from fhir_resist.cdshooks.http_errors import outcome
 from fhir_resist.cdshooks.prefetch import needs_server
 from fhir_resist.cdshooks.tuning import tune_gc
 from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
 
+JSON = dict[str, Any]
+
 
 @dataclass(frozen=True, slots=True)
-class Answer:
-    """What an evaluator sends back: a status, the JSON body, whether the cache answered, and
-    the seconds the evaluator spent on the call; or ``needs_server``: the call must fetch from the
-    EHR's FHIR server, which the service process does (waiting on a network is no work for a
-    process sized to a core)."""
+class Evaluated:
+    """The cards, whether the evaluator's cache answered, and the seconds it spent on the call."""
 
-    status: int
-    body: Any
-    cached: bool = False
-    seconds: float = 0.0
-    needs_server: bool = False
+    cards: list[JSON]
+    cached: bool
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The call refused (a malformed request, say): the error the service answers with."""
+
+    error: HttpError
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsServer:
+    """The call must fetch from the EHR's FHIR server, which the service process does (waiting
+    on a network is no work for a process sized to a core)."""
+
+
+Answer = Evaluated | Refused | NeedsServer  # what an evaluator sends back
 
 
 # The evaluator process's own state, set once by _start.
@@ -89,24 +101,22 @@ def _check_in() -> str:
 
 
 def evaluate(service_id: str, raw: bytes) -> Answer:
-    """One hook call, from the raw request body to the CDS Hooks response body."""
+    """One hook call, from the raw request body to the cards (or the refusal)."""
     assert _catalogue is not None
     started = time.perf_counter()
     service = BY_ID[service_id]
+    body: Any = None
     try:
         body = parse_body(raw)
-    except HttpError as exc:
-        return Answer(exc.status, outcome(exc))
-    try:
         if needs_server(parse_request(body, service)):
-            return Answer(0, None, needs_server=True)
+            return NeedsServer()
         result = hooks.call(service, body, _catalogue, raw=raw, cache=_cache)
     except HttpError as exc:
-        return Answer(exc.status, outcome(exc))
+        return Refused(exc)
     finally:
         _spent.put(body)
         del body
-    return Answer(200, {"cards": result.cards}, result.cached, time.perf_counter() - started)
+    return Evaluated(result.cards, result.cached, time.perf_counter() - started)
 
 
 class Evaluators:
