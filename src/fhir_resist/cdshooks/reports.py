@@ -20,6 +20,7 @@ from typing import Any
 
 from fhir_resist.catalogue import Catalogue
 from fhir_resist.engine.assess import assess
+from fhir_resist.engine.model import Status
 from fhir_resist.errors import HttpError, ServerError
 from fhir_resist.fhir.client import FhirClient, unique
 from fhir_resist.fhir.delivery import Delivery, deliver, scope_of
@@ -33,14 +34,14 @@ JSON = dict[str, Any]
 @dataclass(frozen=True, slots=True)
 class ReportResult:
     patient: str | None
-    status: str
+    status: Status  # the GuidanceResponse status: success, data-required or failure
     issues: int
     delivery: Delivery
 
     def as_json(self) -> JSON:
         return {
             "patient": self.patient,
-            "status": self.status,
+            "status": self.status.value,
             "issues": self.issues,
             "delivery": self.delivery.as_json(),
         }
@@ -73,9 +74,7 @@ def handle(
         assessment = assess(context, catalogue, at or datetime.now(UTC))
         bundle = to_bundle(assessment, strategy=strategy)
         delivery = deliver(client, bundle, scope_of(assessment), outbox)
-        results.append(
-            ReportResult(assessment.patient, assessment.status.value, len(assessment.issues), delivery)
-        )
+        results.append(ReportResult(assessment.patient, assessment.status, len(assessment.issues), delivery))
     return results
 
 
