@@ -77,7 +77,10 @@ def test_a_fresh_token_signed_with_the_spec_key_is_accepted(
 
 
 def test_audience_as_a_list(jwks: responses.RequestsMock, verifier: Verifier) -> None:
-    verifier.verify(f"Bearer {mint(aud=[SERVICE, 'https://other'])}", SERVICE)  # type: ignore[arg-type]
+    caller = verifier.verify(f"Bearer {mint(aud=[SERVICE, 'https://other'])}", SERVICE)  # type: ignore[arg-type]
+    assert caller.issuer == ISSUER
+    with pytest.raises(Unauthorized, match="InvalidAudience"):  # a list without the URL called
+        verifier.verify(f"Bearer {mint(aud=['https://other', 'https://else'])}", SERVICE)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -146,7 +146,7 @@ def test_a_dead_evaluator_costs_no_answer_and_is_replaced(tmp_path: Path, catalo
         first = client.post(f"/cds-services/{PV}", json=request)
         pool = evaluators._pool
         assert pool is not None
-        for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+        for process in list(pool._processes.values()):
             process.kill()
             process.join()
         after_death = client.post(f"/cds-services/{PV}", json=request)
