@@ -17,8 +17,8 @@ from fhir_resist.cdshooks.app import ServiceSettings, create_app
 from fhir_resist.cdshooks.hook_request import parse_request
 from fhir_resist.cdshooks.hook_services import BY_ID, PREFETCH
 from fhir_resist.cdshooks.prefetch import (
-    _MISSING,
     MAX_PAGES,
+    NOT_SENT,
     Prefetched,
     gather_with_source,
     needs_server,
@@ -88,7 +88,7 @@ def _paged_request(first: dict[str, Any]) -> dict[str, Any]:
         ({"resourceType": "Patient", "id": "p"}, Prefetched.SENT),
         ({"resourceType": "Bundle", "type": "searchset", "entry": []}, Prefetched.SENT),
         (_page(1, last=None), Prefetched.MORE_PAGES),
-        (_MISSING, Prefetched.MISSING),
+        (NOT_SENT, Prefetched.MISSING),
         ({"resourceType": "OperationOutcome", "issue": []}, Prefetched.MISSING),
         ({"id": "no resourceType"}, Prefetched.MISSING),
         (3, Prefetched.INVALID),
@@ -123,11 +123,11 @@ def test_each_state_gathered(state: Prefetched, pages: responses.RequestsMock) -
         Prefetched.NO_DATA: None,
         Prefetched.SENT: _page(1, last=1),
         Prefetched.MORE_PAGES: _page(1, last=None),
-        Prefetched.MISSING: _MISSING,
+        Prefetched.MISSING: NOT_SENT,
         Prefetched.INVALID: 3,
     }[state]
     body = _paged_request(value)
-    if value is _MISSING:
+    if value is NOT_SENT:
         del body["prefetch"]["reports"]
         query = PREFETCH["reports"].replace("{{context.patientId}}", "pat-1").split("?")[0]
         pages.get(f"{EHR}/{query}", json={"resourceType": "Bundle", "type": "searchset", "entry": []})

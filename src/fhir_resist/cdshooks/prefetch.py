@@ -39,17 +39,17 @@ class Prefetched(Enum):
         return self in (Prefetched.MISSING, Prefetched.MORE_PAGES)
 
 
-_MISSING: Any = object()
+NOT_SENT: Any = object()  # the value of a key the EHR did not send
 
 
 def prefetched(value: Any) -> Prefetched:
-    """The state of one prefetch key's value (``_MISSING`` when the key was not sent)."""
+    """The state of one prefetch key's value (``NOT_SENT`` for a key not sent)."""
     if value is None:
         return Prefetched.NO_DATA
     if isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome"):
         more = value.get("resourceType") == "Bundle" and next_link(value)
         return Prefetched.MORE_PAGES if more else Prefetched.SENT
-    if value is not _MISSING and not isinstance(value, dict):
+    if value is not NOT_SENT and not isinstance(value, dict):
         return Prefetched.INVALID
     return Prefetched.MISSING
 
@@ -57,7 +57,7 @@ def prefetched(value: Any) -> Prefetched:
 def needs_server(request: HookRequest) -> bool:
     """Whether answering the call needs the FHIR server (a key not prefetched, or more pages)."""
     prefetch = request.prefetch or {}
-    return any(prefetched(prefetch.get(key, _MISSING)).needs_server for key in PREFETCH)
+    return any(prefetched(prefetch.get(key, NOT_SENT)).needs_server for key in PREFETCH)
 
 
 def default_client(base: str, token: str | None) -> FhirClient:
@@ -83,7 +83,7 @@ def gather_with_source(request: HookRequest, client_factory: ClientFactory = def
     client: FhirClient | None = None
     resources: list[JSON] = []
     for key, template in PREFETCH.items():
-        value = prefetch.get(key, _MISSING)
+        value = prefetch.get(key, NOT_SENT)
         state = prefetched(value)
         if state is Prefetched.INVALID:
             raise HttpError(400, f"prefetch.{key}: not a FHIR resource or null", expression=f"prefetch.{key}")
