@@ -122,7 +122,7 @@ def test_the_app_answers_every_type_of_the_table_with_the_one_handler(
 @pytest.fixture
 def apps(tmp_path: Path, catalogue: Catalogue, hapi: HapiMock) -> Iterator[dict[str, TestClient]]:
     """The service without authentication, with small limits, with authentication, without a FHIR
-    server, and with a feedback file that cannot be written."""
+    server or with one that is not a URL, and with a feedback file that cannot be written."""
 
     def report_client() -> FhirClient:
         return FhirClient(BASE, retry=Retry(attempts=2, backoff=0.001))
@@ -142,6 +142,9 @@ def apps(tmp_path: Path, catalogue: Catalogue, hapi: HapiMock) -> Iterator[dict[
             feedback_path=tmp_path / "c.jsonl",
         ),
         "bare": ServiceSettings(auth="off", feedback_path=tmp_path / "d.jsonl", server=server_settings({})),
+        "misconfigured": ServiceSettings(
+            auth="off", feedback_path=tmp_path / "e.jsonl", server=server_settings({}, base="hapi.test/fhir")
+        ),
         "unwritable": ServiceSettings(auth="off", feedback_path=blocked / "feedback.jsonl"),
     }
     clients = {"open": report_client}
@@ -194,6 +197,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("small", "POST", "/reports", TOO_BIG, 413, "too-costly"),
     ("open", "POST", "/reports", NOT_JSON, 400, "invalid"),
     ("bare", "POST", "/reports", {"json": load_json(KRAS)}, 503, "exception"),
+    ("misconfigured", "POST", "/reports", {"json": load_json(KRAS)}, 503, "exception"),
     ("open", "POST", "/reports", {"json": _NO_PATIENT}, 400, "invalid"),
     ("open", "POST", "/reports", {"json": _MISSING_REPORT}, 422, "invalid"),
 ]

@@ -2,7 +2,7 @@
 
 Answers: 200 every result written, 202 one kept in the outbox for later (or still evaluating at
 the deadline: it finishes in the background, delivered or kept), 502 one refused by the server
-(kept with the reason) or the server could not be read, 503 no FHIR server configured.
+(kept with the reason) or the server could not be read, 503 no usable FHIR server configured.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fhir_resist.cdshooks.access import authorise_report_poster
 from fhir_resist.cdshooks.bodies import parse_body, read_body
 from fhir_resist.cdshooks.service import Current, Service
 from fhir_resist.config import client_for
-from fhir_resist.errors import HttpError, ServerError
+from fhir_resist.errors import HttpError, InputError, ServerError
 from fhir_resist.fhir.client import FhirClient
 from fhir_resist.fhir.outbox import Outbox
 
@@ -53,7 +53,10 @@ def _write_back_client(service: Service) -> FhirClient:
         return service.report_client()
     if not service.settings.server.base:
         raise HttpError(503, "no FHIR server configured for write-back (FHIR_RESIST_FHIR_BASE)")
-    return client_for(service.settings.server)
+    try:
+        return client_for(service.settings.server)
+    except InputError as exc:  # the service's configuration, not the poster's input
+        raise HttpError(503, f"the FHIR server for write-back is misconfigured: {exc}") from None
 
 
 def _status(results: list[reports.ReportResult]) -> int:
