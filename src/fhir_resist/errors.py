@@ -58,3 +58,46 @@ class ServerError(FhirResistError):
         self.outcome = outcome
         self.attempts = 1
         super().__init__(message)
+
+
+class HttpError(FhirResistError):
+    """A request the web service refuses or cannot answer: the HTTP status to answer with, the
+    message for the OperationOutcome, the element at fault (``expression``) and any headers.
+
+    It crosses from an evaluator process to the service process, hence ``__reduce__``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        expression: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.expression = expression
+        self.headers = dict(headers or {})
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = {"expression": self.expression, "headers": self.headers}
+        return (type(self), (self.status, self.message), state)
+
+
+class Unauthorized(FhirResistError):
+    """The caller of the web service is not trusted; the reason is for the service log only."""
+
+
+class FeedbackError(InputError):
+    """CDS Hooks feedback that is not as the specification says; the message names the element."""
+
+
+class EvaluatorsBroken(FhirResistError):
+    """No evaluator process could take or finish a hook call: the service process answers it.
+    ``pool``: the pool that broke, to be restarted (None while a restart is under way)."""
+
+    def __init__(self, message: str, pool: object | None = None) -> None:
+        self.pool = pool
+        super().__init__(message)

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from fhir_resist import Catalogue
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
-from fhir_resist.cdshooks.hooks import PREFETCH
+from fhir_resist.cdshooks.hook_services import PREFETCH
 from fhir_resist.config import server_settings
 from fhir_resist.fhir.client import FhirClient, Retry
 from tests.cdshooks import conformance

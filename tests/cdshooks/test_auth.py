@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from fhir_resist import Catalogue
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
-from fhir_resist.cdshooks.auth import Trust, Unauthorized, Verifier
+from fhir_resist.cdshooks.auth import Trust, Verifier
+from fhir_resist.errors import Unauthorized
 from tests.conftest import DATA, SCENARIOS, load_json
 
 VECTOR = load_json(DATA / "cds-hooks" / "spec-2.0.1" / "jwt-example.json")
@@ -76,7 +77,10 @@ def test_a_fresh_token_signed_with_the_spec_key_is_accepted(
 
 
 def test_audience_as_a_list(jwks: responses.RequestsMock, verifier: Verifier) -> None:
-    verifier.verify(f"Bearer {mint(aud=[SERVICE, 'https://other'])}", SERVICE)  # type: ignore[arg-type]
+    caller = verifier.verify(f"Bearer {mint(aud=[SERVICE, 'https://other'])}", SERVICE)  # type: ignore[arg-type]
+    assert caller.issuer == ISSUER
+    with pytest.raises(Unauthorized, match="InvalidAudience"):  # a list without the URL called
+        verifier.verify(f"Bearer {mint(aud=['https://other', 'https://else'])}", SERVICE)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,8 @@ from tests.conftest import SCENARIOS, load_json
 AT = datetime(2026, 4, 1, 9, tzinfo=UTC)
 
 
-def _without_drugs(name: str) -> dict[str, object]:
-    bundle = load_json(SCENARIOS / f"{name}.json")
+def _without_drugs(name: str) -> dict[str, Any]:
+    bundle: dict[str, Any] = load_json(SCENARIOS / f"{name}.json")
     bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "MedicationRequest"]
     return bundle
 

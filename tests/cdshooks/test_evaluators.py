@@ -54,7 +54,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> d
             deadline=60,
         )
         with TestClient(create_app(settings, catalogue=catalogue)) as client:
-            evaluators = client.app.state.evaluators  # type: ignore[attr-defined]
+            evaluators = client.app.state.service.evaluators  # type: ignore[attr-defined]
             assert (evaluators is not None) == (processes > 0)
             headers = {"Content-Type": "application/json"}
             replies = [client.post(f"/cds-services/{s}", content=body, headers=headers) for s, body in calls]
@@ -142,11 +142,11 @@ def test_a_dead_evaluator_costs_no_answer_and_is_replaced(tmp_path: Path, catalo
     settings = _one_evaluator(tmp_path)
     request = hook_request("patient-view", load_json(KRAS))
     with TestClient(create_app(settings, catalogue=catalogue)) as client:
-        evaluators: Evaluators = client.app.state.evaluators  # type: ignore[attr-defined]
+        evaluators: Evaluators = client.app.state.service.evaluators  # type: ignore[attr-defined]
         first = client.post(f"/cds-services/{PV}", json=request)
         pool = evaluators._pool
         assert pool is not None
-        for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+        for process in list(pool._processes.values()):
             process.kill()
             process.join()
         after_death = client.post(f"/cds-services/{PV}", json=request)

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from fhir_resist.cdshooks.hooks import BY_ID, AssessmentCache, needs_server, parse_request
+from fhir_resist.cdshooks.assessment_cache import AssessmentCache
+from fhir_resist.cdshooks.hook_request import parse_request
+from fhir_resist.cdshooks.hook_services import BY_ID
+from fhir_resist.cdshooks.prefetch import needs_server
 from tests.cdshooks.test_app import KRAS, hook_request
 from tests.conftest import load_json
 
@@ -46,7 +49,7 @@ def test_an_ambiguous_body_is_not_cached() -> None:
 
 
 def test_the_hook_fetch_client_gives_up_quickly() -> None:
-    from fhir_resist.cdshooks.hooks import default_client
+    from fhir_resist.cdshooks.prefetch import default_client
 
     client = default_client("https://ehr.example/fhir", "t")
     assert client.retry.attempts == 2

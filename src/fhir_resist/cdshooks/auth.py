@@ -26,14 +26,12 @@ from typing import Any
 import jwt
 import requests
 
+from fhir_resist.errors import Unauthorized
+
 ALGORITHMS = frozenset({"ES384", "RS384"})
 MAX_LIFETIME = 3600
 JWKS_TTL = 3600
 JWKS_REFETCH_GAP = 60
-
-
-class Unauthorized(Exception):
-    """The call is not from a trusted CDS client (the reason is for the service log only)."""
 
 
 @dataclass(frozen=True, slots=True)

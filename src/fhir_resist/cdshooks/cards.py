@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Literal
 
 from fhir_resist import __version__
 from fhir_resist.catalogue.schema import Strategy
+from fhir_resist.cdshooks.hook_services import HookName
 from fhir_resist.domain import Therapy
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Offer, Recommendation
@@ -31,6 +32,7 @@ from fhir_resist.fhir import codes
 from fhir_resist.fhir.write import drug_concept, offer_text, rule_url, withheld_text
 
 JSON = dict[str, Any]
+Indicator = Literal["critical", "warning", "info"]
 SUMMARY_LIMIT = 139
 CS_OVERRIDE = codes.CS_OVERRIDE
 OVERRIDE_REASONS = codes.OVERRIDE_REASONS
@@ -40,7 +42,7 @@ _RESISTANT_EFFECTS = frozenset({"resistance", "reduced-response"})
 def cards_for(
     assessment: Assessment,
     *,
-    hook: str,
+    hook: HookName,
     hook_instance: str,
     ordering: Collection[str] = (),
 ) -> list[JSON]:
@@ -80,10 +82,7 @@ def _therapy_card(issues: list[Issue], assessment: Assessment, hook_instance: st
     rule = top.finding.rule
     therapy = top.therapy
     drugs = drug_names(tuple(dict.fromkeys(d for i in issues for d in i.drugs)), catalogue) or therapy.label
-    if top.severity is IssueSeverity.HIGH:
-        indicator = "critical" if ordered and therapy.proposed else "warning"
-    else:
-        indicator = "warning" if top.severity is IssueSeverity.MODERATE else "info"
+    indicator = _indicator(top.severity, ordering=ordered and therapy.proposed)
     effect = "unlikely to work" if rule.effect.value == "resistance" else "may work less well"
     more = f" and {len(issues) - 1} more finding{'s' if len(issues) > 2 else ''}" if len(issues) > 1 else ""
     summary = _short(
@@ -106,6 +105,14 @@ def _therapy_card(issues: list[Issue], assessment: Assessment, hook_instance: st
             {"system": CS_OVERRIDE, "code": code, "display": display} for code, display in OVERRIDE_REASONS
         ]
     return card
+
+
+def _indicator(severity: IssueSeverity, *, ordering: bool) -> Indicator:
+    """``critical`` for high severity against a drug being ordered, ``warning`` for high against a
+    current therapy and for moderate, ``info`` for low."""
+    if severity is IssueSeverity.HIGH:
+        return "critical" if ordering else "warning"
+    return "warning" if severity is IssueSeverity.MODERATE else "info"
 
 
 def _detail(issues: list[Issue], countermeasures: list[Recommendation], assessment: Assessment) -> str:

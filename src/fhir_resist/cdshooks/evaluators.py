@@ -29,28 +29,45 @@ from typing import Any
 
 from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import hooks
+from fhir_resist.cdshooks.assessment_cache import AssessmentCache
+from fhir_resist.cdshooks.bodies import parse_body
+from fhir_resist.cdshooks.hook_request import parse_request
+from fhir_resist.cdshooks.hook_services import BY_ID
+from fhir_resist.cdshooks.prefetch import needs_server
 from fhir_resist.cdshooks.tuning import tune_gc
-from fhir_resist.errors import CatalogueError
-from fhir_resist.files import JsonProblem, parse_json
+from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
+
+JSON = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
-    """What an evaluator sends back: a status, the JSON body, whether the cache answered, and
-    the seconds the evaluator spent on the call; or ``needs_server``: the call must fetch from the
-    EHR's FHIR server, which the service process does (waiting on a network is no work for a
-    process sized to a core)."""
+class Evaluated:
+    """The cards, whether the evaluator's cache answered, and the seconds it spent on the call."""
 
-    status: int
-    body: Any
-    cached: bool = False
-    seconds: float = 0.0
-    needs_server: bool = False
+    cards: list[JSON]
+    cached: bool
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The call refused (a malformed request, say): the error the service answers with."""
+
+    error: HttpError
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsServer:
+    """The call must fetch from the EHR's FHIR server, which the service process does (waiting
+    on a network is no work for a process sized to a core)."""
+
+
+Answer = Evaluated | Refused | NeedsServer  # what an evaluator sends back
 
 
 # The evaluator process's own state, set once by _start.
 _catalogue: Catalogue | None = None
-_cache: hooks.AssessmentCache | None = None
+_cache: AssessmentCache | None = None
 _started: Any = None  # a Barrier every evaluator meets at start-up
 # Freeing a parsed 500-Observation prefetch (some 300,000 objects) takes about 6 ms: the request
 # is handed to this queue, and a thread frees it once the answer is on its way.
@@ -67,7 +84,7 @@ def _start(catalogue_path: str | None, hook_cache: int, started: Any) -> None:
     _started = started
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service process decides when to stop
     _catalogue = load_catalogue(catalogue_path)
-    _cache = hooks.AssessmentCache(hook_cache)
+    _cache = AssessmentCache(hook_cache)
     threading.Thread(target=_free_spent, name="fhir-resist-free", daemon=True).start()
     tune_gc()
 
@@ -84,32 +101,30 @@ def _check_in() -> str:
 
 
 def evaluate(service_id: str, raw: bytes) -> Answer:
-    """One hook call, from the raw request body to the CDS Hooks response body."""
+    """One hook call, from the raw request body to the cards (or the refusal)."""
     assert _catalogue is not None
     started = time.perf_counter()
-    service = hooks.BY_ID[service_id]
+    service = BY_ID[service_id]
+    body: Any = None
     try:
-        body = parse_json(raw)
-    except JsonProblem as exc:
-        return Answer(400, hooks.not_json(exc).outcome())
-    try:
-        if hooks.needs_server(hooks.parse_request(body, service)):
-            return Answer(0, None, needs_server=True)
+        body = parse_body(raw)
+        if needs_server(parse_request(body, service)):
+            return NeedsServer()
         result = hooks.call(service, body, _catalogue, raw=raw, cache=_cache)
-    except hooks.HookError as exc:
-        return Answer(exc.status, exc.outcome())
+    except HttpError as exc:
+        return Refused(exc)
     finally:
         _spent.put(body)
         del body
-    return Answer(200, {"cards": result.cards}, result.cached, time.perf_counter() - started)
+    return Evaluated(result.cards, result.cached, time.perf_counter() - started)
 
 
 class Evaluators:
     """The pool: ``processes`` evaluator processes, started (and checked) before the first call.
 
     An evaluator that dies (killed, out of memory) breaks the pool: the call it had is answered
-    by the service process instead (``Broken``), and a new pool is started and checked. Until
-    one has started, ``submit`` raises ``Broken`` too.
+    by the service process instead (``EvaluatorsBroken``), and a new pool is started and checked. Until
+    one has started, ``submit`` raises ``EvaluatorsBroken`` too.
     """
 
     def __init__(self, processes: int, catalogue: Catalogue, catalogue_path: Path | None, hook_cache: int):
@@ -151,23 +166,24 @@ class Evaluators:
         return pool
 
     def submit(self, service_id: str, raw: bytes) -> Future[Answer]:
-        """The call, on its way to an evaluator; ``Broken`` when there is no working pool."""
+        """The call, on its way to an evaluator; ``EvaluatorsBroken`` when there is no working pool."""
         pool = self._pool
         if pool is None:
-            raise Broken("no evaluator processes (being restarted)")
+            raise EvaluatorsBroken("no evaluator processes (being restarted)")
         try:
             future = pool.submit(evaluate, service_id, raw)
         except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: shut down meanwhile
-            raise Broken(str(exc), pool) from exc
+            raise EvaluatorsBroken(str(exc), pool) from exc
         return _translated(future, pool)
 
-    def restart(self, broken: ProcessPoolExecutor) -> None:
+    def restart(self, broken: object) -> None:
         """Replace the broken pool with a new, checked one; a pool already replaced is left be."""
         with self._lock:
-            if self._pool is not broken:
+            pool = self._pool
+            if pool is None or pool is not broken:
                 return
             self._pool = None
-            broken.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._started()
             self.restarts += 1
 
@@ -178,26 +194,17 @@ class Evaluators:
                 self._pool = None
 
 
-class Broken(Exception):
-    """No evaluator could take or finish the call: the service process answers it. ``pool``: the
-    pool that broke, to be restarted (None while a restart is under way)."""
-
-    def __init__(self, message: str, pool: ProcessPoolExecutor | None = None) -> None:
-        self.pool = pool
-        super().__init__(message)
-
-
 def _translated(future: Future[Answer], pool: ProcessPoolExecutor) -> Future[Answer]:
-    """The future, with the pool breaking under it reported as ``Broken``."""
+    """The future, with the pool breaking under it reported as ``EvaluatorsBroken``."""
     out: Future[Answer] = Future()
 
     def done(f: Future[Answer]) -> None:
         if f.cancelled():  # the pool was shut down under it
-            out.set_exception(Broken("the evaluators were stopped"))
+            out.set_exception(EvaluatorsBroken("the evaluators were stopped"))
             return
         exc = f.exception()
         if isinstance(exc, BrokenProcessPool):
-            out.set_exception(Broken(str(exc), pool))
+            out.set_exception(EvaluatorsBroken(str(exc), pool))
         elif exc is not None:
             out.set_exception(exc)
         else:

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fhir_resist.errors import FeedbackError
+
 log = logging.getLogger("fhir_resist.feedback")
 JSON = dict[str, Any]
 
@@ -65,10 +67,6 @@ class Feedback(_Model):
 
 class FeedbackRequest(_Model):
     feedback: tuple[Feedback, ...] = Field(min_length=1)
-
-
-class FeedbackError(Exception):
-    pass
 
 
 def parse(body: Any) -> FeedbackRequest:

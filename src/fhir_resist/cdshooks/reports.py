@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fhir_resist.catalogue import Catalogue
-from fhir_resist.cdshooks.hooks import HookError
 from fhir_resist.engine.assess import assess
-from fhir_resist.errors import ServerError
+from fhir_resist.engine.model import Status
+from fhir_resist.errors import HttpError, ServerError
 from fhir_resist.fhir.client import FhirClient, unique
 from fhir_resist.fhir.delivery import Delivery, deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
@@ -34,14 +34,14 @@ JSON = dict[str, Any]
 @dataclass(frozen=True, slots=True)
 class ReportResult:
     patient: str | None
-    status: str
+    status: Status  # the GuidanceResponse status: success, data-required or failure
     issues: int
     delivery: Delivery
 
     def as_json(self) -> JSON:
         return {
             "patient": self.patient,
-            "status": self.status,
+            "status": self.status.value,
             "issues": self.issues,
             "delivery": self.delivery.as_json(),
         }
@@ -57,13 +57,13 @@ def handle(
     at: datetime | None = None,
 ) -> list[ReportResult]:
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
-        raise HookError(400, "the body is not a FHIR resource")
+        raise HttpError(400, "the body is not a FHIR resource")
     posted, report_refs = _posted(body)
     if report_refs:
         posted += [_read(client, ref) for ref in report_refs]
     patients = _patients(posted)
     if not patients:
-        raise HookError(
+        raise HttpError(
             400, "the posted report names no patient (DiagnosticReport.subject)", expression="subject"
         )
     results = []
@@ -74,9 +74,7 @@ def handle(
         assessment = assess(context, catalogue, at or datetime.now(UTC))
         bundle = to_bundle(assessment, strategy=strategy)
         delivery = deliver(client, bundle, scope_of(assessment), outbox)
-        results.append(
-            ReportResult(assessment.patient, assessment.status.value, len(assessment.issues), delivery)
-        )
+        results.append(ReportResult(assessment.patient, assessment.status, len(assessment.issues), delivery))
     return results
 
 
@@ -102,7 +100,7 @@ def _posted(body: Mapping[str, Any]) -> tuple[list[JSON], list[str]]:
             if ref and ref.startswith("DiagnosticReport/"):
                 refs.append(ref)
         if not refs:
-            raise HookError(
+            raise HttpError(
                 400, "the notification names no DiagnosticReport", expression="Bundle.entry.fullUrl"
             )
         return resources, list(dict.fromkeys(refs))
@@ -110,7 +108,7 @@ def _posted(body: Mapping[str, Any]) -> tuple[list[JSON], list[str]]:
         return [], [f"DiagnosticReport/{body.get('id')}"]
     resources = [dict(r) for r in iter_resources([body])]
     if not resources:
-        raise HookError(400, "the posted Bundle holds no resources", expression="Bundle.entry")
+        raise HttpError(400, "the posted Bundle holds no resources", expression="Bundle.entry")
     return resources, []
 
 
@@ -128,7 +126,7 @@ def _read(client: FhirClient, ref: str) -> JSON:
     except ServerError as exc:
         if exc.retryable:
             raise
-        raise HookError(422, f"{ref} could not be read from the FHIR server: {exc}") from exc
+        raise HttpError(422, f"{ref} could not be read from the FHIR server: {exc}") from exc
 
 
 def _patients(resources: list[JSON]) -> list[str]:

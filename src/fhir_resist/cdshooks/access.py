@@ -1,0 +1,43 @@
+"""Who may call: a trusted CDS client on the CDS Hooks routes, the report poster on ``/reports``.
+
+A CDS client proves itself with its JWT (``auth.Verifier``, audience the URL called); the
+report poster with the shared bearer token. Either refusal is ``Unauthorized``, which the
+service answers 401 without the reason (that goes to the log).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from fastapi import Request
+
+from fhir_resist.cdshooks.service import Service
+from fhir_resist.errors import Unauthorized
+
+log = logging.getLogger("fhir_resist.service")
+
+
+def authorise_cds_client(service: Service, request: Request) -> None:
+    if service.settings.auth == "off":
+        return
+    caller = service.verifier.verify(request.headers.get("Authorization"), _audience(service, request))
+    log.info("call on %s from %s", request.url.path, caller.issuer)
+
+
+def authorise_report_poster(service: Service, request: Request) -> None:
+    if service.settings.auth == "off":
+        return
+    token = service.settings.reports_token
+    given = request.headers.get("Authorization", "")
+    expected = f"Bearer {token}" if token else None
+    if expected is None:
+        raise Unauthorized("no report token is configured (FHIR_RESIST_REPORTS_TOKEN)")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized("not the report token")
+
+
+def _audience(service: Service, request: Request) -> str:
+    """The URL called, as the CDS client names it in ``aud`` (behind a proxy: the public URL)."""
+    base = service.settings.public_url or str(request.base_url).rstrip("/")
+    return base + request.url.path

@@ -1,0 +1,107 @@
+"""``POST /cds-services/{id}``: a hook call, answered with cards.
+
+With evaluator processes (``processes`` > 0) the raw body goes to one; a call that needs the
+FHIR server, or that no evaluator could take, is answered in this process's threads. Either
+way within the deadline (503 past it). Every answer after the body was read is counted by
+status; the 200s are logged with counts and timings, never patient data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from fhir_resist.cdshooks import hooks
+from fhir_resist.cdshooks.access import authorise_cds_client
+from fhir_resist.cdshooks.bodies import parse_body, read_body
+from fhir_resist.cdshooks.evaluators import Answer, Evaluated, Evaluators, NeedsServer, Refused
+from fhir_resist.cdshooks.hook_services import HookService, service_named
+from fhir_resist.cdshooks.service import Current, Service
+from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
+
+JSON = dict[str, Any]
+log = logging.getLogger("fhir_resist.service")
+router = APIRouter()
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    cards: list[JSON]
+    cached: bool
+    evaluating: float | None = None  # seconds an evaluator process spent (None: answered here)
+
+
+@router.post("/cds-services/{service_id}", summary="Call a CDS Hooks service")
+async def call(service_id: str, request: Request, service: Current) -> Response:
+    hook = service_named(service_id)
+    authorise_cds_client(service, request)
+    raw = await read_body(request, service.settings)
+    started = time.perf_counter()
+    try:
+        answered = await _answer(service, hook, raw)
+    except TimeoutError:
+        service.metrics.inc("hook_calls", service=hook.id, status="503")
+        raise HttpError(503, f"no answer within {service.settings.deadline:g} s") from None
+    except HttpError as error:
+        service.metrics.inc("hook_calls", service=hook.id, status=str(error.status))
+        raise
+    return _cards(service, hook, answered, started)
+
+
+async def _answer(service: Service, hook: HookService, raw: bytes) -> _Answered:
+    if service.evaluators is not None:
+        match await _evaluated_elsewhere(service, service.evaluators, hook, raw):
+            case Evaluated(cards, cached, seconds):
+                return _Answered(cards, cached, seconds)
+            case Refused(error):
+                raise error
+            case NeedsServer() | None:
+                pass  # answered here
+    body = parse_body(raw)
+    result = await service.run(
+        lambda: hooks.call(
+            hook, body, service.catalogue, client_factory=service.client_factory, raw=raw, cache=service.cache
+        )
+    )
+    return _Answered(result.cards, result.cached)
+
+
+async def _evaluated_elsewhere(
+    service: Service, evaluators: Evaluators, hook: HookService, raw: bytes
+) -> Answer | None:
+    """An evaluator process's answer, or None when no evaluator could take the call."""
+    try:
+        return await service.within_deadline(evaluators.submit(hook.id, raw))
+    except EvaluatorsBroken as exc:
+        service.metrics.inc("evaluator_failures")
+        log.error("%s: no evaluator answered (%s); answered in the service process", hook.id, exc)
+        if exc.pool is not None:
+            service.pool.submit(_restart, evaluators, exc.pool)  # meanwhile calls are answered here
+        return None
+
+
+def _restart(evaluators: Evaluators, broken: object) -> None:
+    try:
+        evaluators.restart(broken)
+    except CatalogueError as exc:
+        log.error("the evaluator processes could not be restarted (%s); hook calls are answered here", exc)
+    else:
+        log.warning("evaluator processes restarted")
+
+
+def _cards(service: Service, hook: HookService, answered: _Answered, started: float) -> Response:
+    """The 200 with the cards, counted and logged (no patient data: counts and timings)."""
+    service.metrics.inc("hook_calls", service=hook.id, status="200")
+    if answered.cached:
+        service.metrics.inc("hook_cache_hits", service=hook.id)
+    for card in answered.cards:
+        service.metrics.inc("cards", service=hook.id, indicator=card["indicator"])
+    spent = f" ({1000 * answered.evaluating:.0f} ms evaluating)" if answered.evaluating is not None else ""
+    elapsed = 1000 * (time.perf_counter() - started)
+    log.info("%s: %d card(s) in %.0f ms%s", hook.id, len(answered.cards), elapsed, spent)
+    return JSONResponse({"cards": answered.cards})
