@@ -354,3 +354,38 @@ def test_her2_regimens_for_ras_wild_type_disease_are_not_offered_when_ras_is_mut
     assert not ras_wild_type_only & offered
     her2 = [i for i in assessment.implications if i.target in ("trastuzumab", "pertuzumab", "tucatinib")]
     assert her2 and all(i.effect == "resistance" for i in her2)
+
+
+def test_clinical_trials_of_two_rules_stay_apart(catalogue: Catalogue) -> None:
+    """A countermeasure that names no drug is its rule's own: two rules' trials are not one."""
+    assessment = evaluate([_bundle("crc-kras-g12d-cetuximab")], catalogue=catalogue, at=AT)
+    trials = [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "clinical-trial"]
+    assert sorted(r.rule_ids for r in trials) == [
+        ("crc-antiegfr-kras-ext-ras",),
+        ("crc-her2-directed-ras-mutation",),
+    ]
+    assert len({r.countermeasure.condition for r in trials}) == 2
+
+
+def test_one_countermeasure_of_two_rules_must_meet_the_conditions_of_both() -> None:
+    from fhir_resist.catalogue.schema import Countermeasure
+    from fhir_resist.engine.assess import _joined
+
+    def cm(condition: str, *requires: dict[str, Any]) -> Countermeasure:
+        return Countermeasure.model_validate(
+            {
+                "strategy": "switch",
+                "drugs": ["regorafenib"],
+                "condition": condition,
+                "requires": list(requires),
+                "evidence": {"level": "A", "references": [{"trial": "CORRECT"}]},
+            }
+        )
+
+    not_before = {"fact": "prior-therapy", "drugs": ["regorafenib"], "received": False}
+    later_line = {"fact": "prior-lines", "min": 1}
+    first = cm("regorafenib not given before", not_before)
+    joined = _joined(first, cm("after earlier lines", later_line, not_before))
+    assert [c.fact for c in joined.requires] == ["prior-therapy", "prior-lines"]
+    assert joined.condition == "regorafenib not given before; after earlier lines"
+    assert _joined(first, cm("same", not_before)) is first

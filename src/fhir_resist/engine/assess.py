@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Rule, Strategy
+from fhir_resist.catalogue.schema import Countermeasure, Effect, EvidenceLevel, Rule, Strategy
 from fhir_resist.domain import (
     Alteration,
     Call,
@@ -620,7 +620,7 @@ def _recommendations(findings: tuple[Finding, ...], catalogue: Catalogue) -> tup
             if key in merged:
                 old = merged[key]
                 merged[key] = Recommendation(
-                    old.countermeasure,
+                    _joined(old.countermeasure, cm),
                     tuple(dict.fromkeys((*old.rule_ids, finding.rule.id))),
                     tuple(dict.fromkeys((*old.reasons, trigger.label))),
                 )
@@ -628,6 +628,16 @@ def _recommendations(findings: tuple[Finding, ...], catalogue: Catalogue) -> tup
                 merged[key] = rec
                 order.append((_LEVEL_ORDER[cm.evidence.level], len(order) * 100 + index, key))
     return tuple(merged[key] for _, _, key in sorted(order))
+
+
+def _joined(first: Countermeasure, other: Countermeasure) -> Countermeasure:
+    """One countermeasure offered by two rules: every condition of both must hold (a rule that
+    rules the option out for this patient is never overridden by one that does not say so)."""
+    extra = [c for c in other.requires if c not in first.requires]
+    if not extra:
+        return first
+    wording = "; ".join(dict.fromkeys(filter(None, (first.condition, other.condition))))
+    return first.model_copy(update={"requires": (*first.requires, *extra), "condition": wording or None})
 
 
 def _fails_for(

@@ -105,7 +105,15 @@ def _prior_therapy(criterion: PriorTherapy, facts: Facts) -> Verdict:
         text = f"{what} received ({'; '.join(r.label for r in given)})"
         return Verdict(Outcome.MET if criterion.received else Outcome.NOT_MET, text)
     text = f"no {what} among the recorded therapies"
-    return Verdict(Outcome.NOT_MET if criterion.received else Outcome.MET, text)
+    if criterion.received:
+        # Earlier therapy is often missing from the input: not finding it does not show it was not given.
+        need = DataRequirement(
+            CONDITION_LINES,
+            "Earlier lines of systemic therapy",
+            f"the option is for patients who received {what}; none is recorded",
+        )
+        return Verdict(Outcome.UNKNOWN, f"{what} received before (not recorded)", need)
+    return Verdict(Outcome.MET, text)
 
 
 def _prior_lines(criterion: PriorLines, facts: Facts) -> Verdict:
