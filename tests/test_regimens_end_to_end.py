@@ -89,7 +89,11 @@ def test_msi_high_braf_v600e_is_not_offered_the_first_line_triplet(
     offered = _keys(r for r in assessment.countermeasures if r.offer.value == "offered")
     assert "switch pembrolizumab" in offered
     conditional = {r.countermeasure.key for r in assessment.countermeasures if r.offer.value == "conditional"}
-    assert conditional == {"combine encorafenib+cetuximab", "combine encorafenib+binimetinib+cetuximab"}
+    assert conditional == {
+        "combine encorafenib+cetuximab",
+        "combine encorafenib+binimetinib+cetuximab",
+        "clinical-trial",  # after encorafenib, which the record does not show
+    }
     assert "countermeasure-prior-lines" in {d.code for d in assessment.data_requirements}
     out = _summary("crc-braf-v600e-msi-high-cetuximab", capsys)
     assert "MSI-high present (Observation/b-msi)" in out.split("WITHHELD")[1]
@@ -124,8 +128,12 @@ def test_adjuvant_radioiodine_is_not_replaced_on_braf_status_alone(
     assert set(offers.values()) == {"conditional"}  # nothing offered outright
     assert "combine selumetinib+radioactive-iodine" not in offers  # failed in ASTRA
     assert all(
-        r.why == ("radioiodine-refractory disease (not documented)",) for r in assessment.countermeasures
+        r.why[0] == "radioiodine-refractory disease (not documented)" for r in assessment.countermeasures
     )
+    cabozantinib = next(
+        r for r in assessment.countermeasures if r.countermeasure.key == "switch cabozantinib"
+    )
+    assert cabozantinib.why[1:] == ("lenvatinib or sorafenib received before (not recorded)",)
     assert "countermeasure-setting" in {d.code for d in assessment.data_requirements}
     (issue,) = assessment.issues
     assert issue.severity.value == "low"
@@ -139,7 +147,7 @@ def test_transformation_risk_at_diagnosis_offers_no_chemotherapy(
     assessment = _assess("nsclc-egfr-tp53-rb1-first-line-osimertinib", catalogue)
     assert _keys(assessment.countermeasures) == {"retest", "monitor"}
     (withheld,) = assessment.withheld
-    assert withheld.countermeasure.key == "switch chemotherapy"
+    assert withheld.countermeasure.key == "switch carboplatin+etoposide"
     assert withheld.why == ("the finding is primary, the option is for acquired resistance",)
     assert "the finding is primary" in _summary("nsclc-egfr-tp53-rb1-first-line-osimertinib", capsys)
 
