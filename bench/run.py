@@ -40,6 +40,7 @@ import fhir_resist
 from fhir_resist import Catalogue
 from fhir_resist.catalogue import default_path
 from fhir_resist.files import read_files
+from fhir_resist.version import VERSION
 
 try:
     from bench import generate
@@ -358,7 +359,7 @@ def _environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "cpus": os.cpu_count(),
-        "fhir_resist": fhir_resist.__version__,
+        "fhir_resist": VERSION,
         "orjson": has_orjson(),
     }
 

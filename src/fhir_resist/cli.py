@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fhir_resist import __version__
 from fhir_resist.catalogue import Catalogue, default_path, load_catalogue
 from fhir_resist.catalogue.schema import Rule
 from fhir_resist.config import ServerSettings, client_for, server_settings
@@ -30,6 +29,7 @@ from fhir_resist.fhir.read import read_context
 from fhir_resist.fhir.write import to_bundle
 from fhir_resist.files import read_files
 from fhir_resist.render import context_json, summary
+from fhir_resist.version import VERSION
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SERVER = 0, 1, 2, 3
 
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="fhir-resist",
         description="Targeted-therapy resistance decision support on FHIR genomic reports.",
     )
-    parser.add_argument("--version", action="version", version=f"fhir-resist {__version__}")
+    parser.add_argument("--version", action="version", version=f"fhir-resist {VERSION}")
     parser.add_argument(
         "--catalogue",
         metavar="DIR",

@@ -21,13 +21,13 @@ import hashlib
 import uuid
 from typing import Any, Literal
 
-from fhir_resist import __version__
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Countermeasure, Reference
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Issue, Offer, Recommendation, RegimenException
 from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import validated
+from fhir_resist.version import VERSION
 
 JSON = dict[str, Any]
 Strategy = Literal["put", "conditional"]
@@ -50,7 +50,7 @@ def to_bundle(assessment: Assessment, *, strategy: Strategy = "put") -> JSON:
     catalogue = assessment.catalogue
     at = assessment.at.isoformat()
     evaluation = evaluation_id(assessment)
-    device_id = f"fhir-resist-{__version__}"
+    device_id = f"fhir-resist-{VERSION}"
     device_url = _urn(codes.NS_DEVICE, device_id)
     entries: list[JSON] = [
         _entry(device_url, _device(device_id), codes.NS_DEVICE, device_id, strategy),
@@ -187,7 +187,7 @@ def _device(device_id: str) -> JSON:
         "status": "active",
         "manufacturer": "fhir_resist",
         "deviceName": [{"name": "fhir_resist", "type": "manufacturer-name"}],
-        "version": [{"value": __version__}],
+        "version": [{"value": VERSION}],
     }
 
 
