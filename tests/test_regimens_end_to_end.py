@@ -20,6 +20,7 @@ from fhir_resist import Catalogue, evaluate
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
 from fhir_resist.cli import main
 from fhir_resist.config import server_settings
+from fhir_resist.engine.model import IssueSeverity, Offer
 from tests.cdshooks.test_app import hook_request
 from tests.conftest import EXAMPLES, load_json
 from tests.hapi import BASE
@@ -86,9 +87,9 @@ def test_msi_high_braf_v600e_is_not_offered_the_first_line_triplet(
     assessment = _assess("crc-braf-v600e-msi-high-cetuximab", catalogue)
     withheld = {r.countermeasure.key: r for r in assessment.withheld}
     assert withheld["combine encorafenib+cetuximab+folfox"].why == ("MSI-high present (Observation/b-msi)",)
-    offered = _keys(r for r in assessment.countermeasures if r.offer.value == "offered")
+    offered = _keys(r for r in assessment.countermeasures if r.offer is Offer.OFFERED)
     assert "switch pembrolizumab" in offered
-    conditional = {r.countermeasure.key for r in assessment.countermeasures if r.offer.value == "conditional"}
+    conditional = {r.countermeasure.key for r in assessment.countermeasures if r.offer is Offer.CONDITIONAL}
     assert conditional == {
         "combine encorafenib+cetuximab",
         "combine encorafenib+binimetinib+cetuximab",
@@ -136,7 +137,7 @@ def test_adjuvant_radioiodine_is_not_replaced_on_braf_status_alone(
     assert cabozantinib.why[1:] == ("lenvatinib or sorafenib received before (not recorded)",)
     assert "countermeasure-setting" in {d.code for d in assessment.data_requirements}
     (issue,) = assessment.issues
-    assert issue.severity.value == "low"
+    assert issue.severity is IssueSeverity.LOW
     out = _summary("thyroid-braf-v600e-adjuvant-radioiodine", capsys)
     assert "CONDITIONAL switch: lenvatinib" in out
 

@@ -26,7 +26,7 @@ from fhir_resist.errors import CatalogueError, InputError, ServerError
 from fhir_resist.fhir.delivery import Delivery, deliver, retry, scope_of
 from fhir_resist.fhir.outbox import Outbox
 from fhir_resist.fhir.read import read_context
-from fhir_resist.fhir.write import to_bundle
+from fhir_resist.fhir.write import WRITE_STRATEGIES, to_bundle
 from fhir_resist.files import read_files
 from fhir_resist.render import context_json, summary
 from fhir_resist.version import VERSION
@@ -157,7 +157,7 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--outbox", metavar="DIR", help="outbox directory (default $FHIR_RESIST_OUTBOX)")
     p.add_argument(
         "--write-strategy",
-        choices=("put", "conditional"),
+        choices=WRITE_STRATEGIES,
         help="put: client-assigned ids (default); conditional: If-None-Exist (servers refusing client ids)",
     )
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fhir_resist import Catalogue, evaluate, read_context
+from fhir_resist.catalogue.schema import Mechanism
 from fhir_resist.domain import Call, Kind, Origin, Specimen, SpecimenType, Therapy
 from fhir_resist.engine.assess import assess
 from fhir_resist.engine.model import IssueSeverity, Status, TimingCall
@@ -39,7 +40,7 @@ def test_kras_g12d_on_cetuximab_is_high_primary_downstream(catalogue: Catalogue)
     assert issue.finding.observations == ("Observation/v-kras",)
     assert issue.severity is IssueSeverity.HIGH
     assert issue.timing is TimingCall.PRIMARY
-    assert issue.finding.rule.mechanism.value == "downstream"
+    assert issue.finding.rule.mechanism is Mechanism.DOWNSTREAM
     assert "bevacizumab" in {d for r in issue.countermeasures for d in r.countermeasure.drugs}
 
 

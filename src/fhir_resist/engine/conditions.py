@@ -21,6 +21,7 @@ from fhir_resist.catalogue.schema import (
     PriorLines,
     PriorTherapy,
     Setting,
+    Timing,
     TumourCondition,
 )
 from fhir_resist.domain import Alteration, Call, Kind
@@ -45,6 +46,9 @@ CONDITION_REQUIREMENTS = {
     "or acquired on it.",
     CONDITION_TUMOUR: "The cancer type, which decides whether a countermeasure applies.",
 }
+
+# The engine's timing call that meets a catalogue condition on the finding's timing.
+_TIMING_CALL = {Timing.PRIMARY: TimingCall.PRIMARY, Timing.ACQUIRED: TimingCall.ACQUIRED}
 
 _SETTING_WORDS = {
     "adjuvant": "adjuvant setting",
@@ -210,7 +214,7 @@ def _timing(criterion: FindingTiming, timing: TimingCall | None) -> Verdict:
             f"the option is for resistance {wanted} on the therapy; whether it was cannot be told",
         )
         return Verdict(Outcome.UNKNOWN, f"finding {wanted} on the therapy (not determined)", need)
-    if timing.value == wanted:
+    if timing is _TIMING_CALL[criterion.timing]:
         return Verdict(Outcome.MET, f"finding {wanted}")
     return Verdict(Outcome.NOT_MET, f"the finding is {timing.value}, the option is for {wanted} resistance")
 
