@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fhir_resist.cli import main
-from tests.conftest import EXAMPLES, ROOT, SCENARIOS
+from tests.conftest import EXAMPLES, ROOT, SCENARIOS, two_cancer_types
 
 
 def test_evaluate_prints_a_transaction_bundle(capsys: pytest.CaptureFixture[str]) -> None:
@@ -202,3 +202,16 @@ def test_serve_processes_option_environment_and_http_workers(
     monkeypatch.setenv("FHIR_RESIST_PROCESSES", "many")
     assert main(["serve"]) == 2
     assert "service configuration" in capsys.readouterr().err
+
+
+def test_the_cli_adds_its_own_hint_on_the_cancer_type(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    two = tmp_path / "two-cancer-types.json"
+    two.write_text(json.dumps(two_cancer_types()), encoding="utf-8")
+    assert main(["evaluate", str(two), "--summary"]) == 0
+    assert "choose one with --tumour" in capsys.readouterr().err
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "NOPE"]) == 0
+    assert "--tumour NOPE: not an OncoTree code" in capsys.readouterr().err
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "COADREAD"]) == 0
+    assert "--tumour" not in capsys.readouterr().err

@@ -21,7 +21,8 @@ from fhir_resist.catalogue import Catalogue, default_path, load_catalogue
 from fhir_resist.catalogue.schema import Rule
 from fhir_resist.config import ServerSettings, client_for, server_settings
 from fhir_resist.domain import Message, PatientContext
-from fhir_resist.engine.assess import assess
+from fhir_resist.engine.assess import CANCER_TYPE, assess
+from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import CatalogueError, InputError, ServerError
 from fhir_resist.fhir.delivery import Delivery, deliver, retry, scope_of
 from fhir_resist.fhir.outbox import Outbox
@@ -232,11 +233,23 @@ def _evaluate(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
+    hint = _cancer_type_hint(assessment, args.tumour)
+    if hint:
+        print(f"fhir-resist: {hint}", file=sys.stderr)
     if not args.write:
         return EXIT_OK
     delivery = deliver(client_for(settings), bundle, scope_of(assessment), Outbox(settings.outbox))
     print(f"fhir-resist: {_delivered(delivery)}", file=sys.stderr)
     return EXIT_OK if delivery.outcome == "delivered" else EXIT_SERVER
+
+
+def _cancer_type_hint(assessment: Assessment, tumour: str | None) -> str | None:
+    """The option that settles the cancer type, when the assessment says it was in doubt."""
+    if not any(m.where == CANCER_TYPE for m in assessment.messages):
+        return None
+    if tumour:  # a known code is used without a word; only an unknown one leads here
+        return f"--tumour {tumour}: not an OncoTree code in the catalogue; the recorded Conditions were used"
+    return "several cancer types are recorded; choose one with --tumour ONCOTREE"
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from fhir_resist import Catalogue, evaluate, read_context
 from fhir_resist.catalogue.schema import Mechanism
-from fhir_resist.domain import Call, Kind, Origin, Specimen, SpecimenType, Therapy
-from fhir_resist.engine.assess import assess
+from fhir_resist.domain import Call, Kind, Origin, Severity, Specimen, SpecimenType, Therapy
+from fhir_resist.engine.assess import CANCER_TYPE, assess
 from fhir_resist.engine.model import IssueSeverity, Status, TimingCall
-from tests.conftest import SCENARIOS, load_json
+from tests.conftest import SCENARIOS, load_json, two_cancer_types
 
 AT = datetime(2026, 4, 1, 9, tzinfo=UTC)
 
@@ -104,6 +104,19 @@ def test_tumour_override(catalogue: Catalogue) -> None:
     bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Condition"]
     assessment = evaluate([bundle], catalogue=catalogue, at=AT, tumour="COADREAD")
     assert assessment.status is Status.SUCCESS and len(assessment.issues) == 1
+
+
+def test_messages_about_the_cancer_type_name_the_condition_data_not_a_command_line_option(
+    catalogue: Catalogue,
+) -> None:
+    several = evaluate([two_cancer_types()], catalogue=catalogue, at=AT)
+    unknown = evaluate([_bundle("crc-kras-g12d-cetuximab")], catalogue=catalogue, at=AT, tumour="NOPE")
+    about = [m for a in (several, unknown) for m in a.messages if m.where == CANCER_TYPE]
+    assert [m.severity for m in about] == [Severity.WARNING, Severity.ERROR]
+    assert "several cancer types are recorded" in about[0].text
+    assert "'NOPE', is not an OncoTree code" in about[1].text
+    assert not [m for m in about if "--" in m.text]
+    assert unknown.tumour == "COAD"  # the recorded Condition is used instead
 
 
 def test_missing_ras_testing_before_anti_egfr_is_a_data_requirement(catalogue: Catalogue) -> None:

@@ -176,6 +176,11 @@ def _gene_conflicts(alterations: tuple[Alteration, ...], catalogue: Catalogue) -
     return out
 
 
+# Where the messages about which cancer type to use point: the Conditions' code, which it comes
+# from. A caller that can choose the type (the CLI's --tumour) adds its own hint to these.
+CANCER_TYPE = "Condition.code"
+
+
 def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Message]) -> str | None:
     if context.tumour_override:
         override = context.tumour_override.upper()
@@ -184,8 +189,9 @@ def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Messag
         messages.append(
             Message(
                 Severity.ERROR,
-                "--tumour",
-                f"'{context.tumour_override}' is not an OncoTree code in the catalogue",
+                CANCER_TYPE,
+                f"the cancer type given in place of Condition.code, '{context.tumour_override}', is not "
+                "an OncoTree code in the catalogue; the recorded Conditions are used",
             )
         )
     resolved: dict[str, str] = {}
@@ -207,8 +213,8 @@ def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Messag
         messages.append(
             Message(
                 Severity.WARNING,
-                "Condition",
-                f"several cancer types are recorded: {listed}; the first is used, use --tumour to choose",
+                CANCER_TYPE,
+                f"several cancer types are recorded: {listed}; the first is used",
             )
         )
     if resolved:
