@@ -85,6 +85,7 @@ def test_every_code_comes_from_the_catalogue(catalogue: Catalogue) -> None:
         elif system in {generate.RXNORM, generate.ATC}:
             assert code in drugs
         elif system in {generate.HGVS, generate.REFSEQ}:
+            assert isinstance(code, str)
             assert code.split(":")[0] in mane
 
 

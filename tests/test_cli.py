@@ -161,11 +161,19 @@ class _Served:
 
         from fhir_resist.cdshooks import app, tuning
 
-        self.settings: list[object] = []
+        self.settings: list[app.ServiceSettings] = []
         self.runs: list[dict[str, object]] = []
-        monkeypatch.setattr(app, "create_app", lambda settings, **_: self.settings.append(settings) or "app")
+
+        def create_app(settings: app.ServiceSettings, **_: object) -> str:
+            self.settings.append(settings)
+            return "app"
+
+        def run(target: object, **kw: object) -> None:
+            self.runs.append({"target": target, **kw})
+
+        monkeypatch.setattr(app, "create_app", create_app)
         monkeypatch.setattr(tuning, "tune_gc", lambda: None)
-        monkeypatch.setattr(uvicorn, "run", lambda target, **kw: self.runs.append({"target": target, **kw}))
+        monkeypatch.setattr(uvicorn, "run", run)
         monkeypatch.delenv("FHIR_RESIST_PROCESSES", raising=False)
         monkeypatch.delenv("FHIR_RESIST_CATALOGUE", raising=False)
         monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "off")
@@ -177,7 +185,7 @@ def test_serve_evaluates_in_one_process_per_core_by_default(monkeypatch: pytest.
     served = _Served(monkeypatch)
     assert main(["serve", "--port", "8123"]) == 0
     (settings,) = served.settings
-    assert settings.processes == usable_cores()  # type: ignore[attr-defined]
+    assert settings.processes == usable_cores()
     assert served.runs == [{"target": "app", "host": "127.0.0.1", "port": 8123, "log_level": "info"}]
 
 
@@ -188,11 +196,11 @@ def test_serve_processes_option_environment_and_http_workers(
 
     served = _Served(monkeypatch)
     assert main(["--catalogue", str(ROOT / "catalogue"), "serve", "--processes", "0"]) == 0
-    assert served.settings[-1].processes == 0  # type: ignore[attr-defined]
-    assert served.settings[-1].catalogue_path == (ROOT / "catalogue").resolve()  # type: ignore[attr-defined]
+    assert served.settings[-1].processes == 0
+    assert served.settings[-1].catalogue_path == (ROOT / "catalogue").resolve()
     monkeypatch.setenv("FHIR_RESIST_PROCESSES", "3")
     assert main(["serve"]) == 0
-    assert served.settings[-1].processes == 3  # type: ignore[attr-defined]
+    assert served.settings[-1].processes == 3
     monkeypatch.delenv("FHIR_RESIST_PROCESSES")
     assert main(["serve", "--workers", "2"]) == 0  # HTTP workers, each evaluating in-process
     assert served.runs[-1]["workers"] == 2

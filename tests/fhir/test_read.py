@@ -177,7 +177,7 @@ def test_mixed_patients_are_not_merged() -> None:
 
 
 def test_non_resources_are_messages_not_exceptions() -> None:
-    context = read_context([{"no": "type"}, {"resourceType": "Bundle", "entry": "oops"}])  # type: ignore[list-item]
+    context = read_context([{"no": "type"}, {"resourceType": "Bundle", "entry": "oops"}])
     wheres = [m.where for m in context.messages]
     assert "input[0]" in wheres and "input[1].entry" in wheres
 
