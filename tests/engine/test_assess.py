@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fhir_resist import Catalogue, evaluate, read_context
-from fhir_resist.catalogue.schema import Mechanism
+from fhir_resist.catalogue.schema import Mechanism, Strategy
 from fhir_resist.domain import Call, Kind, Origin, Severity, Specimen, SpecimenType, Therapy
 from fhir_resist.engine.assess import CANCER_TYPE, assess
 from fhir_resist.engine.model import IssueSeverity, Status, TimingCall
@@ -373,7 +373,7 @@ def test_her2_regimens_for_ras_wild_type_disease_are_not_offered_when_ras_is_mut
 def test_clinical_trials_of_two_rules_stay_apart(catalogue: Catalogue) -> None:
     """A countermeasure that names no drug is its rule's own: two rules' trials are not one."""
     assessment = evaluate([_bundle("crc-kras-g12d-cetuximab")], catalogue=catalogue, at=AT)
-    trials = [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "clinical-trial"]
+    trials = [r for r in assessment.countermeasures if r.countermeasure.strategy is Strategy.CLINICAL_TRIAL]
     assert sorted(r.rule_ids for r in trials) == [
         ("crc-antiegfr-kras-ext-ras",),
         ("crc-her2-directed-ras-mutation",),
