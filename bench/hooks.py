@@ -34,10 +34,10 @@ from typing import Any
 
 from fhir_resist.cdshooks.evaluators import usable_cores
 
-try:
-    from bench import generate
-except ModuleNotFoundError:  # run as a script: python bench/hooks.py
-    import generate  # type: ignore[no-redef]
+if not __package__:  # run as a script (python bench/hooks.py): the repository root holds ``bench``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import generate
 
 JSON = dict[str, Any]
 

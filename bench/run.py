@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,12 @@ import fhir_resist
 from fhir_resist import Catalogue
 from fhir_resist.catalogue import default_path
 from fhir_resist.files import read_files
+from fhir_resist.version import VERSION
 
-try:
-    from bench import generate
-except ModuleNotFoundError:  # run as a script: python bench/run.py
-    import generate  # type: ignore[no-redef]
+if not __package__:  # run as a script (python bench/run.py): the repository root holds ``bench``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import generate
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +134,11 @@ def evaluate_once(parsed: Mapping[str, Any], catalogue: Catalogue) -> fhir_resis
     return fhir_resist.evaluate([parsed], catalogue=catalogue, at=AT)
 
 
+def bundle_once(parsed: Mapping[str, Any], catalogue: Catalogue) -> dict[str, Any]:
+    """``evaluate_once`` and the transaction Bundle written from it."""
+    return fhir_resist.to_bundle(evaluate_once(parsed, catalogue))
+
+
 def r4b_validate(resources: Iterable[Mapping[str, Any]]) -> int:
     """What a naive implementation pays: every input resource through its fhir.resources model."""
     from fhir.resources.R4B import get_fhir_model_class
@@ -154,6 +161,7 @@ def by_patient(resources: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping
     """
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for resource in resources:
+        key: object
         if resource.get("resourceType") == "Patient":
             key = f"Patient/{resource.get('id')}"
         else:
@@ -254,13 +262,13 @@ def figures(config: Config = FULL, *, log: Callable[[str], None] | None = None) 
         resources = entries(parsed)
         say(f"report {n}: {len(data) / 1e6:.1f} MB, {len(resources)} resources")
         fns: dict[str, Callable[[], object]] = {
-            "parse": lambda data=data: json.loads(data),
-            "evaluate": lambda parsed=parsed: evaluate_once(parsed, catalogue),
-            "bundle": lambda parsed=parsed: fhir_resist.to_bundle(evaluate_once(parsed, catalogue)),
-            "r4b": lambda resources=resources: r4b_validate(resources),
+            "parse": partial(json.loads, data),
+            "evaluate": partial(evaluate_once, parsed, catalogue),
+            "bundle": partial(bundle_once, parsed, catalogue),
+            "r4b": partial(r4b_validate, resources),
         }
         if orjson_loads is not None:
-            fns["orjson"] = lambda data=data: orjson_loads(data)
+            fns["orjson"] = partial(orjson_loads, data)
         t = interleaved(config.repeats, keep_gc=config.keep_gc, **fns)
         evaluate_s, bundle_s = t["evaluate"], t["bundle"]
         results.add(f"parse_floor_{n}_ms", t["parse"] * 1e3, "ms")
@@ -358,7 +366,7 @@ def _environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "cpus": os.cpu_count(),
-        "fhir_resist": fhir_resist.__version__,
+        "fhir_resist": VERSION,
         "orjson": has_orjson(),
     }
 

@@ -46,3 +46,16 @@ def renamed(bundle: dict[str, Any], tag: str) -> dict[str, Any]:
         resource["id"] = f"{resource['id']}-{tag}"
         entries.append({"fullUrl": f"{resource['resourceType']}/{resource['id']}", "resource": resource})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def two_cancer_types() -> dict[str, Any]:
+    """The KRAS colorectal scenario with a second primary cancer Condition, a melanoma."""
+    bundle: dict[str, Any] = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
+    melanoma = load_json(SCENARIOS / "melanoma-nras-acquired-vemurafenib.json")
+    (entry,) = [e for e in melanoma["entry"] if e["resource"]["resourceType"] == "Condition"]
+    (colorectal,) = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"]
+    entry["resource"]["id"] = "cond-melanoma"
+    entry["fullUrl"] = entry["fullUrl"].rsplit("/", 1)[0] + "/cond-melanoma"
+    entry["resource"]["subject"] = colorectal["resource"]["subject"]
+    bundle["entry"].append(entry)
+    return bundle

@@ -17,7 +17,7 @@ import pytest
 from bench import generate, run
 from fhir_resist import Catalogue, evaluate, hgvs, read_context
 from fhir_resist.catalogue.cases import run_cases
-from fhir_resist.domain import Call, Kind, SpecimenType
+from fhir_resist.domain import Call, Kind, Severity, SpecimenType
 from fhir_resist.files import read_files
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -46,7 +46,7 @@ def test_panel_report_is_read_with_the_expected_alterations(n: int) -> None:
     context = read_context([bundle])
     assert len(context.alterations) == generate.expected_alterations(n)
     assert context.patient == "Patient/bench-pt"
-    assert [m for m in context.messages if m.severity.value != "information"] == []
+    assert [m for m in context.messages if m.severity is not Severity.INFORMATION] == []
     kinds = Counter(a.kind for a in context.alterations)
     assert kinds[Kind.CNV] == 2 and kinds[Kind.FUSION] == 1 and kinds[Kind.MSI] == 1 and kinds[Kind.TMB] == 1
     assert kinds[Kind.VARIANT] == n
@@ -85,6 +85,7 @@ def test_every_code_comes_from_the_catalogue(catalogue: Catalogue) -> None:
         elif system in {generate.RXNORM, generate.ATC}:
             assert code in drugs
         elif system in {generate.HGVS, generate.REFSEQ}:
+            assert isinstance(code, str)
             assert code.split(":")[0] in mane
 
 

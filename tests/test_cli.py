@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fhir_resist.cli import main
-from tests.conftest import EXAMPLES, ROOT, SCENARIOS
+from tests.conftest import EXAMPLES, ROOT, SCENARIOS, two_cancer_types
 
 
 def test_evaluate_prints_a_transaction_bundle(capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,11 +161,19 @@ class _Served:
 
         from fhir_resist.cdshooks import app, tuning
 
-        self.settings: list[object] = []
+        self.settings: list[app.ServiceSettings] = []
         self.runs: list[dict[str, object]] = []
-        monkeypatch.setattr(app, "create_app", lambda settings, **_: self.settings.append(settings) or "app")
+
+        def create_app(settings: app.ServiceSettings, **_: object) -> str:
+            self.settings.append(settings)
+            return "app"
+
+        def run(target: object, **kw: object) -> None:
+            self.runs.append({"target": target, **kw})
+
+        monkeypatch.setattr(app, "create_app", create_app)
         monkeypatch.setattr(tuning, "tune_gc", lambda: None)
-        monkeypatch.setattr(uvicorn, "run", lambda target, **kw: self.runs.append({"target": target, **kw}))
+        monkeypatch.setattr(uvicorn, "run", run)
         monkeypatch.delenv("FHIR_RESIST_PROCESSES", raising=False)
         monkeypatch.delenv("FHIR_RESIST_CATALOGUE", raising=False)
         monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "off")
@@ -177,7 +185,7 @@ def test_serve_evaluates_in_one_process_per_core_by_default(monkeypatch: pytest.
     served = _Served(monkeypatch)
     assert main(["serve", "--port", "8123"]) == 0
     (settings,) = served.settings
-    assert settings.processes == usable_cores()  # type: ignore[attr-defined]
+    assert settings.processes == usable_cores()
     assert served.runs == [{"target": "app", "host": "127.0.0.1", "port": 8123, "log_level": "info"}]
 
 
@@ -188,11 +196,11 @@ def test_serve_processes_option_environment_and_http_workers(
 
     served = _Served(monkeypatch)
     assert main(["--catalogue", str(ROOT / "catalogue"), "serve", "--processes", "0"]) == 0
-    assert served.settings[-1].processes == 0  # type: ignore[attr-defined]
-    assert served.settings[-1].catalogue_path == (ROOT / "catalogue").resolve()  # type: ignore[attr-defined]
+    assert served.settings[-1].processes == 0
+    assert served.settings[-1].catalogue_path == (ROOT / "catalogue").resolve()
     monkeypatch.setenv("FHIR_RESIST_PROCESSES", "3")
     assert main(["serve"]) == 0
-    assert served.settings[-1].processes == 3  # type: ignore[attr-defined]
+    assert served.settings[-1].processes == 3
     monkeypatch.delenv("FHIR_RESIST_PROCESSES")
     assert main(["serve", "--workers", "2"]) == 0  # HTTP workers, each evaluating in-process
     assert served.runs[-1]["workers"] == 2
@@ -202,3 +210,16 @@ def test_serve_processes_option_environment_and_http_workers(
     monkeypatch.setenv("FHIR_RESIST_PROCESSES", "many")
     assert main(["serve"]) == 2
     assert "service configuration" in capsys.readouterr().err
+
+
+def test_the_cli_adds_its_own_hint_on_the_cancer_type(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    two = tmp_path / "two-cancer-types.json"
+    two.write_text(json.dumps(two_cancer_types()), encoding="utf-8")
+    assert main(["evaluate", str(two), "--summary"]) == 0
+    assert "choose one with --tumour" in capsys.readouterr().err
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "NOPE"]) == 0
+    assert "--tumour NOPE: not an OncoTree code" in capsys.readouterr().err
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "COADREAD"]) == 0
+    assert "--tumour" not in capsys.readouterr().err

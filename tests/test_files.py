@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fhir_resist.files import JsonProblem, parse_json, read_files
+from fhir_resist.errors import JsonProblem
+from fhir_resist.files import parse_json, read_files
 
 
 def test_json_resource_list_ndjson_and_directory(tmp_path: Path) -> None:

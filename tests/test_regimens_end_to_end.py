@@ -20,6 +20,7 @@ from fhir_resist import Catalogue, evaluate
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
 from fhir_resist.cli import main
 from fhir_resist.config import server_settings
+from fhir_resist.engine.model import IssueSeverity, Offer
 from tests.cdshooks.test_app import hook_request
 from tests.conftest import EXAMPLES, load_json
 from tests.hapi import BASE
@@ -86,10 +87,14 @@ def test_msi_high_braf_v600e_is_not_offered_the_first_line_triplet(
     assessment = _assess("crc-braf-v600e-msi-high-cetuximab", catalogue)
     withheld = {r.countermeasure.key: r for r in assessment.withheld}
     assert withheld["combine encorafenib+cetuximab+folfox"].why == ("MSI-high present (Observation/b-msi)",)
-    offered = _keys(r for r in assessment.countermeasures if r.offer.value == "offered")
+    offered = _keys(r for r in assessment.countermeasures if r.offer is Offer.OFFERED)
     assert "switch pembrolizumab" in offered
-    conditional = {r.countermeasure.key for r in assessment.countermeasures if r.offer.value == "conditional"}
-    assert conditional == {"combine encorafenib+cetuximab", "combine encorafenib+binimetinib+cetuximab"}
+    conditional = {r.countermeasure.key for r in assessment.countermeasures if r.offer is Offer.CONDITIONAL}
+    assert conditional == {
+        "combine encorafenib+cetuximab",
+        "combine encorafenib+binimetinib+cetuximab",
+        "clinical-trial",  # after encorafenib, which the record does not show
+    }
     assert "countermeasure-prior-lines" in {d.code for d in assessment.data_requirements}
     out = _summary("crc-braf-v600e-msi-high-cetuximab", capsys)
     assert "MSI-high present (Observation/b-msi)" in out.split("WITHHELD")[1]
@@ -124,11 +129,15 @@ def test_adjuvant_radioiodine_is_not_replaced_on_braf_status_alone(
     assert set(offers.values()) == {"conditional"}  # nothing offered outright
     assert "combine selumetinib+radioactive-iodine" not in offers  # failed in ASTRA
     assert all(
-        r.why == ("radioiodine-refractory disease (not documented)",) for r in assessment.countermeasures
+        r.why[0] == "radioiodine-refractory disease (not documented)" for r in assessment.countermeasures
     )
+    cabozantinib = next(
+        r for r in assessment.countermeasures if r.countermeasure.key == "switch cabozantinib"
+    )
+    assert cabozantinib.why[1:] == ("lenvatinib or sorafenib received before (not recorded)",)
     assert "countermeasure-setting" in {d.code for d in assessment.data_requirements}
     (issue,) = assessment.issues
-    assert issue.severity.value == "low"
+    assert issue.severity is IssueSeverity.LOW
     out = _summary("thyroid-braf-v600e-adjuvant-radioiodine", capsys)
     assert "CONDITIONAL switch: lenvatinib" in out
 
@@ -139,7 +148,7 @@ def test_transformation_risk_at_diagnosis_offers_no_chemotherapy(
     assessment = _assess("nsclc-egfr-tp53-rb1-first-line-osimertinib", catalogue)
     assert _keys(assessment.countermeasures) == {"retest", "monitor"}
     (withheld,) = assessment.withheld
-    assert withheld.countermeasure.key == "switch chemotherapy"
+    assert withheld.countermeasure.key == "switch carboplatin+etoposide"
     assert withheld.why == ("the finding is primary, the option is for acquired resistance",)
     assert "the finding is primary" in _summary("nsclc-egfr-tp53-rb1-first-line-osimertinib", capsys)
 

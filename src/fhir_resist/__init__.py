@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from fhir_resist.api import evaluate, read_context, to_bundle
 from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.engine.model import Assessment
@@ -18,6 +16,7 @@ from fhir_resist.errors import (
     InputError,
     ServerError,
 )
+from fhir_resist.version import VERSION as __version__
 
 __all__ = [
     "Assessment",

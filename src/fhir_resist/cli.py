@@ -17,19 +17,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fhir_resist import __version__
 from fhir_resist.catalogue import Catalogue, default_path, load_catalogue
 from fhir_resist.catalogue.schema import Rule
 from fhir_resist.config import ServerSettings, client_for, server_settings
 from fhir_resist.domain import Message, PatientContext
-from fhir_resist.engine.assess import assess
+from fhir_resist.engine.assess import CANCER_TYPE, assess
+from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import CatalogueError, InputError, ServerError
 from fhir_resist.fhir.delivery import Delivery, deliver, retry, scope_of
 from fhir_resist.fhir.outbox import Outbox
 from fhir_resist.fhir.read import read_context
-from fhir_resist.fhir.write import to_bundle
+from fhir_resist.fhir.write import WRITE_STRATEGIES, to_bundle
 from fhir_resist.files import read_files
 from fhir_resist.render import context_json, summary
+from fhir_resist.version import VERSION
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_SERVER = 0, 1, 2, 3
 
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="fhir-resist",
         description="Targeted-therapy resistance decision support on FHIR genomic reports.",
     )
-    parser.add_argument("--version", action="version", version=f"fhir-resist {__version__}")
+    parser.add_argument("--version", action="version", version=f"fhir-resist {VERSION}")
     parser.add_argument(
         "--catalogue",
         metavar="DIR",
@@ -157,7 +158,7 @@ def _server_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--outbox", metavar="DIR", help="outbox directory (default $FHIR_RESIST_OUTBOX)")
     p.add_argument(
         "--write-strategy",
-        choices=("put", "conditional"),
+        choices=WRITE_STRATEGIES,
         help="put: client-assigned ids (default); conditional: If-None-Exist (servers refusing client ids)",
     )
 
@@ -232,11 +233,23 @@ def _evaluate(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
+    hint = _cancer_type_hint(assessment, args.tumour)
+    if hint:
+        print(f"fhir-resist: {hint}", file=sys.stderr)
     if not args.write:
         return EXIT_OK
     delivery = deliver(client_for(settings), bundle, scope_of(assessment), Outbox(settings.outbox))
     print(f"fhir-resist: {_delivered(delivery)}", file=sys.stderr)
     return EXIT_OK if delivery.outcome == "delivered" else EXIT_SERVER
+
+
+def _cancer_type_hint(assessment: Assessment, tumour: str | None) -> str | None:
+    """The option that settles the cancer type, when the assessment says it was in doubt."""
+    if not any(m.where == CANCER_TYPE for m in assessment.messages):
+        return None
+    if tumour:  # a known code is used without a word; only an unknown one leads here
+        return f"--tumour {tumour}: not an OncoTree code in the catalogue; the recorded Conditions were used"
+    return "several cancer types are recorded; choose one with --tumour ONCOTREE"
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from fhir_resist.errors import InputError
 from fhir_resist.fhir.auth import DEFAULT_SCOPE, BackendServicesAuth, BackendServicesConfig
 from fhir_resist.fhir.client import FhirClient, Retry
 from fhir_resist.fhir.outbox import default_directory
-from fhir_resist.fhir.write import STRATEGIES, Strategy
+from fhir_resist.fhir.write import WRITE_STRATEGIES, WriteStrategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class ServerSettings:
     base: str | None
     token: str | None
     outbox: Path
-    strategy: Strategy
+    strategy: WriteStrategy
     timeout: float
     attempts: int
     smart: BackendServicesConfig | None
@@ -49,9 +49,9 @@ def server_settings(
     """Settings from the environment, with explicit values (CLI flags) taking precedence."""
     env = os.environ if env is None else env
     chosen = strategy or env.get("FHIR_RESIST_WRITE_STRATEGY") or "put"
-    if chosen not in STRATEGIES:
+    if chosen not in WRITE_STRATEGIES:
         raise InputError(
-            f"'{chosen}' is not a write strategy ({', '.join(STRATEGIES)})", where="write strategy"
+            f"'{chosen}' is not a write strategy ({', '.join(WRITE_STRATEGIES)})", where="write strategy"
         )
     smart = None
     client_id = env.get("FHIR_RESIST_SMART_CLIENT_ID")

@@ -8,7 +8,7 @@ against the catalogue (genes, drugs, tumours).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 
 from fhir_resist.hgvs import CodingChange, ProteinChange
@@ -196,10 +196,3 @@ class PatientContext:
         if reference is None:
             return None
         return next((r for r in self.reports if r.source == reference), None)
-
-
-def as_datetime(value: date | None) -> datetime | None:
-    """A date as midnight UTC-naive datetime, for ordering dates against datetimes."""
-    if value is None:
-        return None
-    return datetime(value.year, value.month, value.day)  # noqa: DTZ001 - dates carry no zone

@@ -101,3 +101,22 @@ class EvaluatorsBroken(FhirResistError):
     def __init__(self, message: str, pool: object | None = None) -> None:
         self.pool = pool
         super().__init__(message)
+
+
+class JsonProblem(InputError, ValueError):
+    """Text that is not usable JSON.
+
+    The parser does not know where the text came from, so the message names no place: the caller
+    names the file, line or request body, followed by ``where``, which is ``:line:column`` when
+    known and empty otherwise. Also a ``ValueError``, as ``json.loads`` raises.
+    """
+
+    where: str
+
+    def __init__(self, text: str, where: str = "") -> None:
+        super().__init__(text)
+        self.where = where
+
+
+class OutputValidationError(FhirResistError):
+    """An output resource failed FHIR validation: a defect in fhir_resist, never the user's."""

@@ -9,18 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from fhir_resist.domain import Message, Severity
+from fhir_resist.errors import JsonProblem as JsonProblem  # re-exported: cdshooks imports it from here
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-class JsonProblem(ValueError):
-    """Text that is not usable JSON; ``where`` adds line:column when known."""
-
-    def __init__(self, text: str, where: str = "") -> None:
-        self.where = where
-        super().__init__(text)
 
 
 def parse_json(text: str | bytes) -> Any:

@@ -6,12 +6,12 @@ import textwrap
 from collections.abc import Iterable
 from typing import Any
 
-from fhir_resist import __version__
 from fhir_resist.domain import Alteration, Message, PatientContext
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Recommendation
 from fhir_resist.engine.regimens import Regimen
 from fhir_resist.fhir.write import offer_text, withheld_text
+from fhir_resist.version import VERSION
 
 _WIDTH = 100
 
@@ -21,7 +21,7 @@ def summary(assessment: Assessment) -> str:
     catalogue = assessment.catalogue
     tumour = f"{assessment.tumour_name} ({assessment.tumour})" if assessment.tumour else "cancer type unknown"
     lines = [
-        f"fhir_resist {__version__} | catalogue {assessment.catalogue_version} | "
+        f"fhir_resist {VERSION} | catalogue {assessment.catalogue_version} | "
         f"{assessment.patient or 'patient unknown'} | {tumour} | status {assessment.status.value}",
         "",
     ]

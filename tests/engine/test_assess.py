@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fhir_resist import Catalogue, evaluate, read_context
-from fhir_resist.domain import Call, Kind, Origin, Specimen, SpecimenType, Therapy
-from fhir_resist.engine.assess import assess
+from fhir_resist.catalogue.schema import Mechanism, Strategy
+from fhir_resist.domain import Call, Kind, Origin, Severity, Specimen, SpecimenType, Therapy
+from fhir_resist.engine.assess import CANCER_TYPE, assess
 from fhir_resist.engine.model import IssueSeverity, Status, TimingCall
-from tests.conftest import SCENARIOS, load_json
+from tests.conftest import SCENARIOS, load_json, two_cancer_types
 
 AT = datetime(2026, 4, 1, 9, tzinfo=UTC)
 
@@ -39,7 +40,7 @@ def test_kras_g12d_on_cetuximab_is_high_primary_downstream(catalogue: Catalogue)
     assert issue.finding.observations == ("Observation/v-kras",)
     assert issue.severity is IssueSeverity.HIGH
     assert issue.timing is TimingCall.PRIMARY
-    assert issue.finding.rule.mechanism.value == "downstream"
+    assert issue.finding.rule.mechanism is Mechanism.DOWNSTREAM
     assert "bevacizumab" in {d for r in issue.countermeasures for d in r.countermeasure.drugs}
 
 
@@ -103,6 +104,19 @@ def test_tumour_override(catalogue: Catalogue) -> None:
     bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Condition"]
     assessment = evaluate([bundle], catalogue=catalogue, at=AT, tumour="COADREAD")
     assert assessment.status is Status.SUCCESS and len(assessment.issues) == 1
+
+
+def test_messages_about_the_cancer_type_name_the_condition_data_not_a_command_line_option(
+    catalogue: Catalogue,
+) -> None:
+    several = evaluate([two_cancer_types()], catalogue=catalogue, at=AT)
+    unknown = evaluate([_bundle("crc-kras-g12d-cetuximab")], catalogue=catalogue, at=AT, tumour="NOPE")
+    about = [m for a in (several, unknown) for m in a.messages if m.where == CANCER_TYPE]
+    assert [m.severity for m in about] == [Severity.WARNING, Severity.ERROR]
+    assert "several cancer types are recorded" in about[0].text
+    assert "'NOPE', is not an OncoTree code" in about[1].text
+    assert not [m for m in about if "--" in m.text]
+    assert unknown.tumour == "COAD"  # the recorded Condition is used instead
 
 
 def test_missing_ras_testing_before_anti_egfr_is_a_data_requirement(catalogue: Catalogue) -> None:
@@ -354,3 +368,38 @@ def test_her2_regimens_for_ras_wild_type_disease_are_not_offered_when_ras_is_mut
     assert not ras_wild_type_only & offered
     her2 = [i for i in assessment.implications if i.target in ("trastuzumab", "pertuzumab", "tucatinib")]
     assert her2 and all(i.effect == "resistance" for i in her2)
+
+
+def test_clinical_trials_of_two_rules_stay_apart(catalogue: Catalogue) -> None:
+    """A countermeasure that names no drug is its rule's own: two rules' trials are not one."""
+    assessment = evaluate([_bundle("crc-kras-g12d-cetuximab")], catalogue=catalogue, at=AT)
+    trials = [r for r in assessment.countermeasures if r.countermeasure.strategy is Strategy.CLINICAL_TRIAL]
+    assert sorted(r.rule_ids for r in trials) == [
+        ("crc-antiegfr-kras-ext-ras",),
+        ("crc-her2-directed-ras-mutation",),
+    ]
+    assert len({r.countermeasure.condition for r in trials}) == 2
+
+
+def test_one_countermeasure_of_two_rules_must_meet_the_conditions_of_both() -> None:
+    from fhir_resist.catalogue.schema import Countermeasure
+    from fhir_resist.engine.assess import _joined
+
+    def cm(condition: str, *requires: dict[str, Any]) -> Countermeasure:
+        return Countermeasure.model_validate(
+            {
+                "strategy": "switch",
+                "drugs": ["regorafenib"],
+                "condition": condition,
+                "requires": list(requires),
+                "evidence": {"level": "A", "references": [{"trial": "CORRECT"}]},
+            }
+        )
+
+    not_before = {"fact": "prior-therapy", "drugs": ["regorafenib"], "received": False}
+    later_line = {"fact": "prior-lines", "min": 1}
+    first = cm("regorafenib not given before", not_before)
+    joined = _joined(first, cm("after earlier lines", later_line, not_before))
+    assert [c.fact for c in joined.requires] == ["prior-therapy", "prior-lines"]
+    assert joined.condition == "regorafenib not given before; after earlier lines"
+    assert _joined(first, cm("same", not_before)) is first

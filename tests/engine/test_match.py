@@ -11,7 +11,7 @@ from fhir_resist.engine.match import exon_of, expand_consequences, fits, same_lo
 
 
 def _variant(
-    protein: str, gene: str = "KRAS", origin: Origin = Origin.SOMATIC, **extra: object
+    protein: str, gene: str = "KRAS", origin: Origin = Origin.SOMATIC, vaf: float | None = None
 ) -> Alteration:
     change = hgvs.parse_protein(protein)
     return Alteration(
@@ -23,8 +23,8 @@ def _variant(
         codon=change.start,
         consequence=change.consequence,
         origin=origin,
-        **extra,
-    )  # type: ignore[arg-type]
+        vaf=vaf,
+    )
 
 
 RAS = AlterationPattern(kind="variant", gene="KRAS", codons=(12, 13, 59, 61, 117, 146), origin="somatic")

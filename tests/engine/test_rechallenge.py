@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 
 from fhir_resist import Catalogue, evaluate, load_catalogue
+from fhir_resist.catalogue.schema import Strategy
+from fhir_resist.engine.model import IssueSeverity, Offer, TimingCall
 from tests.conftest import ROOT, SCENARIOS, load_json
 
 BASE = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
@@ -84,14 +86,14 @@ def _strategies(resources: list[dict[str, Any]], catalogue: Catalogue, when: str
 
 def test_rechallenge_after_acquired_resistance_has_cleared(catalogue: Catalogue) -> None:
     assessment = _strategies(_patient(), catalogue, "2026-02-10")
-    rechallenge = [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
+    rechallenge = [r for r in assessment.countermeasures if r.countermeasure.strategy is Strategy.RECHALLENGE]
     assert rechallenge
     assert "162 days" in rechallenge[0].reasons[0]
     assert assessment.issues == ()  # the patient is not on cetuximab now
 
 
 def _rechallenge(assessment: Any, where: str = "countermeasures") -> list[Any]:
-    return [r for r in getattr(assessment, where) if r.countermeasure.strategy.value == "rechallenge"]
+    return [r for r in getattr(assessment, where) if r.countermeasure.strategy is Strategy.RECHALLENGE]
 
 
 def test_rechallenge_after_acquired_resistance_has_cleared_is_offered_without_conditions(
@@ -99,7 +101,7 @@ def test_rechallenge_after_acquired_resistance_has_cleared_is_offered_without_co
 ) -> None:
     assessment = _strategies(_patient(), catalogue, "2026-02-10")
     (offered,) = _rechallenge(assessment)
-    assert offered.offer.value == "offered"
+    assert offered.offer is Offer.OFFERED
     assert offered.needs == ()
     assert _rechallenge(assessment, "withheld") == []
 
@@ -115,7 +117,7 @@ def test_no_rechallenge_before_the_interval_is_withheld_with_the_reason(catalogu
 def test_cleared_at_unknown_tumour_fraction_offers_rechallenge_as_conditional(catalogue: Catalogue) -> None:
     assessment = _strategies(_patient(fraction=None), catalogue, "2026-02-10")
     (conditional,) = _rechallenge(assessment)
-    assert conditional.offer.value == "conditional"
+    assert conditional.offer is Offer.CONDITIONAL
     assert "tumour fraction of at least 0.1" in conditional.why[0]
     assert "CHRONOS" in {r.trial for r in conditional.countermeasure.evidence.references}
     assert [n.code for n in conditional.needs] == ["ctdna-tumour-fraction"]
@@ -141,7 +143,7 @@ def test_rechallenge_while_the_clone_is_still_seen_is_withheld(catalogue: Catalo
 
 def test_no_rechallenge_when_acquisition_cannot_be_shown(catalogue: Catalogue) -> None:
     assessment = _strategies(_patient(baseline=False), catalogue, "2026-02-10")
-    assert not [r for r in assessment.countermeasures if r.countermeasure.strategy.value == "rechallenge"]
+    assert not [r for r in assessment.countermeasures if r.countermeasure.strategy is Strategy.RECHALLENGE]
 
 
 def test_no_sample_after_the_stop_asks_for_ctdna_first(catalogue: Catalogue) -> None:
@@ -162,8 +164,8 @@ def _reorder(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_re_treatment_after_clearance_is_acquired_and_low_not_primary(catalogue: Catalogue) -> None:
     assessment = _strategies(_reorder(_patient()), catalogue, "2026-03-01T09:00:00")
     (issue,) = [i for i in assessment.issues if i.therapy.source == "MedicationRequest/mr-rechallenge"]
-    assert issue.timing.value == "acquired"
-    assert issue.severity.value == "low"
+    assert issue.timing is TimingCall.ACQUIRED
+    assert issue.severity is IssueSeverity.LOW
     assert "earlier course of cetuximab" in issue.timing_reason
     assert "emerged during an earlier course of cetuximab" in issue.detail
     assert "not detected in the latest sample (2026-02-01)" in issue.detail

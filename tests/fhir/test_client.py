@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 import jwt
 import pytest
@@ -240,8 +241,8 @@ def test_backend_services_token_with_a_signed_assertion(
     assert auth.token() == "abc"  # cached
     form = dict(pair.split("=", 1) for pair in str(rsps.calls[1].request.body).split("&"))
     assert form["grant_type"] == "client_credentials"
-    assert requests.utils.unquote(form["client_assertion_type"]) == ASSERTION_TYPE
-    assertion = requests.utils.unquote(form["client_assertion"])
+    assert unquote(form["client_assertion_type"]) == ASSERTION_TYPE
+    assertion = unquote(form["client_assertion"])
     assert jwt.get_unverified_header(assertion) == {"alg": algorithm, "typ": "JWT", "kid": "k1"}
     claims = jwt.decode(
         assertion, key.public_key(), algorithms=[algorithm], audience=token_url, options={"verify_exp": False}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +16,10 @@ import requests
 import responses
 
 from fhir_resist import Catalogue, evaluate, to_bundle
+from fhir_resist.fhir import delivery
 from fhir_resist.fhir.client import FhirClient, Retry
 from fhir_resist.fhir.delivery import Delivery, deliver, retry, scope_of
-from fhir_resist.fhir.outbox import Outbox
+from fhir_resist.fhir.outbox import Outbox, Scope
 from tests.conftest import SCENARIOS, load_json
 from tests.hapi import BASE, HapiMock, operation_outcome
 
@@ -360,3 +362,41 @@ def test_a_validating_server_that_does_not_know_our_profiles_refuses_with_422(
     hapi.validating = frozenset({codes.SD_DETECTED_ISSUE, codes.SD_GUIDANCE})
     ((_, again),) = retry(lambda server: FhirClient(server), outbox, include_rejected=True)
     assert again.outcome == "delivered"
+
+
+def test_the_lock_table_keeps_no_entry_for_patients_already_delivered(
+    catalogue: Catalogue, hapi: HapiMock, client: FhirClient, outbox: Outbox
+) -> None:
+    assessment = _assessment(catalogue)
+    bundle = to_bundle(assessment)
+    for n in range(50):
+        scope = Scope(f"Patient/p-{n}", assessment.therapies)
+        assert deliver(client, bundle, scope, outbox).outcome == "delivered"
+        assert len(delivery._locks) == 0
+    with pytest.raises(RuntimeError), delivery._locks.hold(BASE, "Patient/failing"):
+        raise RuntimeError("a delivery that fails still leaves the table")
+    assert len(delivery._locks) == 0
+
+
+def test_a_second_delivery_for_the_patient_waits_for_the_first() -> None:
+    locks = delivery._PatientLocks()
+    order: list[str] = []
+
+    def second() -> None:
+        with locks.hold(BASE, "Patient/p"):
+            order.append("second")
+
+    with locks.hold(BASE, "Patient/p"):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        for _ in range(10_000):  # until the second delivery has joined the patient's entry
+            if locks._entries[(BASE, "Patient/p")].users == 2:
+                break
+            time.sleep(0.001)
+        assert locks._entries[(BASE, "Patient/p")].users == 2
+        with locks.hold(BASE, "Patient/other"):  # another patient is not held up
+            order.append("other")
+        order.append("first")
+    waiting.join()
+    assert order == ["other", "first", "second"]
+    assert len(locks) == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fhir_resist.domain import Call, CnvCall, Kind, MsiStatus, Origin, SpecimenType
+from fhir_resist.domain import Call, CnvCall, Kind, MsiStatus, Origin, Severity, SpecimenType
 from fhir_resist.fhir.read import INTERNAL_ERROR, normalise_reference, parse_date, read_context
 from tests.conftest import IG, SCENARIOS, load_json
 
@@ -177,7 +177,7 @@ def test_mixed_patients_are_not_merged() -> None:
 
 
 def test_non_resources_are_messages_not_exceptions() -> None:
-    context = read_context([{"no": "type"}, {"resourceType": "Bundle", "entry": "oops"}])  # type: ignore[list-item]
+    context = read_context([{"no": "type"}, {"resourceType": "Bundle", "entry": "oops"}])
     wheres = [m.where for m in context.messages]
     assert "input[0]" in wheres and "input[1].entry" in wheres
 
@@ -238,7 +238,7 @@ def test_normalise_reference() -> None:
 def test_genomics_reporting_ig_examples_read_without_errors() -> None:
     resources = [load_json(p) for p in sorted(IG.glob("*.json"))]
     context = read_context([r for r in resources if r.get("resourceType") != "Bundle"])
-    errors = [m for m in context.messages if m.severity.value == "error"]
+    errors = [m for m in context.messages if m.severity is Severity.ERROR]
     # The IG examples describe several example patients: mixing them is reported, never raised.
     assert all("Patient" in m.text or "mixed patients" in m.text for m in errors)
     egfr = read_context([load_json(IG / "Observation-EGFR-L858R-var.json")]).alterations[0]

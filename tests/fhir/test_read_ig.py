@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from fhir_resist.domain import Severity
 from fhir_resist.fhir.read import read_context
 from tests.conftest import IG, load_json
 
@@ -95,7 +96,7 @@ def _row(a: Any) -> tuple[Any, ...]:
 def test_ig_example_alterations(name: str) -> None:
     context = read_context([load_json(IG / name)])
     assert [_row(a) for a in context.alterations] == EXPECTED[name]
-    assert not [m for m in context.messages if m.severity.value == "error"]
+    assert not [m for m in context.messages if m.severity is Severity.ERROR]
 
 
 @pytest.mark.parametrize("name", UNMATCHABLE)
@@ -118,7 +119,7 @@ def test_iscn_karyotype_is_kept_and_no_fusion_is_inferred() -> None:
 def test_every_ig_example_reads_without_error() -> None:
     for path in sorted(IG.glob("*.json")):
         context = read_context([load_json(path)])
-        assert not [m for m in context.messages if m.severity.value == "error"], path.name
+        assert not [m for m in context.messages if m.severity is Severity.ERROR], path.name
 
 
 def test_lab_implications_in_ig_examples() -> None:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Rule, Strategy
+from fhir_resist.catalogue.schema import Countermeasure, Effect, EvidenceLevel, Rule, Strategy
 from fhir_resist.domain import (
     Alteration,
     Call,
@@ -176,6 +176,11 @@ def _gene_conflicts(alterations: tuple[Alteration, ...], catalogue: Catalogue) -
     return out
 
 
+# Where the messages about which cancer type to use point: the Conditions' code, which it comes
+# from. A caller that can choose the type (the CLI's --tumour) adds its own hint to these.
+CANCER_TYPE = "Condition.code"
+
+
 def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Message]) -> str | None:
     if context.tumour_override:
         override = context.tumour_override.upper()
@@ -184,8 +189,9 @@ def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Messag
         messages.append(
             Message(
                 Severity.ERROR,
-                "--tumour",
-                f"'{context.tumour_override}' is not an OncoTree code in the catalogue",
+                CANCER_TYPE,
+                f"the cancer type given in place of Condition.code, '{context.tumour_override}', is not "
+                "an OncoTree code in the catalogue; the recorded Conditions are used",
             )
         )
     resolved: dict[str, str] = {}
@@ -207,8 +213,8 @@ def _tumour(context: PatientContext, catalogue: Catalogue, messages: list[Messag
         messages.append(
             Message(
                 Severity.WARNING,
-                "Condition",
-                f"several cancer types are recorded: {listed}; the first is used, use --tumour to choose",
+                CANCER_TYPE,
+                f"several cancer types are recorded: {listed}; the first is used",
             )
         )
     if resolved:
@@ -620,7 +626,7 @@ def _recommendations(findings: tuple[Finding, ...], catalogue: Catalogue) -> tup
             if key in merged:
                 old = merged[key]
                 merged[key] = Recommendation(
-                    old.countermeasure,
+                    _joined(old.countermeasure, cm),
                     tuple(dict.fromkeys((*old.rule_ids, finding.rule.id))),
                     tuple(dict.fromkeys((*old.reasons, trigger.label))),
                 )
@@ -628,6 +634,16 @@ def _recommendations(findings: tuple[Finding, ...], catalogue: Catalogue) -> tup
                 merged[key] = rec
                 order.append((_LEVEL_ORDER[cm.evidence.level], len(order) * 100 + index, key))
     return tuple(merged[key] for _, _, key in sorted(order))
+
+
+def _joined(first: Countermeasure, other: Countermeasure) -> Countermeasure:
+    """One countermeasure offered by two rules: every condition of both must hold (a rule that
+    rules the option out for this patient is never overridden by one that does not say so)."""
+    extra = [c for c in other.requires if c not in first.requires]
+    if not extra:
+        return first
+    wording = "; ".join(dict.fromkeys(filter(None, (first.condition, other.condition))))
+    return first.model_copy(update={"requires": (*first.requires, *extra), "condition": wording or None})
 
 
 def _fails_for(

@@ -21,6 +21,7 @@ from fhir_resist.catalogue.schema import (
     PriorLines,
     PriorTherapy,
     Setting,
+    Timing,
     TumourCondition,
 )
 from fhir_resist.domain import Alteration, Call, Kind
@@ -45,6 +46,9 @@ CONDITION_REQUIREMENTS = {
     "or acquired on it.",
     CONDITION_TUMOUR: "The cancer type, which decides whether a countermeasure applies.",
 }
+
+# The engine's timing call that meets a catalogue condition on the finding's timing.
+_TIMING_CALL = {Timing.PRIMARY: TimingCall.PRIMARY, Timing.ACQUIRED: TimingCall.ACQUIRED}
 
 _SETTING_WORDS = {
     "adjuvant": "adjuvant setting",
@@ -105,7 +109,15 @@ def _prior_therapy(criterion: PriorTherapy, facts: Facts) -> Verdict:
         text = f"{what} received ({'; '.join(r.label for r in given)})"
         return Verdict(Outcome.MET if criterion.received else Outcome.NOT_MET, text)
     text = f"no {what} among the recorded therapies"
-    return Verdict(Outcome.NOT_MET if criterion.received else Outcome.MET, text)
+    if criterion.received:
+        # Earlier therapy is often missing from the input: not finding it does not show it was not given.
+        need = DataRequirement(
+            CONDITION_LINES,
+            "Earlier lines of systemic therapy",
+            f"the option is for patients who received {what}; none is recorded",
+        )
+        return Verdict(Outcome.UNKNOWN, f"{what} received before (not recorded)", need)
+    return Verdict(Outcome.MET, text)
 
 
 def _prior_lines(criterion: PriorLines, facts: Facts) -> Verdict:
@@ -202,7 +214,7 @@ def _timing(criterion: FindingTiming, timing: TimingCall | None) -> Verdict:
             f"the option is for resistance {wanted} on the therapy; whether it was cannot be told",
         )
         return Verdict(Outcome.UNKNOWN, f"finding {wanted} on the therapy (not determined)", need)
-    if timing.value == wanted:
+    if timing is _TIMING_CALL[criterion.timing]:
         return Verdict(Outcome.MET, f"finding {wanted}")
     return Verdict(Outcome.NOT_MET, f"the finding is {timing.value}, the option is for {wanted} resistance")
 

@@ -41,10 +41,6 @@ class History:
         return next((s.when for s in self.samples if s.call is Call.PRESENT), None)
 
     @property
-    def last_seen(self) -> date | None:
-        return next((s.when for s in reversed(self.samples) if s.call is Call.PRESENT), None)
-
-    @property
     def latest(self) -> Sample:
         return self.samples[-1]
 

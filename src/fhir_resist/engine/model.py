@@ -98,9 +98,12 @@ class Recommendation:
     needs: tuple[DataRequirement, ...] = ()
 
     @property
-    def key(self) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    def key(self) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """What makes two rules' countermeasures one: the same strategy with the same drugs,
+        classes or tests. One that names none (a clinical trial, monitoring) is its rule's own."""
         cm = self.countermeasure
-        return (cm.strategy.value, cm.drugs, cm.classes, cm.tests)
+        named = cm.drugs or cm.classes or cm.tests
+        return (cm.strategy.value, cm.drugs, cm.classes, cm.tests, () if named else self.rule_ids[:1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,10 @@ from urllib.parse import quote, urljoin
 
 import requests
 
-from fhir_resist import __version__
 from fhir_resist.errors import InputError, ServerError
 from fhir_resist.fhir import codes
 from fhir_resist.files import parse_json
+from fhir_resist.version import VERSION
 
 JSON = dict[str, Any]
 log = logging.getLogger("fhir_resist.client")
@@ -210,7 +210,7 @@ class FhirClient:
         headers = {
             "Accept": FHIR_JSON,
             "Content-Type": f"{FHIR_JSON}; charset=utf-8",
-            "User-Agent": f"fhir-resist/{__version__}",
+            "User-Agent": f"fhir-resist/{VERSION}",
         }
         token = self._auth.token() if self._auth is not None else self._token
         if token:

@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,8 +33,47 @@ from fhir_resist.fhir.write import withdrawals
 JSON = dict[str, Any]
 Outcome = Literal["delivered", "queued", "rejected"]
 
-_locks: dict[tuple[str, str], threading.Lock] = {}
-_locks_guard = threading.Lock()
+
+@dataclass(slots=True)
+class _Entry:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0  # deliveries holding or waiting for the lock
+
+
+class _PatientLocks:
+    """One lock per (server, patient), kept only while a delivery holds or waits for it.
+
+    Each entry counts its users and is removed when the last one leaves, so the table holds the
+    patients being delivered now, not every patient this process has ever delivered.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._entries: dict[tuple[str, str], _Entry] = {}
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._entries)
+
+    @contextmanager
+    def hold(self, base: str, patient: str) -> Iterator[None]:
+        key = (base, patient)
+        with self._guard:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry()
+            entry.users += 1
+        try:
+            with entry.lock:
+                yield
+        finally:
+            with self._guard:
+                entry.users -= 1
+                if entry.users == 0:
+                    del self._entries[key]
+
+
+_locks = _PatientLocks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +136,7 @@ def key_of(bundle: JSON) -> str:
 def deliver(client: FhirClient, bundle: JSON, scope: Scope, outbox: Outbox) -> Delivery:
     key = key_of(bundle)
     with (
-        _patient_lock(client.base, scope.patient or key),
+        _locks.hold(client.base, scope.patient or key),
         outbox.lock(f"{client.base}|{scope.patient or key}"),
     ):
         error: ServerError | None = None
@@ -183,8 +223,3 @@ def _written(bundle: JSON, extra: list[JSON], response: JSON) -> tuple[Written, 
             )
         )
     return tuple(out)
-
-
-def _patient_lock(base: str, patient: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault((base, patient), threading.Lock())

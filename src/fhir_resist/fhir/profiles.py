@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from fhir_resist import __version__
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strategy
 from fhir_resist.engine.conditions import CONDITION_REQUIREMENTS
@@ -19,6 +18,7 @@ from fhir_resist.engine.model import Offer, TimingCall
 from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS, expression_rules
 from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import FHIR_VERSION, validated
+from fhir_resist.version import VERSION
 
 JSON = dict[str, Any]
 
@@ -274,7 +274,7 @@ def plan_definition(catalogue: Catalogue) -> JSON:
 
 def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
     """Every conformance resource, keyed by file name under ``profiles/``."""
-    version = __version__
+    version = VERSION
     out: dict[str, JSON] = {}
     for key, (title, url, values) in _SYSTEMS.items():
         concepts = [

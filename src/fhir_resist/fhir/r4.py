@@ -12,13 +12,9 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from fhir_resist.errors import FhirResistError
+from fhir_resist.errors import OutputValidationError
 
 FHIR_VERSION = "4.0.1"
-
-
-class OutputValidationError(FhirResistError):
-    """An output resource failed FHIR validation: a defect in fhir_resist, never the user's."""
 
 
 def validated(resource: Mapping[str, Any]) -> dict[str, Any]:

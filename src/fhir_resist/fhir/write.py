@@ -21,36 +21,43 @@ import hashlib
 import uuid
 from typing import Any, Literal
 
-from fhir_resist import __version__
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Countermeasure, Reference
+from fhir_resist.catalogue.schema import Strategy as CountermeasureStrategy
+from fhir_resist.domain import Severity
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Issue, Offer, Recommendation, RegimenException
 from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import validated
+from fhir_resist.version import VERSION
 
 JSON = dict[str, Any]
-Strategy = Literal["put", "conditional"]
-STRATEGIES: tuple[Strategy, ...] = ("put", "conditional")
+# How each entry is made idempotent on the server: PUT to a client-assigned id, or a conditional
+# create (If-None-Exist on the identifier) for servers that refuse client ids.
+WriteStrategy = Literal["put", "conditional"]
+WRITE_STRATEGIES: tuple[WriteStrategy, ...] = ("put", "conditional")
+Strategy = WriteStrategy  # the former name, still imported by cdshooks/reports.py; use WriteStrategy
 
-_STRATEGY_DISPLAY = {
-    "switch": "Switch therapy",
-    "combine": "Combine therapies",
-    "rechallenge": "Rechallenge",
-    "retest": "Retest",
-    "clinical-trial": "Clinical trial",
-    "monitor": "Monitor",
+_STRATEGY_DISPLAY: dict[CountermeasureStrategy, str] = {
+    CountermeasureStrategy.SWITCH: "Switch therapy",
+    CountermeasureStrategy.COMBINE: "Combine therapies",
+    CountermeasureStrategy.RECHALLENGE: "Rechallenge",
+    CountermeasureStrategy.RETEST: "Retest",
+    CountermeasureStrategy.CLINICAL_TRIAL: "Clinical trial",
+    CountermeasureStrategy.MONITOR: "Monitor",
 }
 
 
-def to_bundle(assessment: Assessment, *, strategy: Strategy = "put") -> JSON:
+def to_bundle(assessment: Assessment, *, strategy: WriteStrategy = "put") -> JSON:
     """The transaction Bundle: Device, DetectedIssues, RequestGroup, GuidanceResponse, Provenance."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown write strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    if strategy not in WRITE_STRATEGIES:
+        raise ValueError(
+            f"unknown write strategy {strategy!r}; expected one of {', '.join(WRITE_STRATEGIES)}"
+        )
     catalogue = assessment.catalogue
     at = assessment.at.isoformat()
     evaluation = evaluation_id(assessment)
-    device_id = f"fhir-resist-{__version__}"
+    device_id = f"fhir-resist-{VERSION}"
     device_url = _urn(codes.NS_DEVICE, device_id)
     entries: list[JSON] = [
         _entry(device_url, _device(device_id), codes.NS_DEVICE, device_id, strategy),
@@ -165,7 +172,7 @@ def _entry(
     resource: JSON,
     system: str,
     value: str,
-    strategy: Strategy,
+    strategy: WriteStrategy,
     *,
     search: str = "identifier",
 ) -> JSON:
@@ -187,7 +194,7 @@ def _device(device_id: str) -> JSON:
         "status": "active",
         "manufacturer": "fhir_resist",
         "deviceName": [{"name": "fhir_resist", "type": "manufacturer-name"}],
-        "version": [{"value": __version__}],
+        "version": [{"value": VERSION}],
     }
 
 
@@ -249,7 +256,7 @@ def _detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, 
                         {
                             "system": codes.CS_COUNTERMEASURE,
                             "code": rec.countermeasure.strategy.value,
-                            "display": _STRATEGY_DISPLAY[rec.countermeasure.strategy.value],
+                            "display": _STRATEGY_DISPLAY[rec.countermeasure.strategy],
                         }
                     ],
                     "text": countermeasure_text(rec.countermeasure, catalogue),
@@ -264,7 +271,7 @@ def countermeasure_text(cm: Countermeasure, catalogue: Catalogue) -> str:
     """'switch: bevacizumab (with fluoropyrimidine chemotherapy) [level A; CALGB/SWOG 80405]'."""
     what: list[str] = []
     if cm.drugs:
-        joiner = " + " if cm.strategy.value == "combine" else ", "
+        joiner = " + " if cm.strategy is CountermeasureStrategy.COMBINE else ", "
         what.append(joiner.join(catalogue.drugs[d].name for d in cm.drugs))
     what += [catalogue.classes[c].name for c in cm.classes]
     what += list(cm.tests)
@@ -341,7 +348,7 @@ def _guidance(
         "issue": [
             {
                 "severity": m.severity.value,
-                "code": "informational" if m.severity.value == "information" else "processing",
+                "code": "informational" if m.severity is Severity.INFORMATION else "processing",
                 "diagnostics": m.text,
                 "expression": [m.where] if m.where else None,
             }
@@ -398,7 +405,7 @@ def _withheld_parameter(rec: Recommendation, catalogue: Catalogue) -> JSON:
                 "valueCoding": {
                     "system": codes.CS_COUNTERMEASURE,
                     "code": cm.strategy.value,
-                    "display": _STRATEGY_DISPLAY[cm.strategy.value],
+                    "display": _STRATEGY_DISPLAY[cm.strategy],
                 },
             },
             {"name": "countermeasure", "valueString": countermeasure_text(cm, catalogue)},
@@ -444,7 +451,7 @@ def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
                 {
                     "system": codes.CS_COUNTERMEASURE,
                     "code": cm.strategy.value,
-                    "display": _STRATEGY_DISPLAY[cm.strategy.value],
+                    "display": _STRATEGY_DISPLAY[cm.strategy],
                 }
             ]
         }
@@ -453,7 +460,7 @@ def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
         concepts.append(drug_concept(drug_id, catalogue))
     conditional = rec.offer is Offer.CONDITIONAL
     return {
-        "title": ": ".join(filter(None, (_STRATEGY_DISPLAY[cm.strategy.value], _what(cm, catalogue))))
+        "title": ": ".join(filter(None, (_STRATEGY_DISPLAY[cm.strategy], _what(cm, catalogue))))
         + (" (conditional)" if conditional else ""),
         "description": countermeasure_text(cm, catalogue)
         + f" Answers: {', '.join(rec.reasons)}."
