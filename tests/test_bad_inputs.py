@@ -22,9 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench import generate
-from fhir_resist import Catalogue
+from fhir_resist import Catalogue, terminology
 from fhir_resist.cli import main
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.read import INTERNAL_ERROR
 from tests.conftest import DATA, EXAMPLES, load_json
 
@@ -397,22 +396,50 @@ numbers = st.one_of(
         [0, 1, 2, 5, 6, 100, -1, 0.05, 0.5, 1.5, 250, 2**31, -(2**31) - 1, 2**63, 10**400, 1e308, 5e-324]
     ),
 )
+_TERMS = (
+    "VARIANT",
+    "MSI",
+    "MSI_IHC",
+    "TMB",
+    "GENE_STUDIED",
+    "C_HGVS",
+    "P_HGVS",
+    "G_HGVS",
+    "VAF",
+    "SOURCE_CLASS",
+    "DNA_CHANGE_TYPE",
+    "COPY_NUMBER",
+    "TRANSCRIPT_REF",
+    "VARIATION_CODE",
+    "MOLECULAR_CONSEQUENCE",
+    "THERAPEUTIC_IMPLICATION",
+    "MEDICATION_ASSESSED",
+    "PRESENT",
+    "ABSENT",
+    "NO_CALL",
+    "INDETERMINATE",
+    "SOMATIC",
+    "GERMLINE",
+    "MSI_HIGH",
+    "MSI_STABLE",
+    "SO_COPY_NUMBER_GAIN",
+    "SO_COPY_NUMBER_LOSS",
+    "SO_GENE_FUSION",
+    "SO_COPY_NUMBER_VARIATION",
+)
+_SYSTEMS = ["LOINC", "HGNC", "HGVS", "RXNORM", "SNOMED", "ICD10CM", "ATC"]
 code_pool = st.sampled_from(
     [
-        codes.VARIANT, codes.MSI, codes.MSI_IHC, codes.TMB, codes.GENE_STUDIED, codes.C_HGVS,
-        codes.P_HGVS, codes.G_HGVS, codes.VAF, codes.SOURCE_CLASS, codes.DNA_CHANGE_TYPE,
-        codes.COPY_NUMBER, codes.TRANSCRIPT_REF, codes.VARIATION_CODE, codes.MOLECULAR_CONSEQUENCE,
-        codes.THERAPEUTIC_IMPLICATION, codes.MEDICATION_ASSESSED, codes.PRESENT, codes.ABSENT,
-        codes.NO_CALL, codes.INDETERMINATE, codes.SOMATIC, codes.GERMLINE, codes.MSI_HIGH,
-        codes.MSI_STABLE, codes.SO_COPY_NUMBER_GAIN, codes.SO_COPY_NUMBER_LOSS, codes.SO_GENE_FUSION,
-        codes.SO_COPY_NUMBER_VARIATION, "HGNC:6407", "HGNC:3430", "318341", "263034", "408645001",
-        "C18", "PLAS", "TUMOR", "LA6676-6",
+        *(getattr(terminology, name) for name in _TERMS),
+        *("HGNC:6407", "HGNC:3430", "318341", "263034", "408645001", "C18", "PLAS", "TUMOR", "LA6676-6"),
     ]
-)  # fmt: skip
+)
 system_pool = st.sampled_from(
-    [codes.LOINC, codes.HGNC, codes.HGVS, codes.RXNORM, codes.SNOMED, codes.ICD10CM, codes.ATC,
-     "http://www.sequenceontology.org", "urn:oid:2.16.840.1.113883.6.1", "http://example.org/local", ""]
-)  # fmt: skip
+    [
+        *(getattr(terminology, name) for name in _SYSTEMS),
+        *("http://www.sequenceontology.org", "urn:oid:2.16.840.1.113883.6.1", "http://example.org/local", ""),
+    ]
+)
 text_pool = st.one_of(
     st.text(max_size=16),
     st.sampled_from(

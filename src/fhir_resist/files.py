@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fhir_resist.domain import Message, Severity
-from fhir_resist.errors import JsonProblem as JsonProblem  # re-exported: cdshooks imports it from here
+from fhir_resist.errors import JsonProblem
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from fhir_resist import Catalogue, evaluate
+from fhir_resist import Catalogue, evaluate, terminology
 from fhir_resist.cdshooks.cards import SUMMARY_LIMIT, _short, cards_for
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.profiles import conformance_resources
 from tests.cdshooks import conformance
 from tests.conftest import SCENARIOS, load_json
@@ -50,8 +49,8 @@ def test_card_ids_are_stable_per_hook_instance(catalogue: Catalogue) -> None:
 
 def test_override_reasons_are_in_the_published_code_system(catalogue: Catalogue) -> None:
     system = conformance_resources(catalogue)["CodeSystem-override-reason.json"]
-    assert system["url"] == codes.CS_OVERRIDE
-    assert [c["code"] for c in system["concept"]] == [code for code, _ in codes.OVERRIDE_REASONS]
+    assert system["url"] == terminology.CS_OVERRIDE
+    assert [c["code"] for c in system["concept"]] == [code for code, _ in terminology.OVERRIDE_REASONS]
 
 
 @pytest.mark.parametrize("length", [10, SUMMARY_LIMIT, SUMMARY_LIMIT + 1, 400])

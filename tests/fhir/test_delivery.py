@@ -347,7 +347,7 @@ def test_requeueing_the_same_result_keeps_one_item(
 def test_a_validating_server_that_does_not_know_our_profiles_refuses_with_422(
     catalogue: Catalogue, rsps: responses.RequestsMock, client: FhirClient, outbox: Outbox
 ) -> None:
-    from fhir_resist.fhir import codes
+    from fhir_resist import terminology
 
     hapi = HapiMock(rsps, validating=frozenset())
     hapi.seed(load_json(SCENARIOS / f"{KRAS}.json"))
@@ -359,7 +359,7 @@ def test_a_validating_server_that_does_not_know_our_profiles_refuses_with_422(
     (item,), _ = outbox.items()
     assert item.outcome is not None and item.outcome["issue"][0]["location"][1] == "Line 1, Col 2"
     # once our profiles are loaded on the server, the kept result goes through
-    hapi.validating = frozenset({codes.SD_DETECTED_ISSUE, codes.SD_GUIDANCE})
+    hapi.validating = frozenset({terminology.SD_DETECTED_ISSUE, terminology.SD_GUIDANCE})
     ((_, again),) = retry(lambda server: FhirClient(server), outbox, include_rejected=True)
     assert again.outcome == "delivered"
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from fhir_resist import Catalogue, evaluate, to_bundle
-from fhir_resist.fhir import codes
+from fhir_resist import Catalogue, evaluate, terminology, to_bundle
 from fhir_resist.fhir.client import FhirClient
 from fhir_resist.fhir.delivery import deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
@@ -53,7 +52,7 @@ def test_write_read_back_and_rerun(catalogue: Catalogue, tmp_path: Path, strateg
     first = deliver(client, to_bundle(assessment, strategy=strategy), scope_of(assessment), outbox)  # type: ignore[arg-type]
     assert first.outcome == "delivered", first.error
     issues = client.search(
-        "DetectedIssue", [("patient", f"Patient/pat-1-{tag}"), ("identifier", f"{codes.NS_FINDING}|")]
+        "DetectedIssue", [("patient", f"Patient/pat-1-{tag}"), ("identifier", f"{terminology.NS_FINDING}|")]
     )
     assert len(issues) == 1
     assert [r["reference"] for r in issues[0]["implicated"]] == [
@@ -64,6 +63,6 @@ def test_write_read_back_and_rerun(catalogue: Catalogue, tmp_path: Path, strateg
     assert second.outcome == "delivered"
     assert second.created == 0
     again = client.search(
-        "DetectedIssue", [("patient", f"Patient/pat-1-{tag}"), ("identifier", f"{codes.NS_FINDING}|")]
+        "DetectedIssue", [("patient", f"Patient/pat-1-{tag}"), ("identifier", f"{terminology.NS_FINDING}|")]
     )
     assert [i["id"] for i in again] == [i["id"] for i in issues]

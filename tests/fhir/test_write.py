@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fhir_resist import Catalogue, evaluate, to_bundle
-from fhir_resist.fhir import codes
+from fhir_resist import Catalogue, evaluate, terminology, to_bundle
 from fhir_resist.fhir.r4 import validated
 from tests.conftest import SCENARIOS, load_json
 
@@ -65,7 +64,7 @@ def test_both_strategies_carry_the_same_resources(catalogue: Catalogue) -> None:
 
 def test_detected_issue_contract(catalogue: Catalogue) -> None:
     (issue,) = _of(_out("crc-kras-g12d-cetuximab", catalogue), "DetectedIssue")
-    assert issue["meta"]["profile"] == [codes.SD_DETECTED_ISSUE]
+    assert issue["meta"]["profile"] == [terminology.SD_DETECTED_ISSUE]
     assert issue["status"] == "final"
     assert issue["severity"] == "high"
     assert issue["patient"] == {"reference": "Patient/pat-1"}
@@ -75,12 +74,16 @@ def test_detected_issue_contract(catalogue: Catalogue) -> None:
     ]
     (evidence,) = issue["evidence"]
     systems = {c["system"]: c["code"] for c in evidence["code"][0]["coding"]}
-    assert systems == {codes.CS_MECHANISM: "downstream", codes.CS_TIMING: "primary"}
+    assert systems == {terminology.CS_MECHANISM: "downstream", terminology.CS_TIMING: "primary"}
     assert evidence["detail"] == [{"reference": "Observation/v-kras"}]
-    assert issue["identifier"][0]["system"] == codes.NS_FINDING
-    assert issue["reference"].startswith(codes.RULE_URL)
+    assert issue["identifier"][0]["system"] == terminology.NS_FINDING
+    assert issue["reference"].startswith(terminology.RULE_URL)
     extensions = {e["url"] for e in issue["extension"]}
-    assert extensions == {codes.EXT_RULE, codes.EXT_CATALOGUE_VERSION, codes.EXT_EVIDENCE_LEVEL}
+    assert extensions == {
+        terminology.EXT_RULE,
+        terminology.EXT_CATALOGUE_VERSION,
+        terminology.EXT_EVIDENCE_LEVEL,
+    }
     actions = [m["action"]["coding"][0]["code"] for m in issue["mitigation"]]
     assert actions and actions[0] == "switch"
     assert "bevacizumab" in issue["mitigation"][0]["action"]["text"]
@@ -90,7 +93,7 @@ def test_detected_issue_contract(catalogue: Catalogue) -> None:
 def test_guidance_response_contract(catalogue: Catalogue) -> None:
     bundle = _out("crc-kras-g12d-cetuximab", catalogue)
     (guidance,) = _of(bundle, "GuidanceResponse")
-    assert guidance["moduleCanonical"] == f"{codes.PLAN}|{catalogue.version}"
+    assert guidance["moduleCanonical"] == f"{terminology.PLAN}|{catalogue.version}"
     assert guidance["status"] == "success"
     assert guidance["subject"] == {"reference": "Patient/pat-1"}
     contained = {c["id"]: c for c in guidance["contained"]}
@@ -139,7 +142,9 @@ def test_drug_codings_carry_only_the_cancer_atc_code(catalogue: Catalogue) -> No
     from fhir_resist.fhir.write import drug_concept
 
     assert catalogue.drugs["bevacizumab"].codes.atc == ("L01FG01", "S01LA08")
-    atc = [c["code"] for c in drug_concept("bevacizumab", catalogue)["coding"] if c["system"] == codes.ATC]
+    atc = [
+        c["code"] for c in drug_concept("bevacizumab", catalogue)["coding"] if c["system"] == terminology.ATC
+    ]
     assert atc == ["L01FG01"]
 
 

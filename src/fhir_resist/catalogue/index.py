@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from fhir_resist import terminology
 from fhir_resist.catalogue.schema import (
     AlterationPattern,
     CatalogueMeta,
@@ -23,7 +24,6 @@ from fhir_resist.catalogue.schema import (
     TumoursFile,
 )
 from fhir_resist.domain import Coding
-from fhir_resist.fhir import codes
 
 ANY = "ANY"
 _ICDO3_SITE = re.compile(r"^C\d{2}(\.\d)?$")
@@ -94,11 +94,11 @@ class Catalogue:
         members: defaultdict[str, set[str]] = defaultdict(set)
         for drug in drugs.drugs:
             if drug.codes.rxnorm:
-                drug_by_code[(codes.RXNORM, drug.codes.rxnorm)] = drug.id
+                drug_by_code[(terminology.RXNORM, drug.codes.rxnorm)] = drug.id
             for atc in (*drug.codes.atc, *drug.codes.atc_superseded):
-                drug_by_code[(codes.ATC, atc)] = drug.id
+                drug_by_code[(terminology.ATC, atc)] = drug.id
             if drug.codes.ncit:
-                drug_by_code[(codes.NCIT, drug.codes.ncit)] = drug.id
+                drug_by_code[(terminology.NCIT, drug.codes.ncit)] = drug.id
             for name in (drug.id, drug.name, *drug.synonyms):
                 drug_by_name[_name_key(name)] = drug.id
             for class_id in drug.classes:
@@ -109,9 +109,9 @@ class Catalogue:
         for node in tumours.tumours:
             tumour_by_code[("oncotree", node.code)] = node.code
             for snomed in node.snomed:
-                tumour_by_code[(codes.SNOMED, snomed)] = node.code
+                tumour_by_code[(terminology.SNOMED, snomed)] = node.code
             for ncit in node.ncit:
-                tumour_by_code[(codes.NCIT, ncit)] = node.code
+                tumour_by_code[(terminology.NCIT, ncit)] = node.code
             icd.extend((prefix.upper(), node.code) for prefix in node.icd10cm)
         icd.sort(key=lambda item: -len(item[0]))  # most specific prefix first
 
@@ -223,9 +223,9 @@ class Catalogue:
                 hit = self._tumour_by_code.get((system, coding.code))
             if hit:
                 return hit
-            if system in {codes.ICD10CM, codes.ICD10}:
+            if system in {terminology.ICD10CM, terminology.ICD10}:
                 icd_codes.append(coding.code.upper())
-            elif system == codes.ICDO3 and _ICDO3_SITE.match(coding.code.upper()):
+            elif system == terminology.ICDO3 and _ICDO3_SITE.match(coding.code.upper()):
                 # ICD-O-3 topography shares the ICD-10 site codes (C18 colon, C34 lung, C50 breast ...);
                 # morphology codes (8140/3) name no site and are not used.
                 icd_codes.append(coding.code.upper())

@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from fhir_resist import __version__
 from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import http_errors
 from fhir_resist.cdshooks.auth import Verifier
@@ -26,6 +25,7 @@ from fhir_resist.cdshooks.routes import ROUTERS
 from fhir_resist.cdshooks.service import Service
 from fhir_resist.cdshooks.settings import ServiceSettings
 from fhir_resist.cdshooks.tuning import tune_gc
+from fhir_resist.version import VERSION
 
 __all__ = ["ServiceSettings", "create_app", "service_app"]
 
@@ -58,9 +58,7 @@ def create_app(
     service = Service.start(
         settings, catalogue, client_factory=client_factory, report_client=report_client, verifier=verifier
     )
-    app = FastAPI(
-        lifespan=service.lifespan, title="fhir_resist", version=__version__, description=DESCRIPTION
-    )
+    app = FastAPI(lifespan=service.lifespan, title="fhir_resist", version=VERSION, description=DESCRIPTION)
     app.state.service = service
     app.add_middleware(
         CORSMiddleware,

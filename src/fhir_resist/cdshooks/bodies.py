@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fhir_resist.errors import HttpError
-from fhir_resist.files import JsonProblem, parse_json
+from fhir_resist.errors import HttpError, JsonProblem
+from fhir_resist.files import parse_json
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -22,20 +22,20 @@ import uuid
 from collections.abc import Collection
 from typing import Any, Literal
 
-from fhir_resist import __version__
-from fhir_resist.catalogue.schema import Strategy
+from fhir_resist import terminology
+from fhir_resist.catalogue.schema import Effect, Strategy
 from fhir_resist.cdshooks.hook_services import HookName
 from fhir_resist.domain import Therapy
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Offer, Recommendation
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.write import drug_concept, offer_text, rule_url, withheld_text
+from fhir_resist.version import VERSION
 
 JSON = dict[str, Any]
 Indicator = Literal["critical", "warning", "info"]
 SUMMARY_LIMIT = 139
-CS_OVERRIDE = codes.CS_OVERRIDE
-OVERRIDE_REASONS = codes.OVERRIDE_REASONS
+CS_OVERRIDE = terminology.CS_OVERRIDE
+OVERRIDE_REASONS = terminology.OVERRIDE_REASONS
 _RESISTANT_EFFECTS = frozenset({"resistance", "reduced-response"})
 
 
@@ -66,7 +66,7 @@ def cards_for(
 
 
 def source(assessment: Assessment, rule_id: str | None = None) -> JSON:
-    out: JSON = {"label": f"fhir_resist {__version__}, resistance catalogue {assessment.catalogue_version}"}
+    out: JSON = {"label": f"fhir_resist {VERSION}, resistance catalogue {assessment.catalogue_version}"}
     if rule_id:
         out["url"] = rule_url(rule_id)
     return out
@@ -83,7 +83,7 @@ def _therapy_card(issues: list[Issue], assessment: Assessment, hook_instance: st
     therapy = top.therapy
     drugs = drug_names(tuple(dict.fromkeys(d for i in issues for d in i.drugs)), catalogue) or therapy.label
     indicator = _indicator(top.severity, ordering=ordered and therapy.proposed)
-    effect = "unlikely to work" if rule.effect.value == "resistance" else "may work less well"
+    effect = "unlikely to work" if rule.effect is Effect.RESISTANCE else "may work less well"
     more = f" and {len(issues) - 1} more finding{'s' if len(issues) > 2 else ''}" if len(issues) > 1 else ""
     summary = _short(
         f"{drugs} {effect}: {top.finding.trigger.label} ({rule.mechanism.value} resistance){more}"
@@ -247,7 +247,7 @@ def _answers_only_implications(rec: Recommendation, assessment: Assessment) -> b
 
 
 def _uuid(hook_instance: str, key: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{codes.BASE}/cds|{hook_instance}|{key}"))
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{terminology.BASE}/cds|{hook_instance}|{key}"))
 
 
 def _short(text: str) -> str:

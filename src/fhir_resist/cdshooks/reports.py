@@ -26,7 +26,7 @@ from fhir_resist.fhir.client import FhirClient, unique
 from fhir_resist.fhir.delivery import Delivery, deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
 from fhir_resist.fhir.read import iter_resources, read_context
-from fhir_resist.fhir.write import Strategy, to_bundle
+from fhir_resist.fhir.write import WriteStrategy, to_bundle
 
 JSON = dict[str, Any]
 
@@ -53,7 +53,7 @@ def handle(
     client: FhirClient,
     outbox: Outbox,
     *,
-    strategy: Strategy = "put",
+    strategy: WriteStrategy = "put",
     at: datetime | None = None,
 ) -> list[ReportResult]:
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):

@@ -30,8 +30,8 @@ from urllib.parse import quote, urljoin
 
 import requests
 
+from fhir_resist import terminology
 from fhir_resist.errors import InputError, ServerError
-from fhir_resist.fhir import codes
 from fhir_resist.files import parse_json
 from fhir_resist.version import VERSION
 
@@ -45,7 +45,8 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # Observations come twice on purpose: through their reports (whatever their code, with their
 # groupings and specimens) and by code (results sent without a report).
 GENOMIC_CODES = ",".join(
-    f"{codes.LOINC}|{code}" for code in (codes.VARIANT, codes.MSI, codes.MSI_IHC, codes.TMB)
+    f"{terminology.LOINC}|{code}"
+    for code in (terminology.VARIANT, terminology.MSI, terminology.MSI_IHC, terminology.TMB)
 )
 PATIENT_QUERIES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Condition", (("patient", "{pid}"),)),

@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from fhir_resist import terminology
 from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import ServerError
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.client import FhirClient
 from fhir_resist.fhir.outbox import Outbox, OutboxItem, Scope, State
 from fhir_resist.fhir.write import withdrawals
@@ -128,7 +128,7 @@ def key_of(bundle: JSON) -> str:
         resource = entry.get("resource") or {}
         if resource.get("resourceType") == "GuidanceResponse":
             for ident in resource.get("identifier") or []:
-                if ident.get("system") == codes.NS_EVALUATION and isinstance(ident.get("value"), str):
+                if ident.get("system") == terminology.NS_EVALUATION and isinstance(ident.get("value"), str):
                     return str(ident["value"])
     raise ValueError("the bundle has no GuidanceResponse with an evaluation identifier")
 
@@ -202,7 +202,7 @@ def _withdrawals(client: FhirClient, bundle: JSON, scope: Scope) -> list[JSON]:
     if not scope.patient or not scope.therapies:
         return []
     existing = client.search(
-        "DetectedIssue", [("patient", scope.patient), ("identifier", f"{codes.NS_FINDING}|")]
+        "DetectedIssue", [("patient", scope.patient), ("identifier", f"{terminology.NS_FINDING}|")]
     )
     at = datetime.now(UTC).isoformat(timespec="seconds")
     return withdrawals(

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from fhir_resist import terminology
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strategy
 from fhir_resist.engine.conditions import CONDITION_REQUIREMENTS
 from fhir_resist.engine.model import Offer, TimingCall
 from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS, expression_rules
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import FHIR_VERSION, validated
 from fhir_resist.version import VERSION
 
@@ -56,12 +56,16 @@ _DEFINITIONS: dict[str, str] = {
 }
 
 _SYSTEMS: dict[str, tuple[str, str, Iterable[str]]] = {
-    "resistance-mechanism": ("Resistance mechanism", codes.CS_MECHANISM, [m.value for m in Mechanism]),
-    "resistance-timing": ("Resistance timing", codes.CS_TIMING, [t.value for t in TimingCall]),
-    "countermeasure": ("Countermeasure strategy", codes.CS_COUNTERMEASURE, [s.value for s in Strategy]),
-    "evidence-level": ("Evidence level (AMP/ASCO/CAP)", codes.CS_EVIDENCE, [e.value for e in EvidenceLevel]),
-    "therapy-implication": ("Therapy implication", codes.CS_IMPLICATION, [e.value for e in Effect]),
-    "countermeasure-offer": ("Countermeasure offer", codes.CS_OFFER, [o.value for o in Offer]),
+    "resistance-mechanism": ("Resistance mechanism", terminology.CS_MECHANISM, [m.value for m in Mechanism]),
+    "resistance-timing": ("Resistance timing", terminology.CS_TIMING, [t.value for t in TimingCall]),
+    "countermeasure": ("Countermeasure strategy", terminology.CS_COUNTERMEASURE, [s.value for s in Strategy]),
+    "evidence-level": (
+        "Evidence level (AMP/ASCO/CAP)",
+        terminology.CS_EVIDENCE,
+        [e.value for e in EvidenceLevel],
+    ),
+    "therapy-implication": ("Therapy implication", terminology.CS_IMPLICATION, [e.value for e in Effect]),
+    "countermeasure-offer": ("Countermeasure offer", terminology.CS_OFFER, [o.value for o in Offer]),
 }
 
 
@@ -76,7 +80,7 @@ def _code_system(key: str, title: str, url: str, concepts: list[JSON], version: 
         "status": "active",
         "publisher": "fhir_resist",
         "caseSensitive": True,
-        "valueSet": f"{codes.BASE}/ValueSet/{key}",
+        "valueSet": f"{terminology.BASE}/ValueSet/{key}",
         "content": "complete",
         "count": len(concepts),
         "concept": concepts,
@@ -87,7 +91,7 @@ def _value_set(key: str, title: str, system: str, version: str) -> JSON:
     return {
         "resourceType": "ValueSet",
         "id": key,
-        "url": f"{codes.BASE}/ValueSet/{key}",
+        "url": f"{terminology.BASE}/ValueSet/{key}",
         "version": version,
         "name": _name(key),
         "title": title,
@@ -102,7 +106,7 @@ def _name(key: str) -> str:
 
 
 def _extension(key: str, title: str, value_type: str, context: list[str], version: str) -> JSON:
-    url = f"{codes.BASE}/StructureDefinition/{key}"
+    url = f"{terminology.BASE}/StructureDefinition/{key}"
     return {
         "resourceType": "StructureDefinition",
         "id": key,
@@ -144,14 +148,14 @@ def _element(path: str, *, min_: int | None = None, max_: str | None = None, **e
 
 
 def _binding(key: str) -> JSON:
-    return {"strength": "required", "valueSet": f"{codes.BASE}/ValueSet/{key}"}
+    return {"strength": "required", "valueSet": f"{terminology.BASE}/ValueSet/{key}"}
 
 
 def _profile(key: str, title: str, base: str, elements: list[JSON], version: str) -> JSON:
     return {
         "resourceType": "StructureDefinition",
         "id": key,
-        "url": f"{codes.BASE}/StructureDefinition/{key}",
+        "url": f"{terminology.BASE}/StructureDefinition/{key}",
         "version": version,
         "name": _name(key),
         "title": title,
@@ -180,7 +184,7 @@ def detected_issue_profile(version: str) -> JSON:
                 "DetectedIssue.extension:rule",
                 min_=1,
                 max_="1",
-                type=[{"code": "Extension", "profile": [codes.EXT_RULE]}],
+                type=[{"code": "Extension", "profile": [terminology.EXT_RULE]}],
                 sliceName="rule",
             ),
             _element(
@@ -188,17 +192,17 @@ def detected_issue_profile(version: str) -> JSON:
                 min_=1,
                 max_="1",
                 sliceName="catalogueVersion",
-                type=[{"code": "Extension", "profile": [codes.EXT_CATALOGUE_VERSION]}],
+                type=[{"code": "Extension", "profile": [terminology.EXT_CATALOGUE_VERSION]}],
             ),
             _element(
                 "DetectedIssue.extension:evidenceLevel",
                 min_=1,
                 max_="1",
                 sliceName="evidenceLevel",
-                type=[{"code": "Extension", "profile": [codes.EXT_EVIDENCE_LEVEL]}],
+                type=[{"code": "Extension", "profile": [terminology.EXT_EVIDENCE_LEVEL]}],
             ),
             _element("DetectedIssue.identifier", min_=1, max_="1"),
-            _element("DetectedIssue.identifier.system", min_=1, fixedUri=codes.NS_FINDING),
+            _element("DetectedIssue.identifier.system", min_=1, fixedUri=terminology.NS_FINDING),
             _element("DetectedIssue.identifier.value", min_=1),
             _element("DetectedIssue.code", min_=1, binding=_binding("therapy-implication")),
             _element("DetectedIssue.severity", min_=1),
@@ -244,7 +248,7 @@ def plan_definition(catalogue: Catalogue) -> JSON:
     return {
         "resourceType": "PlanDefinition",
         "id": "resistance-assessment",
-        "url": codes.PLAN,
+        "url": terminology.PLAN,
         "version": catalogue.version,
         "name": "ResistanceAssessment",
         "title": "Targeted-therapy resistance assessment",
@@ -262,7 +266,7 @@ def plan_definition(catalogue: Catalogue) -> JSON:
                 "id": rule.id,
                 "title": rule.title,
                 "description": rule.evidence.summary or rule.title,
-                "code": [{"coding": [{"system": codes.CS_MECHANISM, "code": rule.mechanism.value}]}],
+                "code": [{"coding": [{"system": terminology.CS_MECHANISM, "code": rule.mechanism.value}]}],
                 "documentation": [
                     {"type": "citation", "display": ref.label()} for ref in rule.evidence.references
                 ],
@@ -301,15 +305,15 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
     out["CodeSystem-data-requirement.json"] = _code_system(
         "data-requirement",
         "Data that would change the answer",
-        codes.CS_DATA_NEED,
+        terminology.CS_DATA_NEED,
         requirement_concepts,
         catalogue.version,
     )
     out["CodeSystem-override-reason.json"] = _code_system(
         "override-reason",
         "Why a resistance card was overridden",
-        codes.CS_OVERRIDE,
-        [{"code": c, "display": d, "definition": d} for c, d in codes.OVERRIDE_REASONS],
+        terminology.CS_OVERRIDE,
+        [{"code": c, "display": d, "definition": d} for c, d in terminology.OVERRIDE_REASONS],
         version,
     )
     out["StructureDefinition-rule-id.json"] = _extension(
@@ -348,7 +352,7 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
     checked = {name: validated(resource) for name, resource in out.items()}
     checked["index.json"] = {
         "name": "fhir_resist",
-        "canonical": codes.BASE,
+        "canonical": terminology.BASE,
         "fhirVersion": FHIR_VERSION,
         "version": version,
         "catalogueVersion": catalogue.version,

@@ -21,13 +21,13 @@ import hashlib
 import uuid
 from typing import Any, Literal
 
+from fhir_resist import terminology
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Countermeasure, Reference
 from fhir_resist.catalogue.schema import Strategy as CountermeasureStrategy
 from fhir_resist.domain import Severity
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Issue, Offer, Recommendation, RegimenException
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.r4 import validated
 from fhir_resist.version import VERSION
 
@@ -36,7 +36,6 @@ JSON = dict[str, Any]
 # create (If-None-Exist on the identifier) for servers that refuse client ids.
 WriteStrategy = Literal["put", "conditional"]
 WRITE_STRATEGIES: tuple[WriteStrategy, ...] = ("put", "conditional")
-Strategy = WriteStrategy  # the former name, still imported by cdshooks/reports.py; use WriteStrategy
 
 _STRATEGY_DISPLAY: dict[CountermeasureStrategy, str] = {
     CountermeasureStrategy.SWITCH: "Switch therapy",
@@ -58,43 +57,43 @@ def to_bundle(assessment: Assessment, *, strategy: WriteStrategy = "put") -> JSO
     at = assessment.at.isoformat()
     evaluation = evaluation_id(assessment)
     device_id = f"fhir-resist-{VERSION}"
-    device_url = _urn(codes.NS_DEVICE, device_id)
+    device_url = _urn(terminology.NS_DEVICE, device_id)
     entries: list[JSON] = [
-        _entry(device_url, _device(device_id), codes.NS_DEVICE, device_id, strategy),
+        _entry(device_url, _device(device_id), terminology.NS_DEVICE, device_id, strategy),
     ]
 
     issue_urls: list[str] = []
     for issue in assessment.issues:
-        url = _urn(codes.NS_FINDING, issue.identifier)
+        url = _urn(terminology.NS_FINDING, issue.identifier)
         issue_urls.append(url)
         entries.append(
             _entry(
                 url,
                 _detected_issue(issue, assessment, catalogue, device_url),
-                codes.NS_FINDING,
+                terminology.NS_FINDING,
                 issue.identifier,
                 strategy,
             )
         )
 
     group_id = f"{evaluation}-countermeasures"
-    group_url = _urn(codes.NS_EVALUATION, group_id)
+    group_url = _urn(terminology.NS_EVALUATION, group_id)
     entries.append(
         _entry(
             group_url,
             _request_group(assessment, catalogue, group_id, device_url),
-            codes.NS_EVALUATION,
+            terminology.NS_EVALUATION,
             group_id,
             strategy,
         )
     )
 
-    guidance_url = _urn(codes.NS_EVALUATION, evaluation)
+    guidance_url = _urn(terminology.NS_EVALUATION, evaluation)
     entries.append(
         _entry(
             guidance_url,
             _guidance(assessment, catalogue, evaluation, device_url, group_url),
-            codes.NS_EVALUATION,
+            terminology.NS_EVALUATION,
             evaluation,
             strategy,
         )
@@ -104,18 +103,18 @@ def to_bundle(assessment: Assessment, *, strategy: WriteStrategy = "put") -> JSO
     provenance = {
         "resourceType": "Provenance",
         # R4 Provenance has no identifier: the tag carries ours, for conditional creates.
-        "meta": {"tag": [{"system": codes.NS_EVALUATION, "code": provenance_id}]},
+        "meta": {"tag": [{"system": terminology.NS_EVALUATION, "code": provenance_id}]},
         "target": [{"reference": u} for u in (guidance_url, group_url, *issue_urls)],
         "recorded": at if assessment.at.tzinfo else at + "Z",
-        "policy": [f"{codes.PLAN}|{assessment.catalogue_version}"],
+        "policy": [f"{terminology.PLAN}|{assessment.catalogue_version}"],
         "agent": [{"who": {"reference": device_url}}],
         "entity": [{"role": "source", "what": {"reference": ref}} for ref in sources(assessment)],
     }
     entries.append(
         _entry(
-            _urn(codes.NS_EVALUATION, provenance_id),
+            _urn(terminology.NS_EVALUATION, provenance_id),
             provenance,
-            codes.NS_EVALUATION,
+            terminology.NS_EVALUATION,
             provenance_id,
             strategy,
             search="_tag",
@@ -190,7 +189,7 @@ def _entry(
 def _device(device_id: str) -> JSON:
     return {
         "resourceType": "Device",
-        "identifier": [{"system": codes.NS_DEVICE, "value": device_id}],
+        "identifier": [{"system": terminology.NS_DEVICE, "value": device_id}],
         "status": "active",
         "manufacturer": "fhir_resist",
         "deviceName": [{"name": "fhir_resist", "type": "manufacturer-name"}],
@@ -200,14 +199,17 @@ def _device(device_id: str) -> JSON:
 
 def _extensions(rule_id: str, version: str, level: str) -> list[JSON]:
     return [
-        {"url": codes.EXT_RULE, "valueString": rule_id},
-        {"url": codes.EXT_CATALOGUE_VERSION, "valueString": version},
-        {"url": codes.EXT_EVIDENCE_LEVEL, "valueCoding": {"system": codes.CS_EVIDENCE, "code": level}},
+        {"url": terminology.EXT_RULE, "valueString": rule_id},
+        {"url": terminology.EXT_CATALOGUE_VERSION, "valueString": version},
+        {
+            "url": terminology.EXT_EVIDENCE_LEVEL,
+            "valueCoding": {"system": terminology.CS_EVIDENCE, "code": level},
+        },
     ]
 
 
 def rule_url(rule_id: str) -> str:
-    return f"{codes.RULE_URL}/{rule_id}"
+    return f"{terminology.RULE_URL}/{rule_id}"
 
 
 def _detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, device: str) -> JSON:
@@ -216,12 +218,12 @@ def _detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, 
     preliminary = assessment.preliminary or any(a.preliminary for a in finding.alterations)
     return {
         "resourceType": "DetectedIssue",
-        "meta": {"profile": [codes.SD_DETECTED_ISSUE]},
+        "meta": {"profile": [terminology.SD_DETECTED_ISSUE]},
         "extension": _extensions(rule.id, assessment.catalogue_version, rule.evidence.level.value),
-        "identifier": [{"system": codes.NS_FINDING, "value": issue.identifier}],
+        "identifier": [{"system": terminology.NS_FINDING, "value": issue.identifier}],
         "status": "preliminary" if preliminary else "final",
         "code": {
-            "coding": [{"system": codes.CS_IMPLICATION, "code": rule.effect.value}],
+            "coding": [{"system": terminology.CS_IMPLICATION, "code": rule.effect.value}],
             "text": f"Targeted therapy {rule.effect.value.replace('-', ' ')}",
         },
         "severity": issue.severity.value,
@@ -237,8 +239,8 @@ def _detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, 
                 "code": [
                     {
                         "coding": [
-                            {"system": codes.CS_MECHANISM, "code": rule.mechanism.value},
-                            {"system": codes.CS_TIMING, "code": issue.timing.value},
+                            {"system": terminology.CS_MECHANISM, "code": rule.mechanism.value},
+                            {"system": terminology.CS_TIMING, "code": issue.timing.value},
                         ],
                         "text": f"{rule.mechanism.value} mechanism, {issue.timing.value}: "
                         f"{issue.timing_reason}",
@@ -254,7 +256,7 @@ def _detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, 
                 "action": {
                     "coding": [
                         {
-                            "system": codes.CS_COUNTERMEASURE,
+                            "system": terminology.CS_COUNTERMEASURE,
                             "code": rec.countermeasure.strategy.value,
                             "display": _STRATEGY_DISPLAY[rec.countermeasure.strategy],
                         }
@@ -319,18 +321,18 @@ def _guidance(
                     {
                         "name": "target",
                         "valueCoding": {
-                            "system": f"{codes.BASE}/CodeSystem/drug-{imp.target_kind}",
+                            "system": f"{terminology.BASE}/CodeSystem/drug-{imp.target_kind}",
                             "code": imp.target,
                             "display": imp.name,
                         },
                     },
                     {
                         "name": "implication",
-                        "valueCoding": {"system": codes.CS_IMPLICATION, "code": imp.effect},
+                        "valueCoding": {"system": terminology.CS_IMPLICATION, "code": imp.effect},
                     },
                     {
                         "name": "evidence-level",
-                        "valueCoding": {"system": codes.CS_EVIDENCE, "code": imp.evidence_level},
+                        "valueCoding": {"system": terminology.CS_EVIDENCE, "code": imp.evidence_level},
                     },
                     *({"name": "rule", "valueUri": rule_url(r)} for r in imp.rule_ids),
                     *({"name": "observation", "valueReference": {"reference": o}} for o in imp.observations),
@@ -359,11 +361,11 @@ def _guidance(
     reasons = [ref for ref in sources(assessment) if ref.startswith(("Observation/", "DiagnosticReport/"))]
     return {
         "resourceType": "GuidanceResponse",
-        "meta": {"profile": [codes.SD_GUIDANCE]},
+        "meta": {"profile": [terminology.SD_GUIDANCE]},
         "contained": [parameters, outcome],
-        "identifier": [{"system": codes.NS_EVALUATION, "value": evaluation}],
-        "requestIdentifier": {"system": codes.NS_EVALUATION, "value": evaluation},
-        "moduleCanonical": f"{codes.PLAN}|{assessment.catalogue_version}",
+        "identifier": [{"system": terminology.NS_EVALUATION, "value": evaluation}],
+        "requestIdentifier": {"system": terminology.NS_EVALUATION, "value": evaluation},
+        "moduleCanonical": f"{terminology.PLAN}|{assessment.catalogue_version}",
         "status": assessment.status.value,
         "subject": {"reference": assessment.patient} if assessment.patient else None,
         "occurrenceDateTime": _instant(assessment),
@@ -378,12 +380,14 @@ def _guidance(
                 "codeFilter": [
                     {
                         "path": "code",
-                        "code": [{"system": codes.CS_DATA_NEED, "code": need.code, "display": need.text}],
+                        "code": [
+                            {"system": terminology.CS_DATA_NEED, "code": need.code, "display": need.text}
+                        ],
                     }
                 ],
                 "extension": [
                     {
-                        "url": f"{codes.BASE}/StructureDefinition/data-requirement-reason",
+                        "url": f"{terminology.BASE}/StructureDefinition/data-requirement-reason",
                         "valueString": need.reason,
                     }
                 ],
@@ -403,7 +407,7 @@ def _withheld_parameter(rec: Recommendation, catalogue: Catalogue) -> JSON:
             {
                 "name": "strategy",
                 "valueCoding": {
-                    "system": codes.CS_COUNTERMEASURE,
+                    "system": terminology.CS_COUNTERMEASURE,
                     "code": cm.strategy.value,
                     "display": _STRATEGY_DISPLAY[cm.strategy],
                 },
@@ -433,7 +437,7 @@ def _exception_parameter(exc: RegimenException, catalogue: Catalogue) -> JSON:
 def _request_group(assessment: Assessment, catalogue: Catalogue, group_id: str, device: str) -> JSON:
     return {
         "resourceType": "RequestGroup",
-        "identifier": [{"system": codes.NS_EVALUATION, "value": group_id}],
+        "identifier": [{"system": terminology.NS_EVALUATION, "value": group_id}],
         "status": "draft" if assessment.countermeasures else "completed",
         "intent": "proposal",
         "subject": {"reference": assessment.patient} if assessment.patient else None,
@@ -449,7 +453,7 @@ def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
         {
             "coding": [
                 {
-                    "system": codes.CS_COUNTERMEASURE,
+                    "system": terminology.CS_COUNTERMEASURE,
                     "code": cm.strategy.value,
                     "display": _STRATEGY_DISPLAY[cm.strategy],
                 }
@@ -468,9 +472,12 @@ def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
         "code": concepts,
         "documentation": [_citation(r) for r in cm.evidence.references] or None,
         "extension": [
-            *({"url": codes.EXT_RULE, "valueString": r} for r in rec.rule_ids),
-            {"url": codes.EXT_OFFER, "valueCoding": {"system": codes.CS_OFFER, "code": rec.offer.value}},
-            *({"url": codes.EXT_CONDITION, "valueString": why} for why in rec.why if conditional),
+            *({"url": terminology.EXT_RULE, "valueString": r} for r in rec.rule_ids),
+            {
+                "url": terminology.EXT_OFFER,
+                "valueCoding": {"system": terminology.CS_OFFER, "code": rec.offer.value},
+            },
+            *({"url": terminology.EXT_CONDITION, "valueString": why} for why in rec.why if conditional),
         ],
     }
 
@@ -484,12 +491,12 @@ def drug_concept(drug_id: str, catalogue: Catalogue) -> JSON:
     drug = catalogue.drugs[drug_id]
     coding: list[JSON] = []
     if drug.codes.rxnorm:
-        coding.append({"system": codes.RXNORM, "code": drug.codes.rxnorm, "display": drug.name})
+        coding.append({"system": terminology.RXNORM, "code": drug.codes.rxnorm, "display": drug.name})
     # Only the first ATC code (the drug's code as a cancer drug, drugs.yaml): a second one is
     # another use of the same ingredient (e.g. bevacizumab's ophthalmic S01LA08).
-    coding += [{"system": codes.ATC, "code": atc, "display": drug.name} for atc in drug.codes.atc[:1]]
+    coding += [{"system": terminology.ATC, "code": atc, "display": drug.name} for atc in drug.codes.atc[:1]]
     if drug.codes.ncit:
-        coding.append({"system": codes.NCIT, "code": drug.codes.ncit, "display": drug.name})
+        coding.append({"system": terminology.NCIT, "code": drug.codes.ncit, "display": drug.name})
     return {"coding": coding or None, "text": drug.name}
 
 
@@ -518,12 +525,14 @@ def withdrawals(
         for entry in bundle.get("entry") or []
         if (resource := entry.get("resource") or {}).get("resourceType") == "DetectedIssue"
         for ident in resource.get("identifier") or []
-        if ident.get("system") == codes.NS_FINDING
+        if ident.get("system") == terminology.NS_FINDING
     }
     assessed = set(therapies)
     entries: list[JSON] = []
     for issue in existing:
-        ours = [i.get("value") for i in issue.get("identifier") or [] if i.get("system") == codes.NS_FINDING]
+        ours = [
+            i.get("value") for i in issue.get("identifier") or [] if i.get("system") == terminology.NS_FINDING
+        ]
         implicated = {r.get("reference") for r in issue.get("implicated") or [] if isinstance(r, dict)}
         if (
             issue.get("resourceType") != "DetectedIssue"

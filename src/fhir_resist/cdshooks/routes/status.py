@@ -7,15 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from fhir_resist import __version__
 from fhir_resist.cdshooks.service import Current
+from fhir_resist.version import VERSION
 
 router = APIRouter()
 
 
 @router.get("/healthz", summary="Liveness and versions")
 def healthz(service: Current) -> dict[str, Any]:
-    return {"status": "ok", "version": __version__, "catalogue": service.catalogue.version}
+    return {"status": "ok", "version": VERSION, "catalogue": service.catalogue.version}
 
 
 @router.get("/metrics", summary="Counters in Prometheus text format", response_class=PlainTextResponse)

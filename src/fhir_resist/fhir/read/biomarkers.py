@@ -3,8 +3,8 @@ burden, and the laboratory's own therapeutic implications."""
 
 from __future__ import annotations
 
+from fhir_resist import terminology
 from fhir_resist.domain import Alteration, Call, Kind, LabImplication, MsiStatus, Severity
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.read.collection import Notes
 from fhir_resist.fhir.read.components import components
 from fhir_resist.fhir.read.elements import JSON, code_set, codings, number, obj, text, words
@@ -21,7 +21,7 @@ _MMR_NAMES = {
 def read_msi(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration | None:
     """MSI by PCR/NGS (81695-9) or mismatch-repair status by immunohistochemistry (62862-8)."""
     value = res.get("valueCodeableConcept")
-    by_ihc = codes.MSI_IHC in code_set(res.get("code"))
+    by_ihc = terminology.MSI_IHC in code_set(res.get("code"))
     status = _msi_status(code_set(value), words(value).lower(), by_ihc=by_ihc)
     if status is None:
         notes.add(
@@ -38,9 +38,9 @@ def read_msi(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration | No
 
 
 def _msi_status(found: frozenset[str], said: str, *, by_ihc: bool) -> MsiStatus | None:
-    if codes.MSI_HIGH in found or "msi-h" in said or "high" in said:
+    if terminology.MSI_HIGH in found or "msi-h" in said or "high" in said:
         return MsiStatus.HIGH
-    if codes.MSI_STABLE in found or "stable" in said or "mss" in said:
+    if terminology.MSI_STABLE in found or "stable" in said or "mss" in said:
         return MsiStatus.STABLE
     if "msi-l" in said or "low" in said:
         return MsiStatus.LOW
@@ -70,7 +70,7 @@ def read_implication(ref: str, res: JSON, links: Links, notes: Notes) -> LabImpl
     comps = components(res)
     answers = [
         c.get("valueCodeableConcept")
-        for key in (codes.THERAPEUTIC_IMPLICATION, codes.PREDICTED_THERAPEUTIC_IMPLICATION)
+        for key in (terminology.THERAPEUTIC_IMPLICATION, terminology.PREDICTED_THERAPEUTIC_IMPLICATION)
         for c in comps.get(key, ())
     ]
     answers.append(res.get("valueCodeableConcept"))  # STU1 kept the answer in value[x]
@@ -78,15 +78,15 @@ def read_implication(ref: str, res: JSON, links: Links, notes: Notes) -> LabImpl
     for answer in answers:
         found, lowered = code_set(answer), words(answer).lower()
         said = said or words(answer)
-        if found & codes.RESISTANT_ANSWERS or ("resist" in lowered and "not support" not in lowered):
+        if found & terminology.RESISTANT_ANSWERS or ("resist" in lowered and "not support" not in lowered):
             assertion = "resistant"
-        elif found & codes.RESPONSIVE_ANSWERS or (
+        elif found & terminology.RESPONSIVE_ANSWERS or (
             any(w in lowered for w in ("respons", "sensitiv")) and "not support" not in lowered
         ):
             assertion = "responsive"
         if assertion != "other":
             break
-    drug = next((c.get("valueCodeableConcept") for c in comps.get(codes.MEDICATION_ASSESSED, ())), None)
+    drug = next((c.get("valueCodeableConcept") for c in comps.get(terminology.MEDICATION_ASSESSED, ())), None)
     if drug is None and not said:
         notes.add(Severity.INFORMATION, ref, "therapeutic implication names no drug and no implication")
         return None

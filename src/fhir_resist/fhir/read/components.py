@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from fhir_resist import terminology
 from fhir_resist.domain import Origin
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.read.elements import (
     JSON,
     code_set,
@@ -67,7 +67,7 @@ def gene(comp: JSON) -> tuple[str | None, str | None]:
     concept = comp.get("valueCodeableConcept")
     found = codings(concept)
     for coding in found:
-        if coding.system in {codes.HGNC, codes.HGNC_GENE_ID} and coding.code:
+        if coding.system in {terminology.HGNC, terminology.HGNC_GENE_ID} and coding.code:
             hgnc = coding.code if coding.code.upper().startswith("HGNC:") else f"HGNC:{coding.code}"
             return (coding.display.strip().upper() if coding.display else None), hgnc
     for coding in found:
@@ -81,9 +81,9 @@ def origin(comps: Iterable[JSON]) -> Origin:
     """Somatic or germline, from the genomic-source-class components."""
     for comp in comps:
         found = code_set(comp.get("valueCodeableConcept"))
-        if codes.SOMATIC in found:
+        if terminology.SOMATIC in found:
             return Origin.SOMATIC
-        if codes.GERMLINE in found:
+        if terminology.GERMLINE in found:
             return Origin.GERMLINE
     return Origin.UNKNOWN
 

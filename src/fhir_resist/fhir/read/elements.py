@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from fhir_resist import terminology
 from fhir_resist.domain import Coding
-from fhir_resist.fhir import codes
 
 JSON = Mapping[str, Any]
 
@@ -48,7 +48,7 @@ def codings(concept: object) -> tuple[Coding, ...]:
         system, code, display = item.get("system"), item.get("code"), item.get("display")
         out.append(
             Coding(
-                codes.canonical_system(system) if isinstance(system, str) else None,
+                terminology.canonical_system(system) if isinstance(system, str) else None,
                 code if isinstance(code, str) else None,
                 display if isinstance(display, str) else None,
             )

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fhir_resist import terminology
 from fhir_resist.domain import Severity
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.read.collection import Collected, Notes
 from fhir_resist.fhir.read.elements import (
     JSON,
@@ -30,13 +30,13 @@ _TUMOUR_FRACTION = re.compile(r"tumou?r (cell )?(fraction|content|purity)|ctdna 
 
 # What an Observation's code says it is; several can hold at once, and each reader asks in its own order.
 _KIND_CODES = {
-    codes.VARIANT: "variant",
-    codes.MSI: "msi",
-    codes.MSI_IHC: "msi-ihc",
-    codes.TMB: "tmb",
-    codes.MOLECULAR_CONSEQUENCE: "consequence",
-    codes.THERAPEUTIC_IMPLICATION: "implication",
-    codes.PREDICTED_THERAPEUTIC_IMPLICATION: "implication",
+    terminology.VARIANT: "variant",
+    terminology.MSI: "msi",
+    terminology.MSI_IHC: "msi-ihc",
+    terminology.TMB: "tmb",
+    terminology.MOLECULAR_CONSEQUENCE: "consequence",
+    terminology.THERAPEUTIC_IMPLICATION: "implication",
+    terminology.PREDICTED_THERAPEUTIC_IMPLICATION: "implication",
 }
 _DRUG_EFFICACY = "51961-1"  # LOINC: genetic variation's effect on drug efficacy (older reports' implications)
 
@@ -73,7 +73,7 @@ def observation_kinds(res: JSON) -> frozenset[str]:
     found = codes_of(concept)
     kinds = {_KIND_CODES[code] for code in found if code in _KIND_CODES}
     if _DRUG_EFFICACY in found and any(
-        c.code == _DRUG_EFFICACY and c.system == codes.LOINC for c in codings(concept)
+        c.code == _DRUG_EFFICACY and c.system == terminology.LOINC for c in codings(concept)
     ):
         kinds.add("implication")
     if not kinds and any(_TUMOUR_FRACTION.search(name) for name in (text(concept) or "", *displays(concept))):

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fhir_resist import hgvs
+from fhir_resist import hgvs, terminology
 from fhir_resist.domain import Alteration, Call, CnvCall, Kind, Severity
 from fhir_resist.errors import HgvsError
-from fhir_resist.fhir import codes
 from fhir_resist.fhir.read.collection import Notes
 from fhir_resist.fhir.read.components import (
     Components,
@@ -26,8 +25,10 @@ from fhir_resist.fhir.read.links import Links
 
 T = TypeVar("T")
 
-_HGVS_SLOTS = ((codes.P_HGVS, "p."), (codes.C_HGVS, "c."), (codes.G_HGVS, "g."))
-_REARRANGEMENTS = frozenset({codes.SO_GENE_FUSION, codes.SO_TRANSLOCATION, codes.SO_COMPLEX_REARRANGEMENT})
+_HGVS_SLOTS = ((terminology.P_HGVS, "p."), (terminology.C_HGVS, "c."), (terminology.G_HGVS, "g."))
+_REARRANGEMENTS = frozenset(
+    {terminology.SO_GENE_FUSION, terminology.SO_TRANSLOCATION, terminology.SO_COMPLEX_REARRANGEMENT}
+)
 _VAF_WHERE = "component:sample-allelic-frequency"
 
 # (slot, the kind the slot is for, text, the kind the text is) of one HGVS component
@@ -40,19 +41,19 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
     if call is None:
         return None
     comps = components(res)
-    genes = [g for c in comps.get(codes.GENE_STUDIED, ()) if (g := gene(c))[0] or g[1]]
+    genes = [g for c in comps.get(terminology.GENE_STUDIED, ()) if (g := gene(c))[0] or g[1]]
     symbol, hgnc_id = genes[0] if genes else (None, None)
     common: dict[str, Any] = {
         **links.finding_fields(ref, res),
         "gene": symbol,
         "hgnc_id": hgnc_id,
-        "origin": origin(comps.get(codes.SOURCE_CLASS, ())),
+        "origin": origin(comps.get(terminology.SOURCE_CLASS, ())),
         "call": call,
     }
     # in the order reported: the first consequence code given is the one used
-    change_types = value_codes(comps, codes.DNA_CHANGE_TYPE, codes.MOLECULAR_CONSEQUENCE)
+    change_types = value_codes(comps, terminology.DNA_CHANGE_TYPE, terminology.MOLECULAR_CONSEQUENCE)
 
-    variation = all_text(comps, codes.VARIATION_CODE)
+    variation = all_text(comps, terminology.VARIATION_CODE)
     if (
         len(genes) >= 2
         or "fusion" in variation.lower()
@@ -63,7 +64,7 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
         label = f"{symbol}::{partner} fusion" if partner else f"{symbol} fusion"
         return Alteration(kind=Kind.FUSION, partner=partner, label=label, **common)
 
-    copy_number = quantity(comps.get(codes.COPY_NUMBER, ()))
+    copy_number = quantity(comps.get(terminology.COPY_NUMBER, ()))
     cnv = _cnv_call(frozenset(change_types), copy_number)
     if cnv is not None:
         return _copy_number_change(ref, symbol, cnv, copy_number, common, notes)
@@ -105,8 +106,8 @@ def _simple_variant(
         change_types += [c for c in value_codes(extra_comps, "feature-consequence") if c not in change_types]
     codon = protein.start if protein is not None else (coding.codon if coding else None)
     consequence = protein.consequence if protein is not None else _consequence(change_types)
-    transcript = (coding.transcript if coding else None) or first_text(comps, codes.TRANSCRIPT_REF)
-    iscn = first_text(comps, codes.ISCN)
+    transcript = (coding.transcript if coding else None) or first_text(comps, terminology.TRANSCRIPT_REF)
+    iscn = first_text(comps, terminology.ISCN)
     symbol = common["gene"]
     if symbol is None and transcript is None and iscn:
         notes.add(
@@ -122,7 +123,7 @@ def _simple_variant(
             f"{ref}.component:gene-studied",
             "variant names no gene (48018-6) and no transcript; it cannot be matched",
         )
-    described = first_text(comps, codes.G_HGVS) or (f"karyotype {iscn}" if iscn else None)
+    described = first_text(comps, terminology.G_HGVS) or (f"karyotype {iscn}" if iscn else None)
     change = f"p.{protein.text}" if protein else (coding.text if coding else (described or "variant"))
     return Alteration(
         kind=Kind.VARIANT,
@@ -148,11 +149,11 @@ def _call(ref: str, res: JSON, notes: Notes) -> Call | None:
         )
         return Call.PRESENT
     found = code_set(value)
-    if codes.PRESENT in found:
+    if terminology.PRESENT in found:
         return Call.PRESENT
-    if codes.ABSENT in found:
+    if terminology.ABSENT in found:
         return Call.ABSENT
-    if codes.NO_CALL in found or codes.INDETERMINATE in found:
+    if terminology.NO_CALL in found or terminology.INDETERMINATE in found:
         notes.add(
             Severity.INFORMATION, where, "no call / indeterminate: not a finding, and not evidence of absence"
         )
@@ -208,7 +209,7 @@ def _first_parsed(
 
 
 def _vaf(ref: str, comps: Components, notes: Notes) -> float | None:
-    for comp in comps.get(codes.VAF, ()):
+    for comp in comps.get(terminology.VAF, ()):
         measured = comp.get("valueQuantity")
         if not isinstance(measured, dict):
             continue
@@ -241,13 +242,13 @@ def _cnv_call(change_types: frozenset[str], copy_number: float | None) -> CnvCal
     Gains stay gains here: whether a gain is an amplification is the catalogue's threshold
     (parameter ``amplification-min-copies``), applied by the engine.
     """
-    if copy_number is not None and change_types & {codes.SO_DELETION, codes.SO_DUPLICATION}:
-        change_types |= {codes.SO_COPY_NUMBER_VARIATION}
-    if codes.SO_COPY_NUMBER_GAIN in change_types:
+    if copy_number is not None and change_types & {terminology.SO_DELETION, terminology.SO_DUPLICATION}:
+        change_types |= {terminology.SO_COPY_NUMBER_VARIATION}
+    if terminology.SO_COPY_NUMBER_GAIN in change_types:
         return CnvCall.GAIN
-    if codes.SO_COPY_NUMBER_LOSS in change_types:
+    if terminology.SO_COPY_NUMBER_LOSS in change_types:
         return CnvCall.DELETION if copy_number is not None and copy_number < 0.5 else CnvCall.LOSS
-    if codes.SO_COPY_NUMBER_VARIATION not in change_types or copy_number is None:
+    if terminology.SO_COPY_NUMBER_VARIATION not in change_types or copy_number is None:
         return None
     if copy_number > 2:
         return CnvCall.GAIN
@@ -259,4 +260,6 @@ def _cnv_call(change_types: frozenset[str], copy_number: float | None) -> CnvCal
 
 
 def _consequence(change_types: list[str]) -> str | None:
-    return next((codes.SO_CONSEQUENCE[c] for c in change_types if c in codes.SO_CONSEQUENCE), None)
+    return next(
+        (terminology.SO_CONSEQUENCE[c] for c in change_types if c in terminology.SO_CONSEQUENCE), None
+    )
