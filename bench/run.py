@@ -40,6 +40,7 @@ import yaml
 import fhir_resist
 from fhir_resist import Catalogue
 from fhir_resist.catalogue import default_path
+from fhir_resist.fhir.read import read_context
 from fhir_resist.files import read_files
 from fhir_resist.version import VERSION
 
@@ -220,6 +221,8 @@ def figure_names(config: Config, *, orjson: bool | None = None) -> list[str]:
         if orjson:
             names += [f"orjson_floor_{n}_ms"]
         names += [
+            f"read_{n}_ms",
+            f"read_{n}_over_parse_floor",
             f"evaluate_{n}_ms",
             f"evaluate_{n}_over_parse_floor",
             f"evaluate_bundle_{n}_ms",
@@ -263,6 +266,7 @@ def figures(config: Config = FULL, *, log: Callable[[str], None] | None = None) 
         say(f"report {n}: {len(data) / 1e6:.1f} MB, {len(resources)} resources")
         fns: dict[str, Callable[[], object]] = {
             "parse": partial(json.loads, data),
+            "read": partial(read_context, [parsed]),
             "evaluate": partial(evaluate_once, parsed, catalogue),
             "bundle": partial(bundle_once, parsed, catalogue),
             "r4b": partial(r4b_validate, resources),
@@ -274,6 +278,8 @@ def figures(config: Config = FULL, *, log: Callable[[str], None] | None = None) 
         results.add(f"parse_floor_{n}_ms", t["parse"] * 1e3, "ms")
         if orjson_loads is not None:
             results.add(f"orjson_floor_{n}_ms", t["orjson"] * 1e3, "ms")
+        results.add(f"read_{n}_ms", t["read"] * 1e3, "ms")
+        results.add(f"read_{n}_over_parse_floor", t["read"] / t["parse"], "ratio")
         results.add(f"evaluate_{n}_ms", evaluate_s * 1e3, "ms")
         results.add(f"evaluate_{n}_over_parse_floor", evaluate_s / t["parse"], "ratio")
         results.add(f"evaluate_bundle_{n}_ms", bundle_s * 1e3, "ms")
