@@ -6,9 +6,10 @@ import textwrap
 from collections.abc import Iterable
 from typing import Any
 
+from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.domain import Alteration, Message, PatientContext
 from fhir_resist.engine.explain import drug_names
-from fhir_resist.engine.model import Assessment, Recommendation
+from fhir_resist.engine.model import Assessment, Issue, Recommendation
 from fhir_resist.engine.regimens import Regimen
 from fhir_resist.fhir.write import offer_text, withheld_text
 from fhir_resist.version import VERSION
@@ -18,85 +19,134 @@ _WIDTH = 100
 
 def summary(assessment: Assessment) -> str:
     """A clinician-readable account: finding -> mechanism -> timing -> evidence -> what to do."""
-    catalogue = assessment.catalogue
+    sections = (
+        _header,
+        _regimens,
+        _alerts,
+        _exceptions,
+        _implications,
+        _other_options,
+        _withheld,
+        _data_requirements,
+        _messages,
+    )
+    return "\n".join(line for section in sections for line in section(assessment)).rstrip()
+
+
+def _header(assessment: Assessment) -> list[str]:
     tumour = f"{assessment.tumour_name} ({assessment.tumour})" if assessment.tumour else "cancer type unknown"
-    lines = [
+    return [
         f"fhir_resist {VERSION} | catalogue {assessment.catalogue_version} | "
         f"{assessment.patient or 'patient unknown'} | {tumour} | status {assessment.status.value}",
         "",
     ]
-    if assessment.regimens:
-        lines.append("REGIMENS")
-        for regimen in assessment.regimens:
-            when = "current or ordered" if regimen.current else _period(regimen)
-            lines += _wrap(f"- {regimen.label} ({when})", "  ")
-        lines.append("")
-    if assessment.issues:
-        lines.append(f"RESISTANCE ALERTS ({len(assessment.issues)})")
-        for n, issue in enumerate(assessment.issues, start=1):
-            rule = issue.finding.rule
-            lines.append(
-                f"{n}. [{issue.severity.value.upper()}] {drug_names(issue.drugs, catalogue)} "
-                f"({issue.therapy.source}) <- {issue.finding.trigger.label} "
-                f"({', '.join(issue.finding.observations)})"
-            )
-            lines += _wrap(issue.detail, "   ")
-            lines += _wrap(
-                f"Mechanism: {rule.mechanism.value}. Timing: {issue.timing.value} - {issue.timing_reason}.",
-                "   ",
-            )
-            refs = "; ".join(r.label() for r in rule.evidence.references[:4])
-            lines += _wrap(
-                f"Evidence {rule.evidence.level.value}: {rule.evidence.summary or rule.title} [{refs}]", "   "
-            )
-            for caveat in rule.caveats:
-                lines += _wrap(f"Caveat: {caveat}", "   ")
-            if issue.countermeasures:
-                lines.append("   What to do:")
-                for i, rec in enumerate(issue.countermeasures, start=1):
-                    lines += _wrap(f"{i}) {offer_text(rec, catalogue)}", "     ")
-            lines.append(f"   Rule: {rule.id}")
-            lines.append("")
-    else:
-        lines += ["RESISTANCE ALERTS: none for the therapies in the input", ""]
-    if assessment.exceptions:
-        lines.append("NOT ALERTED: THE REGIMEN HOLDS THE PARTNER THAT OVERCOMES THE FINDING")
-        for exc in assessment.exceptions:
-            lines += _wrap(
-                f"- {drug_names(exc.drugs, catalogue)} ({exc.therapy.source}) with "
-                f"{drug_names(exc.partners, catalogue)}: {exc.finding.trigger.label} does not defeat "
-                f"this regimen. {exc.reason} [{exc.finding.rule.id}]",
-                "  ",
-            )
-        lines.append("")
-    if assessment.implications:
-        lines.append("THERAPY IMPLICATIONS (whether or not the patient takes them)")
-        for imp in assessment.implications:
-            lines.append(
-                f"  {imp.name}: {imp.effect} [evidence {imp.evidence_level}; {', '.join(imp.rule_ids)}]"
-            )
-        lines.append("")
+
+
+def _regimens(assessment: Assessment) -> list[str]:
+    if not assessment.regimens:
+        return []
+    lines = ["REGIMENS"]
+    for regimen in assessment.regimens:
+        when = "current or ordered" if regimen.current else _period(regimen)
+        lines += _wrap(f"- {regimen.label} ({when})", "  ")
+    return [*lines, ""]
+
+
+def _alerts(assessment: Assessment) -> list[str]:
+    if not assessment.issues:
+        return ["RESISTANCE ALERTS: none for the therapies in the input", ""]
+    lines = [f"RESISTANCE ALERTS ({len(assessment.issues)})"]
+    for n, issue in enumerate(assessment.issues, start=1):
+        lines += _alert(n, issue, assessment.catalogue)
+    return lines
+
+
+def _alert(n: int, issue: Issue, catalogue: Catalogue) -> list[str]:
+    """One alert: finding -> mechanism -> timing -> evidence -> caveats -> what to do -> rule."""
+    rule = issue.finding.rule
+    lines = [
+        f"{n}. [{issue.severity.value.upper()}] {drug_names(issue.drugs, catalogue)} "
+        f"({issue.therapy.source}) <- {issue.finding.trigger.label} "
+        f"({', '.join(issue.finding.observations)})"
+    ]
+    lines += _wrap(issue.detail, "   ")
+    lines += _wrap(
+        f"Mechanism: {rule.mechanism.value}. Timing: {issue.timing.value} - {issue.timing_reason}.",
+        "   ",
+    )
+    refs = "; ".join(r.label() for r in rule.evidence.references[:4])
+    lines += _wrap(
+        f"Evidence {rule.evidence.level.value}: {rule.evidence.summary or rule.title} [{refs}]", "   "
+    )
+    for caveat in rule.caveats:
+        lines += _wrap(f"Caveat: {caveat}", "   ")
+    if issue.countermeasures:
+        lines.append("   What to do:")
+        for i, rec in enumerate(issue.countermeasures, start=1):
+            lines += _wrap(f"{i}) {offer_text(rec, catalogue)}", "     ")
+    return [*lines, f"   Rule: {rule.id}", ""]
+
+
+def _exceptions(assessment: Assessment) -> list[str]:
+    if not assessment.exceptions:
+        return []
+    catalogue = assessment.catalogue
+    lines = ["NOT ALERTED: THE REGIMEN HOLDS THE PARTNER THAT OVERCOMES THE FINDING"]
+    for exc in assessment.exceptions:
+        lines += _wrap(
+            f"- {drug_names(exc.drugs, catalogue)} ({exc.therapy.source}) with "
+            f"{drug_names(exc.partners, catalogue)}: {exc.finding.trigger.label} does not defeat "
+            f"this regimen. {exc.reason} [{exc.finding.rule.id}]",
+            "  ",
+        )
+    return [*lines, ""]
+
+
+def _implications(assessment: Assessment) -> list[str]:
+    if not assessment.implications:
+        return []
+    lines = ["THERAPY IMPLICATIONS (whether or not the patient takes them)"]
+    for imp in assessment.implications:
+        lines.append(f"  {imp.name}: {imp.effect} [evidence {imp.evidence_level}; {', '.join(imp.rule_ids)}]")
+    return [*lines, ""]
+
+
+def _other_options(assessment: Assessment) -> list[str]:
+    """Countermeasures the findings offer that no alert already lists."""
     other = [r for r in assessment.countermeasures if not _in_issues(r, assessment)]
-    if other:
-        lines.append("OPTIONS FROM THE FINDINGS")
-        for rec in other:
-            lines += _wrap(f"- {offer_text(rec, catalogue)} (for {', '.join(rec.reasons)})", "  ")
-        lines.append("")
-    if assessment.withheld:
-        lines.append("WITHHELD: RULED OUT BY THE PATIENT'S OWN FACTS")
-        for rec in assessment.withheld:
-            lines += _wrap(f"- {withheld_text(rec, catalogue)} [{', '.join(rec.rule_ids)}]", "  ")
-        lines.append("")
-    if assessment.data_requirements:
-        lines.append("DATA THAT WOULD CHANGE THE ANSWER")
-        for need in assessment.data_requirements:
-            lines += _wrap(f"- {need.text}: {need.reason}", "  ")
-        lines.append("")
-    if assessment.messages:
-        lines.append("INPUT NOT USED OR NOT UNDERSTOOD")
-        for message in assessment.messages:
-            lines += _wrap(f"- [{message.severity.value}] {message.where}: {message.text}", "  ")
-    return "\n".join(lines).rstrip()
+    if not other:
+        return []
+    lines = ["OPTIONS FROM THE FINDINGS"]
+    for rec in other:
+        lines += _wrap(f"- {offer_text(rec, assessment.catalogue)} (for {', '.join(rec.reasons)})", "  ")
+    return [*lines, ""]
+
+
+def _withheld(assessment: Assessment) -> list[str]:
+    if not assessment.withheld:
+        return []
+    lines = ["WITHHELD: RULED OUT BY THE PATIENT'S OWN FACTS"]
+    for rec in assessment.withheld:
+        lines += _wrap(f"- {withheld_text(rec, assessment.catalogue)} [{', '.join(rec.rule_ids)}]", "  ")
+    return [*lines, ""]
+
+
+def _data_requirements(assessment: Assessment) -> list[str]:
+    if not assessment.data_requirements:
+        return []
+    lines = ["DATA THAT WOULD CHANGE THE ANSWER"]
+    for need in assessment.data_requirements:
+        lines += _wrap(f"- {need.text}: {need.reason}", "  ")
+    return [*lines, ""]
+
+
+def _messages(assessment: Assessment) -> list[str]:
+    if not assessment.messages:
+        return []
+    lines = ["INPUT NOT USED OR NOT UNDERSTOOD"]
+    for message in assessment.messages:
+        lines += _wrap(f"- [{message.severity.value}] {message.where}: {message.text}", "  ")
+    return lines
 
 
 def _period(regimen: Regimen) -> str:

@@ -1,14 +1,14 @@
-"""The conformance resources fhir_resist publishes (``profiles/``) and the check of outputs against them.
+"""The conformance resources fhir_resist publishes (``profiles/``).
 
 CodeSystems and ValueSets are generated from the catalogue schema's enumerations, so the codes
 written and the codes published cannot drift apart. StructureDefinitions are differentials on
-R4 DetectedIssue and GuidanceResponse. ``conformance_problems`` checks an output resource against
-its profile's differential: cardinalities, fixed values and required bindings to our CodeSystems.
+R4 DetectedIssue and GuidanceResponse; ``conformance.conformance_problems`` checks an output
+resource against its profile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from fhir_resist import terminology
@@ -278,35 +278,30 @@ def plan_definition(catalogue: Catalogue) -> JSON:
 
 def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
     """Every conformance resource, keyed by file name under ``profiles/``."""
-    version = VERSION
+    resources = {
+        **_terminologies(catalogue, VERSION),
+        **_extensions(VERSION),
+        "StructureDefinition-resistance-detected-issue.json": detected_issue_profile(VERSION),
+        "StructureDefinition-resistance-guidance-response.json": guidance_response_profile(VERSION),
+        "PlanDefinition-resistance-assessment.json": plan_definition(catalogue),
+    }
+    checked = {name: validated(resource) for name, resource in resources.items()}
+    checked["index.json"] = _index(checked, catalogue, VERSION)
+    return checked
+
+
+def _terminologies(catalogue: Catalogue, version: str) -> dict[str, JSON]:
+    """The CodeSystems, each enumeration's with its ValueSet, then data requirements and override reasons."""
     out: dict[str, JSON] = {}
     for key, (title, url, values) in _SYSTEMS.items():
-        concepts = [
-            {"code": v, "display": v.replace("-", " "), "definition": _DEFINITIONS[v]} for v in values
-        ]
+        concepts = [_concept(v, _DEFINITIONS[v]) for v in values]
         out[f"CodeSystem-{key}.json"] = _code_system(key, title, url, concepts, version)
         out[f"ValueSet-{key}.json"] = _value_set(key, title, url, version)
-    requirement_concepts = [
-        {"code": code, "display": code.replace("-", " "), "definition": definition}
-        for code, definition in ENGINE_REQUIREMENTS.items()
-    ]
-    requirement_concepts += [
-        {"code": code, "display": code.replace("-", " "), "definition": definition}
-        for code, definition in CONDITION_REQUIREMENTS.items()
-    ]
-    requirement_concepts += [
-        {"code": r.id, "display": r.id.replace("-", " "), "definition": r.title}
-        for r in catalogue.requirements
-    ]
-    requirement_concepts += [
-        {"code": r.id, "display": r.id.replace("-", " "), "definition": r.title}
-        for r in expression_rules(catalogue)
-    ]
     out["CodeSystem-data-requirement.json"] = _code_system(
         "data-requirement",
         "Data that would change the answer",
         terminology.CS_DATA_NEED,
-        requirement_concepts,
+        _requirement_concepts(catalogue),
         catalogue.version,
     )
     out["CodeSystem-override-reason.json"] = _code_system(
@@ -316,41 +311,62 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
         [{"code": c, "display": d, "definition": d} for c, d in terminology.OVERRIDE_REASONS],
         version,
     )
-    out["StructureDefinition-rule-id.json"] = _extension(
-        "rule-id", "Catalogue rule id", "string", ["DetectedIssue", "RequestGroup.action"], version
-    )
-    out["StructureDefinition-catalogue-version.json"] = _extension(
-        "catalogue-version", "Catalogue version", "string", ["DetectedIssue"], version
-    )
-    out["StructureDefinition-evidence-level.json"] = _extension(
-        "evidence-level", "Evidence level", "Coding", ["DetectedIssue"], version
-    )
-    out["StructureDefinition-countermeasure-offer.json"] = _extension(
-        "countermeasure-offer",
-        "Whether a countermeasure is offered or conditional",
-        "Coding",
-        ["RequestGroup.action"],
-        version,
-    )
-    out["StructureDefinition-countermeasure-condition.json"] = _extension(
-        "countermeasure-condition",
-        "What must still hold for a conditional countermeasure",
-        "string",
-        ["RequestGroup.action"],
-        version,
-    )
-    out["StructureDefinition-data-requirement-reason.json"] = _extension(
-        "data-requirement-reason",
-        "Why the data would change the answer",
-        "string",
-        ["DataRequirement"],
-        version,
-    )
-    out["StructureDefinition-resistance-detected-issue.json"] = detected_issue_profile(version)
-    out["StructureDefinition-resistance-guidance-response.json"] = guidance_response_profile(version)
-    out["PlanDefinition-resistance-assessment.json"] = plan_definition(catalogue)
-    checked = {name: validated(resource) for name, resource in out.items()}
-    checked["index.json"] = {
+    return out
+
+
+def _requirement_concepts(catalogue: Catalogue) -> list[JSON]:
+    """Every data requirement: the engine's, the conditions', the catalogue's and its expressions'."""
+    return [
+        *(_concept(code, definition) for code, definition in ENGINE_REQUIREMENTS.items()),
+        *(_concept(code, definition) for code, definition in CONDITION_REQUIREMENTS.items()),
+        *(_concept(r.id, r.title) for r in catalogue.requirements),
+        *(_concept(r.id, r.title) for r in expression_rules(catalogue)),
+    ]
+
+
+def _concept(code: str, definition: str) -> JSON:
+    return {"code": code, "display": code.replace("-", " "), "definition": definition}
+
+
+def _extensions(version: str) -> dict[str, JSON]:
+    """The StructureDefinitions of our extensions."""
+    return {
+        "StructureDefinition-rule-id.json": _extension(
+            "rule-id", "Catalogue rule id", "string", ["DetectedIssue", "RequestGroup.action"], version
+        ),
+        "StructureDefinition-catalogue-version.json": _extension(
+            "catalogue-version", "Catalogue version", "string", ["DetectedIssue"], version
+        ),
+        "StructureDefinition-evidence-level.json": _extension(
+            "evidence-level", "Evidence level", "Coding", ["DetectedIssue"], version
+        ),
+        "StructureDefinition-countermeasure-offer.json": _extension(
+            "countermeasure-offer",
+            "Whether a countermeasure is offered or conditional",
+            "Coding",
+            ["RequestGroup.action"],
+            version,
+        ),
+        "StructureDefinition-countermeasure-condition.json": _extension(
+            "countermeasure-condition",
+            "What must still hold for a conditional countermeasure",
+            "string",
+            ["RequestGroup.action"],
+            version,
+        ),
+        "StructureDefinition-data-requirement-reason.json": _extension(
+            "data-requirement-reason",
+            "Why the data would change the answer",
+            "string",
+            ["DataRequirement"],
+            version,
+        ),
+    }
+
+
+def _index(resources: dict[str, JSON], catalogue: Catalogue, version: str) -> JSON:
+    """``index.json``: the package's canonical base, versions and files."""
+    return {
         "name": "fhir_resist",
         "canonical": terminology.BASE,
         "fhirVersion": FHIR_VERSION,
@@ -358,90 +374,6 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
         "catalogueVersion": catalogue.version,
         "resources": [
             {"file": name, "resourceType": r["resourceType"], "url": r.get("url")}
-            for name, r in sorted(checked.items())
+            for name, r in sorted(resources.items())
         ],
     }
-    return checked
-
-
-# ---------------------------------------------------------------------------- conformance check
-
-
-def conformance_problems(resource: Mapping[str, Any], catalogue: Catalogue) -> list[str]:
-    """Where an output resource departs from the profile it claims (empty when it conforms)."""
-    claimed = (resource.get("meta") or {}).get("profile") or []
-    resources = conformance_resources(catalogue)
-    profiles = {r.get("url"): r for r in resources.values() if r.get("resourceType") == "StructureDefinition"}
-    value_sets = {
-        r["url"]: r["compose"]["include"][0]["system"]
-        for r in resources.values()
-        if r.get("resourceType") == "ValueSet"
-    }
-    systems = {
-        r["url"]: {c["code"] for c in r["concept"]}
-        for r in resources.values()
-        if r.get("resourceType") == "CodeSystem"
-    }
-    problems: list[str] = []
-    for url in claimed:
-        profile = profiles.get(url)
-        if profile is None:
-            problems.append(f"{resource.get('resourceType')}: claims unknown profile {url}")
-            continue
-        for element in profile["differential"]["element"][1:]:
-            problems += _check_element(resource, element, value_sets, systems)
-    return problems
-
-
-def _check_element(
-    resource: Mapping[str, Any], element: JSON, value_sets: dict[str, str], systems: dict[str, set[str]]
-) -> list[str]:
-    path = element["path"]
-    parts = path.split(".")[1:]
-    slice_url = next((t.get("profile", [None])[0] for t in element.get("type", []) if "profile" in t), None)
-    if parts and parts[-1].startswith("extension:") and slice_url:
-        values = [e for e in resource.get("extension", []) if e.get("url") == slice_url]
-        return _cardinality(element, path, values)
-    problems: list[str] = []
-    parents: list[Any] = [resource]
-    for part in parts[:-1]:
-        parents = [v for p in parents for v in _values(p, part)]
-    for parent in parents:
-        values = list(_values(parent, parts[-1])) if parts else [resource]
-        problems += _cardinality(element, path, values)
-        for value in values:
-            if "fixedUri" in element and value != element["fixedUri"]:
-                problems.append(f"{path}: must be {element['fixedUri']}, is {value}")
-            binding = element.get("binding")
-            if binding and binding.get("strength") == "required":
-                system = value_sets[binding["valueSet"]]
-                codings = [
-                    c
-                    for c in (value.get("coding", []) if isinstance(value, Mapping) else [])
-                    if c.get("system") == system
-                ]
-                if not codings:
-                    problems.append(f"{path}: needs a coding from {system}")
-                problems += [
-                    f"{path}: '{c.get('code')}' is not in {system}"
-                    for c in codings
-                    if c.get("code") not in systems[system]
-                ]
-    return problems
-
-
-def _values(node: Any, name: str) -> Iterator[Any]:
-    if not isinstance(node, Mapping) or name not in node:
-        return
-    value = node[name]
-    yield from (value if isinstance(value, list) else [value])
-
-
-def _cardinality(element: JSON, path: str, values: list[Any]) -> list[str]:
-    problems = []
-    if len(values) < element.get("min", 0):
-        problems.append(f"{path}: {len(values)} found, at least {element['min']} required")
-    maximum = element.get("max", "*")
-    if maximum != "*" and len(values) > int(maximum):
-        problems.append(f"{path}: {len(values)} found, at most {maximum} allowed")
-    return problems

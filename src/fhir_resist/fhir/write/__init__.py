@@ -1,0 +1,43 @@
+"""Build the output transaction Bundle (ARCHITECTURE.md section 4) from an Assessment.
+
+Pure: no I/O. Every resource is validated with fhir.resources before it is returned.
+Identifiers are deterministic, so the transaction is idempotent on the server, by one of two
+strategies (README, "Writing back"):
+
+- ``put`` (default): every resource gets a client-assigned id derived from its identifier and
+  is written with ``PUT Type/id``. A re-run, or two evaluations of the same report racing
+  each other, address the same ids: no duplicates, whatever the server's concurrency.
+- ``conditional``: ``POST`` with ``If-None-Exist`` on our identifier, for servers that refuse
+  client-assigned ids. HAPI's conditional create can race (two concurrent creates both
+  succeed), so delivery serialises writes per patient (``fhir.deliver``).
+
+Either way references between the new resources use ``urn:uuid`` fullUrls (UUIDv5 of the
+identifiers), which the server rewrites to the ids it keeps.
+
+    bundle          the transaction Bundle, its entries, the deterministic identifiers
+    detected_issue  one DetectedIssue per resistance alert
+    request_group   the RequestGroup of countermeasures on offer
+    guidance        the GuidanceResponse: implications, withheld options, messages, data needs
+    provenance      the Device, the Provenance and the inputs it names as sources
+    stale_issues    withdrawing our earlier DetectedIssues that a new evaluation no longer raises
+    elements        the codings, references and instants the resources share
+    wording         the words a countermeasure is written in
+"""
+
+from __future__ import annotations
+
+from fhir_resist.fhir.write.bundle import WRITE_STRATEGIES, WriteStrategy, to_bundle
+from fhir_resist.fhir.write.elements import drug_concept, rule_url
+from fhir_resist.fhir.write.stale_issues import withdrawals
+from fhir_resist.fhir.write.wording import offer_text, withheld_text
+
+__all__ = [
+    "WRITE_STRATEGIES",
+    "WriteStrategy",
+    "drug_concept",
+    "offer_text",
+    "rule_url",
+    "to_bundle",
+    "withdrawals",
+    "withheld_text",
+]

@@ -1,0 +1,76 @@
+"""One DetectedIssue per resistance alert: the finding, its mechanism and timing, what to do."""
+
+from __future__ import annotations
+
+from fhir_resist import terminology
+from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.engine.model import Assessment, Issue
+from fhir_resist.fhir.write.elements import JSON, instant, rule_url, strategy_coding
+from fhir_resist.fhir.write.wording import countermeasure_text
+
+
+def detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, device: str) -> JSON:
+    """The DetectedIssue of one alert, authored by ``device`` (a fullUrl in the same transaction)."""
+    finding = issue.finding
+    rule = finding.rule
+    preliminary = assessment.preliminary or any(a.preliminary for a in finding.alterations)
+    return {
+        "resourceType": "DetectedIssue",
+        "meta": {"profile": [terminology.SD_DETECTED_ISSUE]},
+        "extension": _extensions(rule.id, assessment.catalogue_version, rule.evidence.level.value),
+        "identifier": [{"system": terminology.NS_FINDING, "value": issue.identifier}],
+        "status": "preliminary" if preliminary else "final",
+        "code": {
+            "coding": [{"system": terminology.CS_IMPLICATION, "code": rule.effect.value}],
+            "text": f"Targeted therapy {rule.effect.value.replace('-', ' ')}",
+        },
+        "severity": issue.severity.value,
+        "patient": {"reference": assessment.patient} if assessment.patient else None,
+        "identifiedDateTime": instant(assessment),
+        "author": {"reference": device},
+        "implicated": [
+            {"reference": issue.therapy.source},
+            *({"reference": obs} for obs in finding.observations),
+        ],
+        "evidence": [_evidence(issue)],
+        "detail": issue.detail,
+        "reference": rule_url(rule.id),
+        "mitigation": [
+            {
+                "action": {
+                    "coding": [strategy_coding(rec.countermeasure.strategy)],
+                    "text": countermeasure_text(rec.countermeasure, catalogue),
+                }
+            }
+            for rec in issue.countermeasures
+        ],
+    }
+
+
+def _extensions(rule_id: str, version: str, level: str) -> list[JSON]:
+    return [
+        {"url": terminology.EXT_RULE, "valueString": rule_id},
+        {"url": terminology.EXT_CATALOGUE_VERSION, "valueString": version},
+        {
+            "url": terminology.EXT_EVIDENCE_LEVEL,
+            "valueCoding": {"system": terminology.CS_EVIDENCE, "code": level},
+        },
+    ]
+
+
+def _evidence(issue: Issue) -> JSON:
+    """The mechanism and timing of the finding, resting on its Observations."""
+    finding = issue.finding
+    mechanism = finding.rule.mechanism.value
+    return {
+        "code": [
+            {
+                "coding": [
+                    {"system": terminology.CS_MECHANISM, "code": mechanism},
+                    {"system": terminology.CS_TIMING, "code": issue.timing.value},
+                ],
+                "text": f"{mechanism} mechanism, {issue.timing.value}: {issue.timing_reason}",
+            }
+        ],
+        "detail": [{"reference": obs} for obs in finding.observations],
+    }

@@ -1,0 +1,62 @@
+"""The RequestGroup: one proposed action per countermeasure on offer (withheld ones never)."""
+
+from __future__ import annotations
+
+from fhir_resist import terminology
+from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.catalogue.schema import Countermeasure, Reference
+from fhir_resist.engine.explain import drug_names
+from fhir_resist.engine.model import Assessment, Offer, Recommendation
+from fhir_resist.fhir.write.elements import JSON, STRATEGY_DISPLAY, drug_concept, instant, strategy_coding
+from fhir_resist.fhir.write.wording import countermeasure_text
+
+
+def request_group(assessment: Assessment, catalogue: Catalogue, group_id: str, device: str) -> JSON:
+    """The countermeasures of the assessment as a draft proposal (completed when there are none)."""
+    return {
+        "resourceType": "RequestGroup",
+        "identifier": [{"system": terminology.NS_EVALUATION, "value": group_id}],
+        "status": "draft" if assessment.countermeasures else "completed",
+        "intent": "proposal",
+        "subject": {"reference": assessment.patient} if assessment.patient else None,
+        "authoredOn": instant(assessment),
+        "author": {"reference": device},
+        "action": [_action(rec, catalogue) for rec in assessment.countermeasures] or None,
+    }
+
+
+def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
+    cm = rec.countermeasure
+    concepts: list[JSON] = [{"coding": [strategy_coding(cm.strategy)]}]
+    for drug_id in cm.drugs:
+        concepts.append(drug_concept(drug_id, catalogue))
+    conditional = rec.offer is Offer.CONDITIONAL
+    return {
+        "title": ": ".join(filter(None, (STRATEGY_DISPLAY[cm.strategy], _what(cm, catalogue))))
+        + (" (conditional)" if conditional else ""),
+        "description": countermeasure_text(cm, catalogue)
+        + f" Answers: {', '.join(rec.reasons)}."
+        + (f" Only if: {'; '.join(rec.why)}." if conditional else ""),
+        "code": concepts,
+        "documentation": [_citation(r) for r in cm.evidence.references] or None,
+        "extension": [
+            *({"url": terminology.EXT_RULE, "valueString": r} for r in rec.rule_ids),
+            {
+                "url": terminology.EXT_OFFER,
+                "valueCoding": {"system": terminology.CS_OFFER, "code": rec.offer.value},
+            },
+            *({"url": terminology.EXT_CONDITION, "valueString": why} for why in rec.why if conditional),
+        ],
+    }
+
+
+def _what(cm: Countermeasure, catalogue: Catalogue) -> str:
+    named = drug_names(cm.drugs, catalogue) or ", ".join(catalogue.classes[c].name for c in cm.classes)
+    return named or ", ".join(cm.tests)
+
+
+def _citation(ref: Reference) -> JSON:
+    out: JSON = {"type": "citation", "display": ref.label()}
+    if ref.pmid:
+        out["url"] = f"https://pubmed.ncbi.nlm.nih.gov/{ref.pmid}/"
+    return out

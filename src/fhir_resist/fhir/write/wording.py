@@ -1,0 +1,42 @@
+"""The words a countermeasure is written in: in full, as offered, and as withheld."""
+
+from __future__ import annotations
+
+from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.catalogue.schema import Countermeasure
+from fhir_resist.catalogue.schema import Strategy as CountermeasureStrategy
+from fhir_resist.engine.model import Offer, Recommendation
+
+
+def countermeasure_text(cm: Countermeasure, catalogue: Catalogue) -> str:
+    """'switch: bevacizumab (with fluoropyrimidine chemotherapy) [level A; CALGB/SWOG 80405]'."""
+    what: list[str] = []
+    if cm.drugs:
+        joiner = " + " if cm.strategy is CountermeasureStrategy.COMBINE else ", "
+        what.append(joiner.join(catalogue.drugs[d].name for d in cm.drugs))
+    what += [catalogue.classes[c].name for c in cm.classes]
+    what += list(cm.tests)
+    if not what:  # e.g. a clinical trial described only by its condition or note
+        what = [cm.condition or cm.note or cm.strategy.value]
+    elif cm.condition:
+        what[-1] += f" ({cm.condition})"
+    text = f"{cm.strategy.value}: {'; '.join(what)}"
+    refs = ", ".join(r.label() for r in cm.evidence.references[:3])
+    text += f" [evidence {cm.evidence.level.value}{'; ' + refs if refs else ''}]"
+    if cm.note and what:
+        text += f". {cm.note}"
+    return text
+
+
+def offer_text(rec: Recommendation, catalogue: Catalogue) -> str:
+    """The countermeasure's text, with what must still hold when it is conditional."""
+    text = countermeasure_text(rec.countermeasure, catalogue)
+    if rec.offer is Offer.CONDITIONAL:
+        return f"CONDITIONAL {text} - only if: {'; '.join(rec.why)}"
+    return text
+
+
+def withheld_text(rec: Recommendation, catalogue: Catalogue) -> str:
+    """'switch: X (condition): reason; reason' for a withheld countermeasure (no evidence tail)."""
+    what = countermeasure_text(rec.countermeasure, catalogue).split(" [evidence")[0]
+    return f"{what}: {'; '.join(rec.why)}"
