@@ -75,56 +75,10 @@ class Catalogue:
         requirements: Iterable[RequirementRule] = (),
     ) -> Catalogue:
         rule_list = list(rules)
-        by_key: defaultdict[str, list[Rule]] = defaultdict(list)
-        for _, rule in rule_list:
-            keys = {key for pattern in rule.alterations for key in pattern_keys(pattern)}
-            for key in sorted(keys):
-                by_key[key].append(rule)
-
-        gene_by_hgnc = {g.hgnc_id: symbol for symbol, g in genes.genes.items() if g.hgnc_id}
-        gene_by_name: dict[str, str] = {}
-        for symbol, gene in genes.genes.items():
-            for name in (*gene.aliases, *gene.previous_symbols):
-                gene_by_name.setdefault(name.upper(), symbol)
-        for symbol in genes.genes:
-            gene_by_name[symbol.upper()] = symbol
-
-        drug_by_code: dict[tuple[str, str], str] = {}
-        drug_by_name: dict[str, str] = {}
-        members: defaultdict[str, set[str]] = defaultdict(set)
-        for drug in drugs.drugs:
-            if drug.codes.rxnorm:
-                drug_by_code[(terminology.RXNORM, drug.codes.rxnorm)] = drug.id
-            for atc in (*drug.codes.atc, *drug.codes.atc_superseded):
-                drug_by_code[(terminology.ATC, atc)] = drug.id
-            if drug.codes.ncit:
-                drug_by_code[(terminology.NCIT, drug.codes.ncit)] = drug.id
-            for name in (drug.id, drug.name, *drug.synonyms):
-                drug_by_name[_name_key(name)] = drug.id
-            for class_id in drug.classes:
-                members[class_id].add(drug.id)
-
-        tumour_by_code: dict[tuple[str, str], str] = {}
-        icd: list[tuple[str, str]] = []
-        for node in tumours.tumours:
-            tumour_by_code[("oncotree", node.code)] = node.code
-            for snomed in node.snomed:
-                tumour_by_code[(terminology.SNOMED, snomed)] = node.code
-            for ncit in node.ncit:
-                tumour_by_code[(terminology.NCIT, ncit)] = node.code
-            icd.extend((prefix.upper(), node.code) for prefix in node.icd10cm)
-        icd.sort(key=lambda item: -len(item[0]))  # most specific prefix first
-
+        gene_by_hgnc, gene_by_name, gene_by_transcript = _gene_indexes(genes)
+        drug_by_code, drug_by_name, members = _drug_indexes(drugs)
+        tumour_by_code, tumour_by_icd = _tumour_indexes(tumours)
         nodes = {node.code: node for node in tumours.tumours}
-        ancestors: dict[str, tuple[str, ...]] = {}
-        for code in nodes:
-            chain: list[str] = []
-            current: str | None = code
-            while current is not None and current in nodes and current not in chain:
-                chain.append(current)
-                current = nodes[current].parent
-            ancestors[code] = tuple(chain)
-
         return cls(
             meta=meta,
             genes=MappingProxyType(dict(genes.genes)),
@@ -134,25 +88,16 @@ class Catalogue:
             rules=tuple(rule for _, rule in rule_list),
             rule_files=MappingProxyType({rule.id: file for file, rule in rule_list}),
             requirements=tuple(requirements),
-            _by_key=MappingProxyType({k: tuple(v) for k, v in by_key.items()}),
+            _by_key=MappingProxyType(_rules_by_key(rule for _, rule in rule_list)),
             _gene_by_hgnc=MappingProxyType(gene_by_hgnc),
             _gene_by_name=MappingProxyType(gene_by_name),
-            _gene_by_transcript=MappingProxyType(
-                {
-                    accession.split(".")[0]: symbol
-                    for symbol, g in genes.genes.items()
-                    for accession in (
-                        (g.mane_select.refseq,) if g.mane_select and g.mane_select.refseq else ()
-                    )
-                    + g.mane_plus_clinical
-                }
-            ),
+            _gene_by_transcript=MappingProxyType(gene_by_transcript),
             _drug_by_code=MappingProxyType(drug_by_code),
             _drug_by_name=MappingProxyType(drug_by_name),
-            _class_members=MappingProxyType({k: frozenset(v) for k, v in members.items()}),
+            _class_members=MappingProxyType(members),
             _tumour_by_code=MappingProxyType(tumour_by_code),
-            _tumour_by_icd=tuple(icd),
-            _ancestors=MappingProxyType(ancestors),
+            _tumour_by_icd=tumour_by_icd,
+            _ancestors=MappingProxyType(_ancestors(nodes)),
         )
 
     # ---------------------------------------------------------------- lookups
@@ -255,3 +200,85 @@ class Catalogue:
 
 def _name_key(name: str | None) -> str:
     return " ".join((name or "").lower().replace("-", " ").replace("/", " ").split())
+
+
+# ---------------------------------------------------------------- indexes (built once, by build)
+
+
+def _rules_by_key(rules: Iterable[Rule]) -> dict[str, tuple[Rule, ...]]:
+    """Rules under each pattern key they match, in catalogue order."""
+    by_key: defaultdict[str, list[Rule]] = defaultdict(list)
+    for rule in rules:
+        keys = {key for pattern in rule.alterations for key in pattern_keys(pattern)}
+        for key in sorted(keys):
+            by_key[key].append(rule)
+    return {k: tuple(v) for k, v in by_key.items()}
+
+
+def _gene_indexes(genes: GenesFile) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Current symbols by HGNC id, by upper-case symbol or alias, and by MANE RefSeq accession."""
+    by_hgnc = {g.hgnc_id: symbol for symbol, g in genes.genes.items() if g.hgnc_id}
+    by_name: dict[str, str] = {}
+    for symbol, gene in genes.genes.items():
+        for name in (*gene.aliases, *gene.previous_symbols):
+            by_name.setdefault(name.upper(), symbol)
+    for symbol in genes.genes:
+        by_name[symbol.upper()] = symbol
+    by_transcript = {
+        accession.split(".")[0]: symbol
+        for symbol, g in genes.genes.items()
+        for accession in ((g.mane_select.refseq,) if g.mane_select and g.mane_select.refseq else ())
+        + g.mane_plus_clinical
+    }
+    return by_hgnc, by_name, by_transcript
+
+
+def _drug_indexes(
+    drugs: DrugsFile,
+) -> tuple[dict[tuple[str, str], str], dict[str, str], dict[str, frozenset[str]]]:
+    """Drug ids by (system, code) and by normalised name, and the drug ids of each class."""
+    by_code: dict[tuple[str, str], str] = {}
+    by_name: dict[str, str] = {}
+    members: defaultdict[str, set[str]] = defaultdict(set)
+    for drug in drugs.drugs:
+        if drug.codes.rxnorm:
+            by_code[(terminology.RXNORM, drug.codes.rxnorm)] = drug.id
+        for atc in (*drug.codes.atc, *drug.codes.atc_superseded):
+            by_code[(terminology.ATC, atc)] = drug.id
+        if drug.codes.ncit:
+            by_code[(terminology.NCIT, drug.codes.ncit)] = drug.id
+        for name in (drug.id, drug.name, *drug.synonyms):
+            by_name[_name_key(name)] = drug.id
+        for class_id in drug.classes:
+            members[class_id].add(drug.id)
+    return by_code, by_name, {k: frozenset(v) for k, v in members.items()}
+
+
+def _tumour_indexes(
+    tumours: TumoursFile,
+) -> tuple[dict[tuple[str, str], str], tuple[tuple[str, str], ...]]:
+    """OncoTree codes by (system, code), and ICD-10-CM prefixes with their code, most specific first."""
+    by_code: dict[tuple[str, str], str] = {}
+    icd: list[tuple[str, str]] = []
+    for node in tumours.tumours:
+        by_code[("oncotree", node.code)] = node.code
+        for snomed in node.snomed:
+            by_code[(terminology.SNOMED, snomed)] = node.code
+        for ncit in node.ncit:
+            by_code[(terminology.NCIT, ncit)] = node.code
+        icd.extend((prefix.upper(), node.code) for prefix in node.icd10cm)
+    icd.sort(key=lambda item: -len(item[0]))  # most specific prefix first
+    return by_code, tuple(icd)
+
+
+def _ancestors(nodes: Mapping[str, TumourNode]) -> dict[str, tuple[str, ...]]:
+    """Each code with its ancestors, nearest first (a broken or cyclic parent chain stops)."""
+    ancestors: dict[str, tuple[str, ...]] = {}
+    for code in nodes:
+        chain: list[str] = []
+        current: str | None = code
+        while current is not None and current in nodes and current not in chain:
+            chain.append(current)
+            current = nodes[current].parent
+        ancestors[code] = tuple(chain)
+    return ancestors

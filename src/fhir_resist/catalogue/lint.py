@@ -67,7 +67,21 @@ def _reference_data(catalogue: Catalogue) -> list[str]:
 
 
 def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
-    problems: list[str] = []
+    covered = catalogue.members(rule.therapies)
+    return [
+        *(problem for pattern in _patterns(rule) for problem in _pattern(catalogue, pattern)),
+        *_therapies(catalogue, rule),
+        *_conditions(catalogue, rule),
+        *_tumours(catalogue, rule),
+        *([] if covered else ["therapies: the scope covers no drug"]),
+        *_countermeasures(catalogue, rule, covered),
+        *([] if rule.evidence.references else ["evidence: no references"]),
+        *_cases(catalogue, rule),
+    ]
+
+
+def _patterns(rule: Rule) -> list[AlterationPattern]:
+    """Every alteration pattern a rule uses: its own, its requirements', its options' and partners'."""
     patterns = [
         *rule.alterations,
         *rule.requires.all_of,
@@ -78,8 +92,11 @@ def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
     patterns += [p for cm in rule.countermeasures for p in cm.only_if]
     patterns += [p for partner in rule.therapies.unless_with for p in partner.only_if]
     patterns += [c.alteration for cm in rule.countermeasures for c in cm.requires if isinstance(c, Biomarker)]
-    for pattern in patterns:
-        problems += _pattern(catalogue, pattern)
+    return patterns
+
+
+def _therapies(catalogue: Catalogue, rule: Rule) -> list[str]:
+    problems: list[str] = []
     for class_id in rule.therapies.classes:
         if class_id not in catalogue.classes:
             problems.append(f"therapies: unknown drug class '{class_id}' (see drugs.yaml classes)")
@@ -88,6 +105,12 @@ def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
             problems.append(f"therapies: unknown drug '{drug}' (see drugs.yaml)")
     for index, partner in enumerate(rule.therapies.unless_with):
         problems += _known(catalogue, f"therapies.unless_with[{index}]", partner.drugs, partner.classes)
+    return problems
+
+
+def _conditions(catalogue: Catalogue, rule: Rule) -> list[str]:
+    """Drugs, classes and tumours named in the countermeasures' structured conditions."""
+    problems: list[str] = []
     for index, cm in enumerate(rule.countermeasures):
         for n, criterion in enumerate(cm.requires):
             here = f"countermeasures[{index}].requires[{n}]"
@@ -99,12 +122,20 @@ def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
                     for code in criterion.include
                     if code not in {ANY, SOLID} and code not in catalogue.tumours
                 ]
-    for code in rule.tumours.include:
-        if code not in {ANY, SOLID} and code not in catalogue.tumours:
-            problems.append(f"tumours: unknown OncoTree code '{code}' (see tumours.yaml)")
-    covered = catalogue.members(rule.therapies)
-    if not covered:
-        problems.append("therapies: the scope covers no drug")
+    return problems
+
+
+def _tumours(catalogue: Catalogue, rule: Rule) -> list[str]:
+    return [
+        f"tumours: unknown OncoTree code '{code}' (see tumours.yaml)"
+        for code in rule.tumours.include
+        if code not in {ANY, SOLID} and code not in catalogue.tumours
+    ]
+
+
+def _countermeasures(catalogue: Catalogue, rule: Rule, covered: frozenset[str]) -> list[str]:
+    """Unknown names and parameters, and switches to a drug the rule says fails (``covered``)."""
+    problems: list[str] = []
     for index, cm in enumerate(rule.countermeasures):
         here = f"countermeasures[{index}]"
         for drug in cm.drugs:
@@ -126,13 +157,17 @@ def _rule(catalogue: Catalogue, rule: Rule) -> list[str]:
                     f"{here}: switches to {', '.join(clash)}, which this rule says fails "
                     "(use 'combine' when the drug works only with a partner)"
                 )
-    if not rule.evidence.references:
-        problems.append("evidence: no references")
+    return problems
+
+
+def _cases(catalogue: Catalogue, rule: Rule) -> list[str]:
+    """Unknown drugs, tumours and genes in the cases, and countermeasure names the rule lacks."""
+    problems: list[str] = []
+    keys = {cm.key for cm in rule.countermeasures}
     for index, case in enumerate(rule.cases):
         for drug in (case.drug, *case.with_, *case.prior):
             if drug not in catalogue.drugs:
                 problems.append(f"cases[{index}]: unknown drug '{drug}'")
-        keys = {cm.key for cm in rule.countermeasures}
         for listed in (case.offered, case.conditional, case.withheld):
             for key in listed or ():
                 if key not in keys:

@@ -1,0 +1,154 @@
+"""The commands that read one patient's FHIR records: ``evaluate`` (assess them, print the results
+and write them back) and ``inspect`` (show what was understood)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fhir_resist.cli.exit_codes import EXIT_OK, EXIT_SERVER
+from fhir_resist.cli.options import add_server_options, catalogue_from, server_settings_from
+from fhir_resist.cli.outbox import delivered
+from fhir_resist.config import client_for
+from fhir_resist.domain import Message, PatientContext
+from fhir_resist.engine.assess import CANCER_TYPE, assess
+from fhir_resist.engine.model import Assessment
+from fhir_resist.errors import InputError
+from fhir_resist.fhir.delivery import deliver, scope_of
+from fhir_resist.fhir.outbox import Outbox
+from fhir_resist.fhir.read import read_context
+from fhir_resist.fhir.write import to_bundle
+from fhir_resist.files import read_files
+from fhir_resist.render import context_json, summary
+
+
+def add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ev = commands.add_parser(
+        "evaluate",
+        help="evaluate FHIR files or a patient on a FHIR server; print (and write back) the results",
+    )
+    ev.add_argument("paths", nargs="*", metavar="PATH", help="JSON (Bundle or resource) or NDJSON files")
+    ev.add_argument("--tumour", metavar="CODE", help="OncoTree code overriding the Condition")
+    ev.add_argument("--patient", metavar="ID", help="the patient to evaluate when the input holds several")
+    ev.add_argument("--at", metavar="DATETIME", help="evaluation time (ISO 8601; default now)")
+    ev.add_argument("--out", metavar="FILE", help="write the Bundle here instead of stdout")
+    ev.add_argument("--summary", action="store_true", help="print a readable summary instead of JSON")
+    add_server_options(ev)
+    ev.add_argument("--write", action="store_true", help="write the results to the FHIR server")
+    ev.set_defaults(run=_evaluate)
+
+
+def add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ins = commands.add_parser("inspect", help="show what was understood of FHIR files")
+    ins.add_argument("paths", nargs="+", metavar="PATH")
+    ins.add_argument("--json", action="store_true", help="machine-readable output")
+    ins.add_argument("--patient", metavar="ID", help="the patient to show when the input holds several")
+    ins.set_defaults(run=_inspect)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    catalogue = catalogue_from(args)
+    settings = server_settings_from(args)
+    at = _at(args.at)
+    if args.paths:
+        resources, problems = _read(args.paths)
+    elif args.server or settings.base:
+        if not args.patient:
+            raise InputError("reading from a FHIR server needs --patient ID", where="--patient")
+        resources, problems = client_for(settings).patient_resources(_patient_ref(args.patient) or ""), []
+    else:
+        raise InputError("give FHIR files to evaluate, or --server URL --patient ID", where="evaluate")
+    source = ", ".join(args.paths) if args.paths else (args.server or settings.base or "FHIR server")
+    context = _context(resources, _patient_ref(args.patient), args.tumour, source)
+    if problems:
+        context = replace(context, messages=(*problems, *context.messages))
+    assessment = assess(context, catalogue, at)
+    bundle = to_bundle(assessment, strategy=settings.strategy)
+    text = summary(assessment) if args.summary else json.dumps(bundle, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    hint = _cancer_type_hint(assessment, args.tumour)
+    if hint:
+        print(f"fhir-resist: {hint}", file=sys.stderr)
+    if not args.write:
+        return EXIT_OK
+    delivery = deliver(client_for(settings), bundle, scope_of(assessment), Outbox(settings.outbox))
+    print(f"fhir-resist: {delivered(delivery)}", file=sys.stderr)
+    return EXIT_OK if delivery.outcome == "delivered" else EXIT_SERVER
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    resources, problems = _read(args.paths)
+    context = _context(resources, args.patient, None, ", ".join(args.paths))
+    data = context_json(context, problems)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(f"patient: {data['patient']}")
+    for alt in data["alterations"]:
+        print(f"  {alt['call']:8} {alt['label']:40} {alt['source']}")
+    for therapy in data["therapies"]:
+        print(f"  therapy  {therapy['label']:40} {therapy['source']} ({therapy['status']})")
+    for tumour in data["tumours"]:
+        print(f"  tumour   {tumour['label']:40} {tumour['source']}")
+    for message in data["messages"]:
+        print(f"  {message['severity']:8} {message['where']}: {message['text']}")
+    return EXIT_OK
+
+
+def _at(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"'{text}' is not an ISO 8601 date-time", where="--at") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _read(paths: Sequence[str]) -> tuple[list[dict[str, Any]], list[Message]]:
+    resources, problems = read_files([Path(p) for p in paths])
+    if not resources:
+        first = problems[0] if problems else None
+        raise InputError(
+            first.text if first else "no FHIR resources in the input", where=first.where if first else None
+        )
+    for problem in problems:
+        print(f"fhir-resist: {problem.where}: {problem.text}", file=sys.stderr)
+    return resources, problems
+
+
+def _context(
+    resources: list[dict[str, Any]], patient: str | None, tumour: str | None, source: str
+) -> PatientContext:
+    context = read_context(resources, tumour_override=tumour, patient=patient)
+    if patient is None and len(context.patients) > 1:
+        raise InputError(
+            f"Patient: the input holds {len(context.patients)} patients ({', '.join(context.patients)}); "
+            "choose one with --patient",
+            where=source,
+        )
+    if patient is not None and context.patient not in context.patients:
+        raise InputError(f"{context.patient} is not in the input", where="--patient")
+    return context
+
+
+def _cancer_type_hint(assessment: Assessment, tumour: str | None) -> str | None:
+    """The option that settles the cancer type, when the assessment says it was in doubt."""
+    if not any(m.where == CANCER_TYPE for m in assessment.messages):
+        return None
+    if tumour:  # a known code is used without a word; only an unknown one leads here
+        return f"--tumour {tumour}: not an OncoTree code in the catalogue; the recorded Conditions were used"
+    return "several cancer types are recorded; choose one with --tumour ONCOTREE"
+
+
+def _patient_ref(patient: str | None) -> str | None:
+    return patient.removeprefix("Patient/") if patient else None
