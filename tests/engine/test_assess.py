@@ -383,7 +383,7 @@ def test_clinical_trials_of_two_rules_stay_apart(catalogue: Catalogue) -> None:
 
 def test_one_countermeasure_of_two_rules_must_meet_the_conditions_of_both() -> None:
     from fhir_resist.catalogue.schema import Countermeasure
-    from fhir_resist.engine.assess import _joined
+    from fhir_resist.engine.countermeasures import _joined
 
     def cm(condition: str, *requires: dict[str, Any]) -> Countermeasure:
         return Countermeasure.model_validate(

@@ -7,11 +7,9 @@ reported as messages so the clinician sees both views.
 from __future__ import annotations
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Effect
 from fhir_resist.domain import LabImplication, Message, Severity
+from fhir_resist.engine.findings import FAILS
 from fhir_resist.engine.model import Finding
-
-_FAILS = frozenset({Effect.RESISTANCE, Effect.REDUCED_RESPONSE})
 
 
 def compare(
@@ -37,7 +35,7 @@ def compare(
             if set(lab.derived_from) & set(f.observations)
             and set(drugs) & catalogue.members(f.rule.therapies)
         ]
-        ours = sorted({f.rule.id for f in related if f.rule.effect in _FAILS})
+        ours = sorted({f.rule.id for f in related if f.rule.effect in FAILS})
         if lab.assertion == "resistant" and ours:
             text = f"lab reports resistance to {named}; the catalogue agrees ({', '.join(ours)})"
             severity = Severity.INFORMATION

@@ -36,36 +36,7 @@ def data_requirements(
     acquired_on: frozenset[str] = frozenset(),
 ) -> tuple[DataRequirement, ...]:
     """Tests that would change the answer; ``acquired_on``: drugs the patient acquired resistance to."""
-    needs: list[DataRequirement] = []
-    unreadable = sorted(
-        a.source
-        for a in alterations
-        if a.kind == "variant"
-        and a.call == "present"
-        and a.protein is None
-        and a.codon is None
-        and a.gene is not None
-        and catalogue.rules_for(f"variant:{a.gene}")
-    )
-    if unreadable:
-        needs.append(
-            DataRequirement(
-                UNINTERPRETABLE_VARIANT,
-                "The protein or coding change of the variants named",
-                f"{', '.join(unreadable)}: the change could not be read, so its effect on therapy is "
-                "undetermined (the lab report should be checked)",
-            )
-        )
-    unconfirmed = sorted({f.trigger.label for f in findings if f.history.unconfirmed_negative})
-    if unconfirmed:
-        needs.append(
-            DataRequirement(
-                CTDNA_TUMOUR_FRACTION,
-                "Tumour fraction of the latest plasma sample, or a tissue retest",
-                f"{', '.join(unconfirmed)} not detected in the latest plasma sample, whose tumour fraction "
-                "is unknown or low: that is not proof the variant is gone",
-            )
-        )
+    needs = [*_unreadable_variants(catalogue, alterations), *_unconfirmed_negatives(findings)]
     if tumour is None:
         needs.append(
             DataRequirement(
@@ -77,6 +48,58 @@ def data_requirements(
         return tuple(needs)
     taking = {drug for _, drugs in therapies for drug in drugs}
     needs += _expression_needs(catalogue, tumour, alterations, taking)
+    needs += _catalogue_needs(catalogue, tumour, alterations, taking, acquired_on)
+    return tuple(needs)
+
+
+def _unreadable_variants(catalogue: Catalogue, alterations: tuple[Alteration, ...]) -> list[DataRequirement]:
+    """Present variants whose change could not be read, in genes with position-specific rules."""
+    unreadable = sorted(
+        a.source
+        for a in alterations
+        if a.kind == "variant"
+        and a.call == "present"
+        and a.protein is None
+        and a.codon is None
+        and a.gene is not None
+        and catalogue.rules_for(f"variant:{a.gene}")
+    )
+    if not unreadable:
+        return []
+    return [
+        DataRequirement(
+            UNINTERPRETABLE_VARIANT,
+            "The protein or coding change of the variants named",
+            f"{', '.join(unreadable)}: the change could not be read, so its effect on therapy is "
+            "undetermined (the lab report should be checked)",
+        )
+    ]
+
+
+def _unconfirmed_negatives(findings: tuple[Finding, ...]) -> list[DataRequirement]:
+    """Findings last not detected in plasma whose tumour fraction is unknown or too low to prove it."""
+    unconfirmed = sorted({f.trigger.label for f in findings if f.history.unconfirmed_negative})
+    if not unconfirmed:
+        return []
+    return [
+        DataRequirement(
+            CTDNA_TUMOUR_FRACTION,
+            "Tumour fraction of the latest plasma sample, or a tissue retest",
+            f"{', '.join(unconfirmed)} not detected in the latest plasma sample, whose tumour fraction "
+            "is unknown or low: that is not proof the variant is gone",
+        )
+    ]
+
+
+def _catalogue_needs(
+    catalogue: Catalogue,
+    tumour: str,
+    alterations: tuple[Alteration, ...],
+    taking: set[str],
+    acquired_on: frozenset[str],
+) -> list[DataRequirement]:
+    """The catalogue's requirements (requirements.yaml) that apply and have no result in the input."""
+    needs = []
     for requirement in catalogue.requirements:
         if not catalogue.tumour_in_scope(tumour, requirement.tumours):
             continue
@@ -99,7 +122,7 @@ def data_requirements(
                     f"no result for {', '.join(missing)} in the input",
                 )
             )
-    return tuple(needs)
+    return needs
 
 
 def expression_rules(catalogue: Catalogue) -> tuple[Rule, ...]:

@@ -1,0 +1,142 @@
+"""Findings: the catalogue rules this patient's alterations trigger, and the regimen partners that
+spare a drug from a finding's resistance."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Rule
+from fhir_resist.domain import Alteration, Call, Kind, Message, PatientContext, Severity
+from fhir_resist.engine.longitudinal import ADEQUATE_TUMOUR_FRACTION, history, sample_date
+from fhir_resist.engine.match import fits, locus_key
+from fhir_resist.engine.model import Finding
+
+FAILS = frozenset({Effect.RESISTANCE, Effect.REDUCED_RESPONSE})  # effects that predict a drug fails
+LEVEL_ORDER = {EvidenceLevel.A: 0, EvidenceLevel.B: 1, EvidenceLevel.C: 2, EvidenceLevel.D: 3}
+
+
+def findings_for(
+    context: PatientContext, alterations: tuple[Alteration, ...], tumour: str | None, catalogue: Catalogue
+) -> tuple[Finding, ...]:
+    """Rules triggered by present alterations; one finding per rule and variant/region, over all samples."""
+    present = [a for a in alterations if a.call is Call.PRESENT]
+    absent = [a for a in alterations if a.call is Call.ABSENT]
+    applicable: dict[str, tuple[tuple[Alteration, ...], bool] | None] = {}
+    matched: dict[tuple[str, tuple[object, ...]], list[Alteration]] = {}
+    rules: dict[str, Rule] = {}
+    for alt in present:
+        keys = [f"{alt.kind}:{alt.gene}" if alt.gene else str(alt.kind)]
+        if alt.kind is Kind.FUSION and alt.partner:
+            keys.append(f"fusion:{alt.partner}")
+        # by id: hashing a frozen pydantic Rule hashes its every field, recursively
+        for rule in {r.id: r for k in keys for r in catalogue.rules_for(k)}.values():
+            if not any(fits(p, alt, alt.gene, catalogue.genes.get(alt.gene or "")) for p in rule.alterations):
+                continue
+            if rule.id not in applicable:
+                applicable[rule.id] = _applicability(rule, present, absent, tumour, catalogue)
+            if applicable[rule.id] is not None:
+                rules[rule.id] = rule
+                matched.setdefault((rule.id, locus_key(alt)), []).append(alt)
+    found: list[Finding] = []
+    for (rule_id, _), hits in matched.items():
+        scope = applicable[rule_id]
+        assert scope is not None
+        partners, in_scope = scope
+        hits.sort(key=lambda a: (sample_date(a, context)[0] or date.min, a.source))
+        trigger = hits[-1]
+        found.append(
+            Finding(
+                rules[rule_id],
+                (trigger, *hits[:-1], *partners),
+                in_scope,
+                tumour,
+                history(trigger, alterations, context, catalogue.parameter(ADEQUATE_TUMOUR_FRACTION)),
+            )
+        )
+    return tuple(sorted(found, key=lambda f: (f.rule.id, f.trigger.source)))
+
+
+def _applicability(
+    rule: Rule, present: list[Alteration], absent: list[Alteration], tumour: str | None, catalogue: Catalogue
+) -> tuple[tuple[Alteration, ...], bool] | None:
+    """(co-condition alterations, tumour in the evidence's scope), or None when the rule cannot apply."""
+    partners = _co_conditions(rule, present, absent, catalogue)
+    if partners is None:
+        return None
+    if tumour is None:
+        return (partners, True) if "ANY" in rule.tumours.include else None
+    in_scope = catalogue.tumour_in_scope(tumour, rule.tumours.include)
+    if not in_scope and rule.tumours.outside == "exclude":
+        return None
+    return partners, in_scope
+
+
+def _co_conditions(
+    rule: Rule, present: list[Alteration], absent: list[Alteration], catalogue: Catalogue
+) -> tuple[Alteration, ...] | None:
+    partners: list[Alteration] = []
+    for pattern in rule.requires.all_of:
+        hit = next((a for a in present if fits(pattern, a, a.gene, catalogue.genes.get(a.gene or ""))), None)
+        if hit is None:
+            return None
+        partners.append(hit)
+    if rule.requires.any_of:
+        hit = next(
+            (
+                a
+                for a in present
+                for p in rule.requires.any_of
+                if fits(p, a, a.gene, catalogue.genes.get(a.gene or ""))
+            ),
+            None,
+        )
+        if hit is None:
+            return None
+        partners.append(hit)
+    for pattern in rule.requires.none_of:
+        if any(fits(pattern, a, a.gene, catalogue.genes.get(a.gene or "")) for a in present):
+            return None
+    for pattern in rule.requires.wild_type_tested:
+        as_present = [replace(a, call=Call.PRESENT) for a in absent]
+        hit = next(
+            (a for a in as_present if fits(pattern, a, a.gene, catalogue.genes.get(a.gene or ""))), None
+        )
+        if hit is None:
+            return None
+    return tuple(partners)
+
+
+def note_unmatched_variants(
+    present: list[Alteration], findings: tuple[Finding, ...], messages: list[Message]
+) -> None:
+    """A warning for each present variant without a readable change that triggered no rule."""
+    used = {a.source for f in findings for a in f.alterations}
+    for alt in present:
+        if alt.kind is Kind.VARIANT and alt.source not in used and alt.protein is None and alt.codon is None:
+            messages.append(
+                Message(
+                    Severity.WARNING,
+                    alt.source,
+                    f"{alt.gene or 'variant'}: no usable protein or coding change; "
+                    "not matched against position-specific rules",
+                )
+            )
+
+
+def spared_by(
+    finding: Finding, together: tuple[str, ...], catalogue: Catalogue
+) -> tuple[tuple[str, ...], str] | None:
+    """The partner drugs in the regimen that make the rule's resistance not apply, and why."""
+    trigger = finding.trigger
+    gene = catalogue.genes.get(trigger.gene or "")
+    for partner in finding.rule.therapies.unless_with:
+        wanted = set(partner.drugs) | {d for c in partner.classes for d in catalogue.class_members(c)}
+        present = tuple(d for d in together if d in wanted)
+        if not present:
+            continue
+        if partner.only_if and not any(fits(p, trigger, trigger.gene, gene) for p in partner.only_if):
+            continue
+        return present, partner.reason
+    return None
