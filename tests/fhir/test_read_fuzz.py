@@ -1,7 +1,7 @@
 """No input shape crashes the reader or the engine: FHIR-shaped noise always yields an answer.
 
-What is asserted of every input: the only exception is a refusal (``InputError``), anything else
-fails the test as it propagates; and every refusal and message names where it is, as a position in
+What is asserted of every input: no message reports a reader bug (an internal error); the only
+exception is a refusal (``InputError``), anything else fails the test as it propagates; and every refusal and message names where it is, as a position in
 the input (``input[0].entry[3].resource``), a resource (``Observation/v-kras``, with the element when
 there is one: ``Observation/v-kras.component:gene-studied``), or a resource type for what concerns
 all resources of it (``Condition.code``: which cancer type to use).
@@ -23,7 +23,7 @@ from fhir_resist import Catalogue, evaluate, to_bundle
 from fhir_resist.domain import Message
 from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import InputError, JsonProblem
-from fhir_resist.fhir.read import read_context
+from fhir_resist.fhir.read import INTERNAL_ERROR, read_context
 from fhir_resist.files import parse_json, read_files
 from tests.conftest import SCENARIOS, load_json
 
@@ -128,6 +128,11 @@ def _mutated(mutations: list[tuple[tuple[Any, ...], Any, str]]) -> dict[str, Any
     return bundle
 
 
+def _reader_bugs(messages: Iterable[Message]) -> list[Message]:
+    """Messages saying the reader itself failed: never for any input, however malformed."""
+    return [m for m in messages if m.text.startswith(INTERNAL_ERROR)]
+
+
 def _evaluated(bundle: dict[str, Any], catalogue: Catalogue, tumour: str | None) -> Assessment | InputError:
     """The assessment, or the refusal: the one exception allowed (any other fails the test)."""
     try:
@@ -158,6 +163,7 @@ def test_mutated_bundle_is_answered_and_every_message_is_placed(
         assert _names_a_place(assessment.where), assessment
         return
     assert _unplaced(assessment.messages) == []
+    assert _reader_bugs(assessment.messages) == []
     written = _messages_written(to_bundle(assessment))
     if assessment.messages:
         assert [i.get("expression") for i in written] == [[m.where] for m in assessment.messages]
@@ -168,6 +174,7 @@ def test_mutated_bundle_is_answered_and_every_message_is_placed(
 def test_arbitrary_json_is_read_and_every_message_is_placed(resources: list[Any]) -> None:
     context = read_context(resources)
     assert _unplaced(context.messages) == []
+    assert _reader_bugs(context.messages) == []
     for index, resource in enumerate(resources):
         if not isinstance(resource, dict):
             assert any(m.where == f"input[{index}]" for m in context.messages)
