@@ -1,10 +1,11 @@
 """No input shape crashes the reader or the engine: FHIR-shaped noise always yields an answer.
 
 What is asserted of every input: no message reports a reader bug (an internal error); the only
-exception is a refusal (``InputError``), anything else fails the test as it propagates; and every refusal and message names where it is, as a position in
-the input (``input[0].entry[3].resource``), a resource (``Observation/v-kras``, with the element when
-there is one: ``Observation/v-kras.component:gene-studied``), or a resource type for what concerns
-all resources of it (``Condition.code``: which cancer type to use).
+exception is a refusal (``InputError``), anything else fails the test as it propagates; and every
+refusal and message names where it is, as a position in the input
+(``input[0].entry[3].resource``), a resource (``Observation/v-kras``, with the element when there
+is one: ``Observation/v-kras.component:gene-studied``), or a resource type for what concerns all
+resources of it (``Condition.code``: which cancer type to use).
 """
 
 from __future__ import annotations
