@@ -188,3 +188,63 @@ def test_a_tumour_outside_the_gene_set_s_scope_is_not_flagged(catalogue: Catalog
     assert len(in_cml.uncertain) == 1
     in_gist = _assess(catalogue, "GIST", (_therapy("imatinib"),), before, after)
     assert in_gist.uncertain == ()
+
+
+# ---------------------------------------------------------------- output: FHIR, summary, cards
+
+
+def test_the_detected_issue_is_marked_uncertain_low_and_has_no_mitigation(catalogue: Catalogue) -> None:
+    from fhir_resist import terminology
+    from fhir_resist.fhir.conformance import conformance_problems
+    from fhir_resist.fhir.write import to_bundle
+
+    result = _assess(catalogue, "SKCM", ON_BRAF_MEK, V600E, K57N_ABSENT_BEFORE, K57N_LATER)
+    bundle = to_bundle(result)
+    issues = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "DetectedIssue"
+        and e["resource"]["code"]["coding"][0]["code"] == "uncertain-resistance"
+    ]
+    assert len(issues) == 2
+    for issue in issues:
+        assert issue["code"]["coding"][0]["system"] == terminology.CS_IMPLICATION
+        assert issue["severity"] == "low"
+        assert "mitigation" not in issue
+        assert issue["reference"] == f"{terminology.RESISTANCE_GENES_URL}/vus-braf-mek-mapk"
+        assert issue["implicated"][1] == {"reference": "Observation/map2k1-2"}
+        assert "needs expert review" in issue["detail"]
+        assert conformance_problems(issue, catalogue) == []
+    # the uncertain issues are among the Provenance's targets and change the evaluation id
+    without = _assess(catalogue, "SKCM", ON_BRAF_MEK, V600E, K57N_LATER)
+    assert to_bundle(without)["entry"][-2]["fullUrl"] != bundle["entry"][-2]["fullUrl"]
+
+
+def test_summary_shows_uncertain_expert_review_not_a_failure(catalogue: Catalogue) -> None:
+    from fhir_resist.render import summary
+
+    text = summary(_assess(catalogue, "SKCM", ON_BRAF_MEK, V600E, K57N_ABSENT_BEFORE, K57N_LATER))
+    assert "UNCERTAIN, EXPERT REVIEW: NEW UNCATALOGUED VARIANTS IN RESISTANCE GENES (2)" in text
+    assert "Not a prediction that the drug fails; no countermeasure is proposed." in text
+    assert "[LOW, UNCERTAIN] dabrafenib (MedicationStatement/dabrafenib) <- MAP2K1 p.K57N" in text
+    assert "RESISTANCE ALERTS: none" in text  # it is not a resistance alert
+
+
+def test_patient_view_card_is_info_uncertain_with_no_suggestions(catalogue: Catalogue) -> None:
+    from fhir_resist.cdshooks.cards import cards_for
+
+    result = _assess(catalogue, "SKCM", ON_BRAF_MEK, V600E, K57N_ABSENT_BEFORE, K57N_LATER)
+    cards = [
+        c for c in cards_for(result, hook="patient-view", hook_instance="h") if "Uncertain" in c["summary"]
+    ]
+    assert len(cards) == 2
+    for card in cards:
+        assert card["indicator"] == "info"
+        assert card["summary"].startswith("Uncertain, expert review: new uncatalogued MAP2K1 p.K57N on ")
+        assert len(card["summary"]) < 140
+        assert "suggestions" not in card
+        assert "Not a prediction that the drug fails" in card["detail"]
+        assert "unlikely to work" not in card["summary"]
+    assert (
+        cards_for(result, hook="order-select", hook_instance="h", ordering=("MedicationStatement/x",)) == []
+    )
