@@ -9,7 +9,7 @@ from typing import Any
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.domain import Alteration, Message, PatientContext
 from fhir_resist.engine.explain import drug_names
-from fhir_resist.engine.model import Assessment, Issue, Recommendation
+from fhir_resist.engine.model import Assessment, Issue, Recommendation, UncertainIssue
 from fhir_resist.engine.regimens import Regimen
 from fhir_resist.fhir.write import offer_text, withheld_text
 from fhir_resist.version import VERSION
@@ -23,6 +23,7 @@ def summary(assessment: Assessment) -> str:
         _header,
         _regimens,
         _alerts,
+        _uncertain,
         _exceptions,
         _implications,
         _other_options,
@@ -85,6 +86,36 @@ def _alert(n: int, issue: Issue, catalogue: Catalogue) -> list[str]:
         for i, rec in enumerate(issue.countermeasures, start=1):
             lines += _wrap(f"{i}) {offer_text(rec, catalogue)}", "     ")
     return [*lines, f"   Rule: {rule.id}", ""]
+
+
+def _uncertain(assessment: Assessment) -> list[str]:
+    """New uncatalogued variants in resistance genes: uncertain, for expert review, never a prediction."""
+    if not assessment.uncertain:
+        return []
+    lines = [
+        "UNCERTAIN, EXPERT REVIEW: NEW UNCATALOGUED VARIANTS IN RESISTANCE GENES "
+        f"({len(assessment.uncertain)})",
+        "   Not a prediction that the drug fails; no countermeasure is proposed.",
+    ]
+    for n, issue in enumerate(assessment.uncertain, start=1):
+        lines += _uncertain_one(n, issue, assessment.catalogue)
+    return lines
+
+
+def _uncertain_one(n: int, issue: UncertainIssue, catalogue: Catalogue) -> list[str]:
+    lines = [
+        f"{n}. [{issue.severity.value.upper()}, UNCERTAIN] {drug_names(issue.drugs, catalogue)} "
+        f"({issue.therapy.source}) <- {issue.alteration.label} ({', '.join(issue.observations)})"
+    ]
+    lines += _wrap(issue.detail, "   ")
+    sets = issue.gene_sets
+    refs = "; ".join(r.label() for s in sets for r in s.evidence.references[:2])
+    lines += _wrap(
+        f"Why the gene: evidence {sets[0].evidence.level.value} that it is tied to resistance "
+        f"({sets[0].evidence.summary or sets[0].title}) [{refs}]",
+        "   ",
+    )
+    return [*lines, f"   Gene set: {', '.join(s.id for s in sets)}", ""]
 
 
 def _exceptions(assessment: Assessment) -> list[str]:

@@ -155,3 +155,5 @@ EXT_OFFER: Final = f"{BASE}/StructureDefinition/countermeasure-offer"
 EXT_CONDITION: Final = f"{BASE}/StructureDefinition/countermeasure-condition"
 CS_OFFER: Final = f"{BASE}/CodeSystem/countermeasure-offer"
 RULE_URL: Final = f"{BASE}/catalogue/rule"
+# A gene set of resistance-genes.yaml (the reference of an uncertain-resistance DetectedIssue).
+RESISTANCE_GENES_URL: Final = f"{BASE}/catalogue/resistance-genes"

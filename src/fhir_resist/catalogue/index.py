@@ -18,6 +18,7 @@ from fhir_resist.catalogue.schema import (
     Gene,
     GenesFile,
     RequirementRule,
+    ResistanceGeneSet,
     Rule,
     TherapyScope,
     TumourNode,
@@ -57,6 +58,8 @@ class Catalogue:
     _tumour_by_code: Mapping[tuple[str, str], str]
     _tumour_by_icd: tuple[tuple[str, str], ...]
     _ancestors: Mapping[str, tuple[str, ...]]
+    # resistance-genes.yaml: genes whose uncatalogued variants are of uncertain resistance significance
+    resistance_genes: tuple[ResistanceGeneSet, ...] = ()
 
     @property
     def version(self) -> str:
@@ -73,6 +76,7 @@ class Catalogue:
         tumours: TumoursFile,
         rules: Iterable[tuple[str, Rule]],
         requirements: Iterable[RequirementRule] = (),
+        resistance_genes: Iterable[ResistanceGeneSet] = (),
     ) -> Catalogue:
         rule_list = list(rules)
         gene_by_hgnc, gene_by_name, gene_by_transcript = _gene_indexes(genes)
@@ -98,6 +102,7 @@ class Catalogue:
             _tumour_by_code=MappingProxyType(tumour_by_code),
             _tumour_by_icd=tumour_by_icd,
             _ancestors=MappingProxyType(_ancestors(nodes)),
+            resistance_genes=tuple(resistance_genes),
         )
 
     # ---------------------------------------------------------------- lookups

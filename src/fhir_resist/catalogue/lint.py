@@ -11,6 +11,7 @@ from fhir_resist.catalogue.schema import (
     Biomarker,
     Effect,
     PriorTherapy,
+    ResistanceGeneSet,
     Rule,
     Strategy,
     TumourCondition,
@@ -21,6 +22,7 @@ def lint(catalogue: Catalogue) -> list[str]:
     """Every problem as ``file: rule-id: message (hint)``; empty when the catalogue is clean."""
     problems: list[str] = []
     problems += _reference_data(catalogue)
+    problems += _resistance_genes(catalogue)
     counts = Counter(rule.id for rule in catalogue.rules)
     for rule in catalogue.rules:
         file = catalogue.rule_files.get(rule.id, "?")
@@ -200,4 +202,64 @@ def _pattern(catalogue: Catalogue, pattern: AlterationPattern) -> list[str]:
             f"alterations: exons given for {pattern.gene}, but genes.yaml has no exon map for it "
             "(use codons, or add the exon map with its source)"
         )
+    return problems
+
+
+def _resistance_genes(catalogue: Catalogue) -> list[str]:
+    """resistance-genes.yaml: known names, and each gene derived from a listed rule of that therapy."""
+    problems: list[str] = []
+    ids = Counter(s.id for s in catalogue.resistance_genes)
+    for gene_set in catalogue.resistance_genes:
+        where = f"resistance-genes.yaml: {gene_set.id}"
+        if ids[gene_set.id] > 1:
+            problems.append(f"{where}: duplicate id")
+        problems += [
+            f"{where}: {p}" for p in _known(catalogue, "therapies", gene_set.drugs, gene_set.classes)
+        ]
+        problems += [
+            f"{where}: tumours: unknown OncoTree code '{code}'"
+            for code in gene_set.tumours
+            if code not in {ANY, SOLID} and code not in catalogue.tumours
+        ]
+        problems += [f"{where}: {p}" for p in _gene_set_genes(catalogue, gene_set)]
+    return problems
+
+
+def _gene_set_genes(catalogue: Catalogue, gene_set: ResistanceGeneSet) -> list[str]:
+    problems: list[str] = []
+    rules = []
+    for rule_id in gene_set.rules:
+        rule = catalogue.rule(rule_id)
+        if rule is None:
+            problems.append(f"rules: unknown rule '{rule_id}'")
+        else:
+            rules.append(rule)
+    drugs = set(gene_set.drugs) | {d for c in gene_set.classes for d in catalogue.class_members(c)}
+    for entry in gene_set.genes:
+        gene = catalogue.genes.get(entry.gene)
+        if gene is None:
+            problems.append(f"genes: unknown gene '{entry.gene}' (use the current HGNC symbol in genes.yaml)")
+            continue
+        derived = [
+            r
+            for r in rules
+            if any(p.kind == "variant" and p.gene == entry.gene for p in r.alterations)
+            and catalogue.members(r.therapies) & drugs
+        ]
+        if not derived:
+            problems.append(
+                f"genes: {entry.gene}: no listed rule names a variant of it for these therapies "
+                "(derive each gene from a rule)"
+            )
+        for region in entry.regions:
+            known = {e.number for e in gene.exons}
+            missing = sorted(set(region.exons) - known)
+            if missing:
+                problems.append(
+                    f"genes: {entry.gene}: region '{region.name}': exons {missing} are not in its exon map"
+                )
+        for pattern in entry.drug_targets:
+            problems += [f"genes: {entry.gene}: drug_targets: {p}" for p in _pattern(catalogue, pattern)]
+            if pattern.kind != "variant" or pattern.gene != entry.gene:
+                problems.append(f"genes: {entry.gene}: drug_targets: a variant pattern of {entry.gene}")
     return problems

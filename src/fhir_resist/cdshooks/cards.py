@@ -27,7 +27,7 @@ from fhir_resist.catalogue.schema import Effect, Strategy
 from fhir_resist.cdshooks.hook_services import HookName
 from fhir_resist.domain import Therapy
 from fhir_resist.engine.explain import drug_names
-from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Offer, Recommendation
+from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Offer, Recommendation, UncertainIssue
 from fhir_resist.fhir.write import drug_concept, offer_text, rule_url, withheld_text
 from fhir_resist.version import VERSION
 
@@ -59,6 +59,10 @@ def cards_for(
         for group in by_therapy.values()
     ]
     if hook == "patient-view":
+        uncertain: dict[str, list[UncertainIssue]] = {}
+        for item in assessment.uncertain:
+            uncertain.setdefault(item.therapy.source, []).append(item)
+        cards += [_uncertain_card(group, assessment, hook_instance) for group in uncertain.values()]
         info = _implications_card(assessment, hook_instance, {d for i in issues for d in i.drugs})
         if info is not None:
             cards.append(info)
@@ -105,6 +109,45 @@ def _therapy_card(issues: list[Issue], assessment: Assessment, hook_instance: st
             {"system": CS_OVERRIDE, "code": code, "display": display} for code, display in OVERRIDE_REASONS
         ]
     return card
+
+
+def _uncertain_card(issues: list[UncertainIssue], assessment: Assessment, hook_instance: str) -> JSON:
+    """An ``info`` card: new uncatalogued variants in a resistance gene of this therapy, for expert
+    review; never worded as a failure, never with suggestions."""
+    catalogue = assessment.catalogue
+    therapy = issues[0].therapy
+    drugs = drug_names(tuple(dict.fromkeys(d for i in issues for d in i.drugs)), catalogue) or therapy.label
+    variants = ", ".join(dict.fromkeys(i.alteration.label for i in issues))
+    lines = [
+        "**Uncertain significance, expert review.** Not a prediction that the drug fails; no "
+        "countermeasure is proposed.",
+        "",
+    ]
+    for issue in issues:
+        sets = issue.gene_sets
+        refs = "; ".join(r.label() for s in sets for r in s.evidence.references[:2])
+        lines += [
+            f"**New variant.** {issue.detail}",
+            "",
+            f"**Timing.** {issue.timing.value}: {issue.timing_reason}.",
+            "",
+            _evidence(
+                sets[0].evidence.level.value, f"(that the gene is tied to resistance) {sets[0].title}.", refs
+            ),
+            "",
+        ]
+    return {
+        "uuid": _uuid(
+            hook_instance, "|".join(["uncertain", therapy.source, *sorted(i.identifier for i in issues)])
+        ),
+        "summary": _short(f"Uncertain, expert review: new uncatalogued {variants} on {drugs}"),
+        "detail": "\n".join(lines).strip(),
+        "indicator": "info",
+        "source": {
+            "label": f"fhir_resist {VERSION}, resistance catalogue {assessment.catalogue_version}",
+            "url": f"{terminology.RESISTANCE_GENES_URL}/{issues[0].gene_sets[0].id}",
+        },
+    }
 
 
 def _indicator(severity: IssueSeverity, *, ordering: bool) -> Indicator:

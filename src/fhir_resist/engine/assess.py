@@ -30,6 +30,7 @@ from fhir_resist.engine.model import Assessment, DataRequirement, Finding, Statu
 from fhir_resist.engine.rechallenge import rechallenges
 from fhir_resist.engine.regimens import Resolved, form_regimens
 from fhir_resist.engine.requirements import data_requirements
+from fhir_resist.engine.uncatalogued import uncatalogued_variants
 
 
 def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Assessment:
@@ -43,6 +44,10 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     rechallenge = rechallenges(findings, patient.past, patient.current, catalogue, at.date())
     messages = [*patient.messages, *rechallenge.messages]
     messages += lab.compare(context.lab_implications, findings, catalogue)
+    uncertain, notes = uncatalogued_variants(
+        context, patient.alterations, patient.tumour, patient.current, catalogue
+    )
+    messages += notes
     acquired = frozenset(d for issue in issues if issue.timing is TimingCall.ACQUIRED for d in issue.drugs)
     proposed, withheld = patient_countermeasures(candidates, issues, findings, facts)
     proposed += rechallenge.recommendations
@@ -78,6 +83,7 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
         withheld=tuple(withheld),
         exceptions=exceptions,
         regimens=facts.regimens,
+        uncertain=uncertain,
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Countermeasure, Rule
+from fhir_resist.catalogue.schema import Countermeasure, Mechanism, ResistanceGeneSet, Rule
 from fhir_resist.domain import Alteration, Message, Therapy
 from fhir_resist.engine.longitudinal import History
 from fhir_resist.engine.regimens import Regimen
@@ -117,6 +117,29 @@ class RegimenException:
     reason: str
 
 
+# The DetectedIssue code (therapy-implication CodeSystem) of an UncertainIssue.
+UNCERTAIN_RESISTANCE = "uncertain-resistance"
+
+
+@dataclass(frozen=True, slots=True)
+class UncertainIssue:
+    """A new somatic variant that no rule catalogues, in a gene the catalogue ties to resistance to
+    a therapy the patient is on, first seen after that therapy started: uncertain, for expert
+    review. Always low severity; never a countermeasure."""
+
+    identifier: str
+    therapy: Therapy
+    drugs: tuple[str, ...]  # the therapy's drugs the gene sets speak of
+    alteration: Alteration  # the latest result showing the variant
+    observations: tuple[str, ...]  # every Observation showing it, latest first
+    gene_sets: tuple[ResistanceGeneSet, ...]
+    mechanism: Mechanism
+    timing_reason: str
+    detail: str
+    severity: IssueSeverity = IssueSeverity.LOW
+    timing: TimingCall = TimingCall.ACQUIRED
+
+
 @dataclass(frozen=True, slots=True)
 class DataRequirement:
     code: str
@@ -152,3 +175,5 @@ class Assessment:
     exceptions: tuple[RegimenException, ...] = ()
     # The regimens formed from the therapies (current and past), as drug-name labels.
     regimens: tuple[Regimen, ...] = ()
+    # New uncatalogued variants in resistance genes of current therapies (low, expert review).
+    uncertain: tuple[UncertainIssue, ...] = ()

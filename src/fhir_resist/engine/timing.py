@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from fhir_resist.domain import Call, Therapy
+from fhir_resist.engine.longitudinal import History
 from fhir_resist.engine.model import Finding, TimingCall
 
 
 def timing_for(finding: Finding, therapy: Therapy) -> tuple[TimingCall, str]:
     """Primary, acquired or undetermined for this therapy, from the variant's sample history."""
+    return timing_of(finding.history, therapy)
+
+
+def timing_of(history: History, therapy: Therapy) -> tuple[TimingCall, str]:
+    """Primary, acquired or undetermined for this therapy, from a sample history."""
     if therapy.proposed or therapy.start is None:
         return TimingCall.PRIMARY, "found before the therapy (which is proposed or has no start date)"
     start = therapy.start
-    samples = [s for s in finding.history.samples if s.when is not None]
+    samples = [s for s in history.samples if s.when is not None]
     present = [s for s in samples if s.call is Call.PRESENT]
     if not present:
         return TimingCall.UNDETERMINED, "the sample date is unknown"

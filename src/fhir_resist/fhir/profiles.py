@@ -15,7 +15,7 @@ from fhir_resist import terminology
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strategy
 from fhir_resist.engine.conditions import CONDITION_REQUIREMENTS
-from fhir_resist.engine.model import Offer, TimingCall
+from fhir_resist.engine.model import UNCERTAIN_RESISTANCE, Offer, TimingCall
 from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS, expression_rules
 from fhir_resist.fhir.r4 import FHIR_VERSION, validated
 from fhir_resist.version import VERSION
@@ -49,6 +49,9 @@ _DEFINITIONS: dict[str, str] = {
     "reduced-response": "The drug is expected to work less well.",
     "no-known-effect": "The finding is not known to change the drug's effect.",
     "sensitivity": "The finding predicts that the drug works.",
+    UNCERTAIN_RESISTANCE: "A new variant that the catalogue does not list, in a gene it ties to resistance "
+    "to the drug, first seen after the drug started: of uncertain significance, for expert review; "
+    "not a prediction that the drug fails (DetectedIssue code only, never a rule's effect).",
     "offered": "Every condition of the countermeasure is met by the patient's facts.",
     "conditional": "No condition fails, but some cannot be decided from the data; the GuidanceResponse "
     "names the data that would decide them.",
@@ -64,7 +67,11 @@ _SYSTEMS: dict[str, tuple[str, str, Iterable[str]]] = {
         terminology.CS_EVIDENCE,
         [e.value for e in EvidenceLevel],
     ),
-    "therapy-implication": ("Therapy implication", terminology.CS_IMPLICATION, [e.value for e in Effect]),
+    "therapy-implication": (
+        "Therapy implication",
+        terminology.CS_IMPLICATION,
+        [*(e.value for e in Effect), UNCERTAIN_RESISTANCE],
+    ),
     "countermeasure-offer": ("Countermeasure offer", terminology.CS_OFFER, [o.value for o in Offer]),
 }
 

@@ -6,7 +6,8 @@ silently ignored field. ``fhir-resist catalogue schema`` exports them as JSON Sc
 Every model is importable from here. Where each is defined: ``vocabulary`` (the base model, ids,
 effects, mechanisms, timings, strategies), ``evidence`` (levels and references), ``patterns``
 (alteration patterns), ``conditions`` (what a countermeasure can require), ``cases``, ``rules``,
-``reference_data`` (catalogue.yaml, genes, drugs, tumours) and ``requirements``.
+``reference_data`` (catalogue.yaml, genes, drugs, tumours), ``requirements`` and
+``resistance_genes``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ from fhir_resist.catalogue.schema.reference_data import (
     TumoursFile,
 )
 from fhir_resist.catalogue.schema.requirements import RequirementRule, RequirementsFile, TestedPattern
+from fhir_resist.catalogue.schema.resistance_genes import (
+    Region,
+    ResistanceGene,
+    ResistanceGeneSet,
+    ResistanceGenesFile,
+)
 from fhir_resist.catalogue.schema.rules import Countermeasure, Partner, Rule, TherapyScope, TumourScope
 from fhir_resist.catalogue.schema.vocabulary import (
     Consequence,
@@ -84,9 +91,13 @@ __all__ = [
     "PriorLines",
     "PriorTherapy",
     "Reference",
+    "Region",
     "RequirementRule",
     "RequirementsFile",
     "Requires",
+    "ResistanceGene",
+    "ResistanceGeneSet",
+    "ResistanceGenesFile",
     "Rule",
     "Setting",
     "Strategy",
@@ -110,6 +121,7 @@ def json_schema() -> dict[str, object]:
         "drugs.yaml": DrugsFile,
         "tumours.yaml": TumoursFile,
         "requirements.yaml": RequirementsFile,
+        "resistance-genes.yaml": ResistanceGenesFile,
         "rules/<area>/<id>.yaml": Rule,
     }
     return {

@@ -9,7 +9,7 @@ from typing import Literal
 from fhir_resist import terminology
 from fhir_resist.engine.model import Assessment
 from fhir_resist.fhir.r4 import validated
-from fhir_resist.fhir.write.detected_issue import detected_issue
+from fhir_resist.fhir.write.detected_issue import detected_issue, uncertain_issue
 from fhir_resist.fhir.write.elements import JSON
 from fhir_resist.fhir.write.guidance import guidance_response
 from fhir_resist.fhir.write.provenance import device, provenance
@@ -41,6 +41,12 @@ def to_bundle(assessment: Assessment, *, strategy: WriteStrategy = "put") -> JSO
             strategy,
         )
         for issue in assessment.issues
+    ]
+    issue_entries += [
+        _entry(
+            uncertain_issue(issue, assessment, device_url), terminology.NS_FINDING, issue.identifier, strategy
+        )
+        for issue in assessment.uncertain
     ]
     group_id = f"{evaluation}-countermeasures"
     group_entry = _entry(
@@ -75,6 +81,7 @@ def evaluation_id(assessment: Assessment) -> str:
         assessment.catalogue_version,
         *sorted(assessment.inputs),
         *sorted(i.identifier for i in assessment.issues),
+        *sorted(i.identifier for i in assessment.uncertain),
         *sorted(f"{i.target}:{i.effect}" for i in assessment.implications),
         *sorted(d.code for d in assessment.data_requirements),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fhir_resist import terminology
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.engine.model import Assessment, Issue
+from fhir_resist.engine.model import UNCERTAIN_RESISTANCE, Assessment, Issue, UncertainIssue
 from fhir_resist.fhir.write.elements import JSON, instant, rule_url, strategy_coding
 from fhir_resist.fhir.write.wording import countermeasure_text
 
@@ -73,4 +73,47 @@ def _evidence(issue: Issue) -> JSON:
             }
         ],
         "detail": [{"reference": obs} for obs in finding.observations],
+    }
+
+
+def uncertain_issue(issue: UncertainIssue, assessment: Assessment, device: str) -> JSON:
+    """The DetectedIssue of a new uncatalogued variant in a resistance gene: code
+    ``uncertain-resistance``, severity low, the gene set as ``rule-id``, and no mitigation."""
+    gene_set = issue.gene_sets[0]
+    preliminary = assessment.preliminary or issue.alteration.preliminary
+    return {
+        "resourceType": "DetectedIssue",
+        "meta": {"profile": [terminology.SD_DETECTED_ISSUE]},
+        "extension": _extensions(gene_set.id, assessment.catalogue_version, gene_set.evidence.level.value),
+        "identifier": [{"system": terminology.NS_FINDING, "value": issue.identifier}],
+        "status": "preliminary" if preliminary else "final",
+        "code": {
+            "coding": [{"system": terminology.CS_IMPLICATION, "code": UNCERTAIN_RESISTANCE}],
+            "text": "Uncertain resistance significance: new uncatalogued variant, expert review",
+        },
+        "severity": issue.severity.value,
+        "patient": {"reference": assessment.patient} if assessment.patient else None,
+        "identifiedDateTime": instant(assessment),
+        "author": {"reference": device},
+        "implicated": [
+            {"reference": issue.therapy.source},
+            *({"reference": obs} for obs in issue.observations),
+        ],
+        "evidence": [
+            {
+                "code": [
+                    {
+                        "coding": [
+                            {"system": terminology.CS_MECHANISM, "code": issue.mechanism.value},
+                            {"system": terminology.CS_TIMING, "code": issue.timing.value},
+                        ],
+                        "text": f"gene tied to {issue.mechanism.value} resistance; "
+                        f"{issue.timing.value}: {issue.timing_reason}",
+                    }
+                ],
+                "detail": [{"reference": obs} for obs in issue.observations],
+            }
+        ],
+        "detail": issue.detail,
+        "reference": f"{terminology.RESISTANCE_GENES_URL}/{gene_set.id}",
     }
