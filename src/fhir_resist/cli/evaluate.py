@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fhir_resist.cli.exit_codes import EXIT_OK, EXIT_SERVER
+from fhir_resist.catalogue import Catalogue
+from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.options import add_server_options, catalogue_from, server_settings_from
 from fhir_resist.cli.outbox import delivered
 from fhir_resist.config import client_for
@@ -78,8 +79,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     hint = _cancer_type_hint(assessment, args.tumour)
     if hint:
         print(f"fhir-resist: {hint}", file=sys.stderr)
+    flaws = _input_flaws(problems, args.tumour, catalogue)
     if not args.write:
-        return EXIT_OK
+        return EXIT_INPUT if flaws else EXIT_OK
+    refusal = _write_refusal(assessment, flaws)
+    if refusal:
+        print(f"fhir-resist: --write refused: {refusal}; nothing was written", file=sys.stderr)
+        return EXIT_INPUT
     delivery = deliver(client_for(settings), bundle, scope_of(assessment), Outbox(settings.outbox))
     print(f"fhir-resist: {delivered(delivery)}", file=sys.stderr)
     return EXIT_OK if delivery.outcome == "delivered" else EXIT_SERVER
@@ -91,7 +97,7 @@ def _inspect(args: argparse.Namespace) -> int:
     data = context_json(context, problems)
     if args.json:
         print(json.dumps(data, indent=2))
-        return EXIT_OK
+        return EXIT_INPUT if problems else EXIT_OK
     print(f"patient: {data['patient']}")
     for alt in data["alterations"]:
         print(f"  {alt['call']:8} {alt['label']:40} {alt['source']}")
@@ -101,7 +107,7 @@ def _inspect(args: argparse.Namespace) -> int:
         print(f"  tumour   {tumour['label']:40} {tumour['source']}")
     for message in data["messages"]:
         print(f"  {message['severity']:8} {message['where']}: {message['text']}")
-    return EXIT_OK
+    return EXIT_INPUT if problems else EXIT_OK
 
 
 def _at(text: str | None) -> datetime:
@@ -139,6 +145,27 @@ def _context(
     if patient is not None and context.patient not in context.patients:
         raise InputError(f"{context.patient} is not in the input", where="--patient")
     return context
+
+
+def _input_flaws(problems: Sequence[Message], tumour: str | None, catalogue: Catalogue) -> list[str]:
+    """What of the command's input could not be used: each unreadable file (or part of one) and an
+    override the catalogue does not know. Any of them makes the exit code 2, although the rest of
+    the input was evaluated and printed."""
+    flaws = [f"{problem.where} was not read" for problem in problems]
+    if tumour is not None and tumour.upper() not in catalogue.tumours:
+        flaws.append(f"--tumour {tumour!r} is not an OncoTree code in the catalogue")
+    return flaws
+
+
+def _write_refusal(assessment: Assessment, flaws: Sequence[str]) -> str | None:
+    """Why the results must not go to the FHIR server, if they must not: results without a patient
+    would be written about nobody, and results from part of the input could withdraw or contradict
+    what the whole record supports."""
+    if assessment.patient is None:
+        return "the input names no Patient, so the results would have no subject"
+    if flaws:
+        return "the input was not read whole (" + "; ".join(flaws) + ")"
+    return None
 
 
 def _cancer_type_hint(assessment: Assessment, tumour: str | None) -> str | None:
