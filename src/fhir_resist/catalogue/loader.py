@@ -28,6 +28,7 @@ from fhir_resist.errors import CatalogueError
 M = TypeVar("M", bound=BaseModel)
 
 ENV_CATALOGUE = "FHIR_RESIST_CATALOGUE"
+HGNC_TABLE = "hgnc.tsv"
 
 
 def default_path() -> Path:
@@ -78,7 +79,12 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
             for symbol, gene in genes.genes.items()
         }
     )
-    catalogue = Catalogue.build(meta, genes, drugs, tumours, rules, requirements.requirements)
+    hgnc_table = root / "reference" / HGNC_TABLE
+    if not hgnc_table.is_file():
+        problems.append(f"{root}/reference/{HGNC_TABLE}: HGNC's symbol table is missing")
+    catalogue = Catalogue.build(
+        meta, genes, drugs, tumours, rules, requirements.requirements, hgnc_table=hgnc_table.resolve()
+    )
     verified = load_verified(root / "reference")
     if verified is None:
         problems.append(f"{root}/reference: the verified code tables are missing; codes cannot be checked")

@@ -17,8 +17,9 @@ from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.options import add_server_options, catalogue_from, server_settings_from
 from fhir_resist.cli.outbox import delivered
 from fhir_resist.config import client_for
-from fhir_resist.domain import Message, PatientContext
+from fhir_resist.domain import Alteration, Message, PatientContext
 from fhir_resist.engine.assess import CANCER_TYPE, assess
+from fhir_resist.engine.context import resolve_gene
 from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import InputError
 from fhir_resist.fhir.delivery import deliver, scope_of
@@ -94,7 +95,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     resources, problems = _read(args.paths)
     context = _context(resources, args.patient, None, ", ".join(args.paths))
-    data = context_json(context, problems)
+    data = context_json(_named(context, catalogue_from(args)), problems)
     if args.json:
         print(json.dumps(data, indent=2))
         return EXIT_INPUT if problems else EXIT_OK
@@ -145,6 +146,21 @@ def _context(
     if patient is not None and context.patient not in context.patients:
         raise InputError(f"{context.patient} is not in the input", where="--patient")
     return context
+
+
+def _named(context: PatientContext, catalogue: Catalogue) -> PatientContext:
+    """The context with a symbol for each gene the report coded only as an HGNC id (what was
+    read is otherwise shown as read: a gain stays a gain)."""
+    alterations = tuple(_name(alt, catalogue) for alt in context.alterations)
+    return replace(context, alterations=alterations)
+
+
+def _name(alt: Alteration, catalogue: Catalogue) -> Alteration:
+    if not ((alt.gene is None and alt.hgnc_id) or (alt.partner is None and alt.partner_hgnc_id)):
+        return alt
+    named = resolve_gene(alt, catalogue)
+    label = named.label.replace(" amplification", " gain", 1) if named.cnv is not alt.cnv else named.label
+    return replace(alt, gene=named.gene, partner=named.partner, label=label)
 
 
 def _input_flaws(problems: Sequence[Message], tumour: str | None, catalogue: Catalogue) -> list[str]:
