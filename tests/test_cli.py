@@ -54,7 +54,7 @@ def test_one_bad_file_does_not_stop_the_others(capsys: pytest.CaptureFixture[str
     bad.write_text("[1, 2")
     code = main(["evaluate", str(bad), str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--summary"])
     captured = capsys.readouterr()
-    assert code == 0
+    assert code == 2  # the others were evaluated and printed, but the input was not read whole
     assert "bad.json" in captured.err
     assert "cetuximab" in captured.out
 
@@ -64,7 +64,7 @@ def test_ndjson_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     lines = [json.dumps(e["resource"]) for e in bundle["entry"]] + ["{broken"]
     path = tmp_path / "patient.ndjson"
     path.write_text("\n".join(lines))
-    assert main(["evaluate", str(path), "--summary"]) == 0
+    assert main(["evaluate", str(path), "--summary"]) == 2  # a line was skipped
     captured = capsys.readouterr()
     assert "[HIGH] cetuximab" in captured.out
     assert "patient.ndjson:8" in captured.err
@@ -219,7 +219,33 @@ def test_the_cli_adds_its_own_hint_on_the_cancer_type(
     two.write_text(json.dumps(two_cancer_types()), encoding="utf-8")
     assert main(["evaluate", str(two), "--summary"]) == 0
     assert "choose one with --tumour" in capsys.readouterr().err
-    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "NOPE"]) == 0
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "NOPE"]) == 2
     assert "--tumour NOPE: not an OncoTree code" in capsys.readouterr().err
     assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "COADREAD"]) == 0
     assert "--tumour" not in capsys.readouterr().err
+
+
+def test_a_missing_file_beside_a_good_one_is_exit_2_and_the_good_one_is_printed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    good = SCENARIOS / "crc-kras-g12d-cetuximab.json"
+    code = main(["evaluate", str(good), str(tmp_path / "missing.json"), "--summary"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "missing.json: cannot read file" in captured.err
+    assert "[HIGH] cetuximab" in captured.out
+    assert main(["inspect", str(good), str(tmp_path / "missing.json")]) == 2
+    captured = capsys.readouterr()
+    assert "missing.json" in captured.err and "KRAS" in captured.out
+
+
+def test_an_unknown_tumour_override_is_exit_2_and_the_conditions_are_used(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "XYZ", "--summary"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "--tumour XYZ: not an OncoTree code in the catalogue" in captured.err
+    assert "[HIGH] cetuximab" in captured.out  # assessed on the recorded Condition (colorectal)
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "coadread"]) == 0
+    assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", ""]) == 2

@@ -131,3 +131,46 @@ def test_serve_refuses_a_bad_auth_setting(
     monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "maybe")
     assert main(["serve"]) == 2
     assert "FHIR_RESIST_CDS_AUTH" in capsys.readouterr().err
+
+
+def _without_patient(bundle: dict[str, object]) -> dict[str, object]:
+    """The bundle's resources less the Patient and every subject / patient reference."""
+    entries = bundle["entry"]
+    assert isinstance(entries, list)
+    kept = []
+    for entry in entries:
+        resource = dict(entry["resource"])
+        if resource["resourceType"] == "Patient":
+            continue
+        resource.pop("subject", None)
+        resource.pop("patient", None)
+        kept.append({"resource": resource})
+    return {"resourceType": "Bundle", "type": "collection", "entry": kept}
+
+
+def test_write_is_refused_when_the_input_names_no_patient(
+    hapi: HapiMock, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    nobody = tmp_path / "no-patient.json"
+    nobody.write_text(json.dumps(_without_patient(load_json(KRAS))), encoding="utf-8")
+    before = len(hapi.calls)
+    assert main(["evaluate", str(nobody), "--server", BASE, "--write", *AT]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["type"] == "transaction"  # the results are still printed
+    assert "--write refused: the input names no Patient" in err and "nothing was written" in err
+    assert hapi.calls[before:] == []  # not even a search: the server was never asked
+    assert hapi.all("GuidanceResponse") == [] and hapi.all("Provenance") == []
+
+
+def test_write_is_refused_when_the_input_was_not_read_whole(
+    hapi: HapiMock, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    before = len(hapi.calls)
+    code = main(["evaluate", str(KRAS), str(tmp_path / "missing.json"), "--server", BASE, "--write", *AT])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--write refused: the input was not read whole" in err and "missing.json" in err
+    assert hapi.calls[before:] == []
+    assert main(["evaluate", str(KRAS), "--tumour", "XYZ", "--server", BASE, "--write", *AT]) == 2
+    assert "--tumour 'XYZ' is not an OncoTree code" in capsys.readouterr().err
+    assert hapi.calls[before:] == []

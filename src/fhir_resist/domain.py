@@ -105,6 +105,7 @@ class Alteration:
     observed: date | None = None  # effective date of the Observation
     preliminary: bool = False
     label: str = ""  # human-readable, e.g. "KRAS p.G12D"
+    partner_hgnc_id: str | None = None  # a fusion partner's HGNC id, when the report gives it
 
 
 @dataclass(frozen=True, slots=True)

@@ -266,6 +266,7 @@ def _alteration(a: Alteration) -> dict[str, Any]:
         "cnv": a.cnv.value if a.cnv else None,
         "copy_number": a.copy_number,
         "partner": a.partner,
+        "partner_hgnc_id": a.partner_hgnc_id,
         "msi": a.msi.value if a.msi else None,
         "tmb": a.tmb,
         "specimen": a.specimen,

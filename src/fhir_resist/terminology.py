@@ -80,6 +80,10 @@ COPY_NUMBER: Final = "82155-3"
 TRANSCRIPT_REF: Final = "51958-7"
 VARIATION_CODE: Final = "81252-9"
 ISCN: Final = "81291-7"  # Variant ISCN (a karyotype / cytogenetic description)
+# German MII molecular genetics profile (Variante, slice gene-fusion): "Gene fusion transcript
+# details in Blood or Tissue by Molecular genetics method Narrative", value GENE1::GENE2 in HGNC ids
+# or symbols, e.g. HGNC:3689::HGNC:2697 "FGFR2::DBP"
+GENE_FUSION: Final = "95123-6"
 MOLECULAR_CONSEQUENCE: Final = "molecular-consequence"  # tbd-codes-cs (STU2 component)
 CONCLUSION_STRING: Final = "conclusion-string"  # tbd-codes-cs
 

@@ -6,9 +6,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 
 from fhir_resist import terminology
+from fhir_resist.catalogue.hgnc import HgncTable, load_table
 from fhir_resist.catalogue.schema import (
     AlterationPattern,
     CatalogueMeta,
@@ -60,6 +62,9 @@ class Catalogue:
     _ancestors: Mapping[str, tuple[str, ...]]
     # resistance-genes.yaml: genes whose uncatalogued variants are of uncertain resistance significance
     resistance_genes: tuple[ResistanceGeneSet, ...] = ()
+    # HGNC's complete symbol table (reference/hgnc.tsv), read on first use: most evaluations
+    # name only the catalogue's own genes, and the table takes about 0.2 s to read.
+    hgnc_table: Path | None = None
 
     @property
     def version(self) -> str:
@@ -77,6 +82,7 @@ class Catalogue:
         rules: Iterable[tuple[str, Rule]],
         requirements: Iterable[RequirementRule] = (),
         resistance_genes: Iterable[ResistanceGeneSet] = (),
+        hgnc_table: Path | None = None,
     ) -> Catalogue:
         rule_list = list(rules)
         gene_by_hgnc, gene_by_name, gene_by_transcript = _gene_indexes(genes)
@@ -103,6 +109,7 @@ class Catalogue:
             _tumour_by_icd=tumour_by_icd,
             _ancestors=MappingProxyType(_ancestors(nodes)),
             resistance_genes=tuple(resistance_genes),
+            hgnc_table=hgnc_table,
         )
 
     # ---------------------------------------------------------------- lookups
@@ -121,14 +128,29 @@ class Catalogue:
     def gene_symbol(
         self, symbol: str | None, hgnc_id: str | None, transcript: str | None = None
     ) -> str | None:
-        """The current HGNC symbol for a reported HGNC id, symbol, or MANE transcript (in that order)."""
+        """The current HGNC symbol for a reported HGNC id, symbol, or MANE transcript (in that order).
+
+        The catalogue's genes come first; any other HGNC id, and a previous symbol that names one
+        gene only, are read from HGNC's complete table. An id withdrawn outright is not a gene.
+        """
         if hgnc_id and hgnc_id in self._gene_by_hgnc:
             return self._gene_by_hgnc[hgnc_id]
+        hgnc = self.hgnc() if hgnc_id or (symbol and symbol.upper() not in self._gene_by_name) else None
+        if hgnc_id and hgnc is not None and (approved := hgnc.symbol(hgnc_id)):
+            return self._gene_by_name.get(approved.upper(), approved)
         if symbol:
-            return self._gene_by_name.get(symbol.upper(), symbol.upper())
+            upper = symbol.upper()
+            if upper in self._gene_by_name:
+                return self._gene_by_name[upper]
+            current = hgnc.current(upper) if hgnc is not None else None
+            return self._gene_by_name.get(current, current) if current else upper
         if transcript:
             return self._gene_by_transcript.get(transcript.split(".")[0])
         return None
+
+    def hgnc(self) -> HgncTable | None:
+        """HGNC's complete symbol table, read once per process on first use."""
+        return load_table(self.hgnc_table) if self.hgnc_table is not None else None
 
     def resolve_drugs(self, codings: Iterable[Coding], text: str | None) -> tuple[str, ...]:
         """Catalogue drug ids named by codings (RxNorm, ATC, NCIt) or, failing that, by text."""

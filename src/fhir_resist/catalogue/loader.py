@@ -29,6 +29,7 @@ from fhir_resist.errors import CatalogueError
 M = TypeVar("M", bound=BaseModel)
 
 ENV_CATALOGUE = "FHIR_RESIST_CATALOGUE"
+HGNC_TABLE = "hgnc.tsv"
 
 
 def default_path() -> Path:
@@ -81,6 +82,9 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
             for symbol, gene in genes.genes.items()
         }
     )
+    hgnc_table = root / "reference" / HGNC_TABLE
+    if not hgnc_table.is_file():
+        problems.append(f"{root}/reference/{HGNC_TABLE}: HGNC's symbol table is missing")
     catalogue = Catalogue.build(
         meta,
         genes,
@@ -89,6 +93,7 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
         rules,
         requirements.requirements,
         resistance_genes.resistance_genes,
+        hgnc_table=hgnc_table.resolve(),
     )
     verified = load_verified(root / "reference")
     if verified is None:

@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fhir_resist.cli.exit_codes import EXIT_OK, EXIT_SERVER
+from fhir_resist.catalogue import Catalogue
+from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.options import add_server_options, catalogue_from, server_settings_from
 from fhir_resist.cli.outbox import delivered
 from fhir_resist.config import client_for
-from fhir_resist.domain import Message, PatientContext
+from fhir_resist.domain import Alteration, Message, PatientContext
 from fhir_resist.engine.assess import CANCER_TYPE, assess
+from fhir_resist.engine.context import resolve_gene
 from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import InputError
 from fhir_resist.fhir.delivery import deliver, scope_of
@@ -78,8 +80,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     hint = _cancer_type_hint(assessment, args.tumour)
     if hint:
         print(f"fhir-resist: {hint}", file=sys.stderr)
+    flaws = _input_flaws(problems, args.tumour, catalogue)
     if not args.write:
-        return EXIT_OK
+        return EXIT_INPUT if flaws else EXIT_OK
+    refusal = _write_refusal(assessment, flaws)
+    if refusal:
+        print(f"fhir-resist: --write refused: {refusal}; nothing was written", file=sys.stderr)
+        return EXIT_INPUT
     delivery = deliver(client_for(settings), bundle, scope_of(assessment), Outbox(settings.outbox))
     print(f"fhir-resist: {delivered(delivery)}", file=sys.stderr)
     return EXIT_OK if delivery.outcome == "delivered" else EXIT_SERVER
@@ -88,10 +95,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     resources, problems = _read(args.paths)
     context = _context(resources, args.patient, None, ", ".join(args.paths))
-    data = context_json(context, problems)
+    data = context_json(_named(context, catalogue_from(args)), problems)
     if args.json:
         print(json.dumps(data, indent=2))
-        return EXIT_OK
+        return EXIT_INPUT if problems else EXIT_OK
     print(f"patient: {data['patient']}")
     for alt in data["alterations"]:
         print(f"  {alt['call']:8} {alt['label']:40} {alt['source']}")
@@ -101,7 +108,7 @@ def _inspect(args: argparse.Namespace) -> int:
         print(f"  tumour   {tumour['label']:40} {tumour['source']}")
     for message in data["messages"]:
         print(f"  {message['severity']:8} {message['where']}: {message['text']}")
-    return EXIT_OK
+    return EXIT_INPUT if problems else EXIT_OK
 
 
 def _at(text: str | None) -> datetime:
@@ -139,6 +146,42 @@ def _context(
     if patient is not None and context.patient not in context.patients:
         raise InputError(f"{context.patient} is not in the input", where="--patient")
     return context
+
+
+def _named(context: PatientContext, catalogue: Catalogue) -> PatientContext:
+    """The context with a symbol for each gene the report coded only as an HGNC id (what was
+    read is otherwise shown as read: a gain stays a gain)."""
+    alterations = tuple(_name(alt, catalogue) for alt in context.alterations)
+    return replace(context, alterations=alterations)
+
+
+def _name(alt: Alteration, catalogue: Catalogue) -> Alteration:
+    if not ((alt.gene is None and alt.hgnc_id) or (alt.partner is None and alt.partner_hgnc_id)):
+        return alt
+    named = resolve_gene(alt, catalogue)
+    label = named.label.replace(" amplification", " gain", 1) if named.cnv is not alt.cnv else named.label
+    return replace(alt, gene=named.gene, partner=named.partner, label=label)
+
+
+def _input_flaws(problems: Sequence[Message], tumour: str | None, catalogue: Catalogue) -> list[str]:
+    """What of the command's input could not be used: each unreadable file (or part of one) and an
+    override the catalogue does not know. Any of them makes the exit code 2, although the rest of
+    the input was evaluated and printed."""
+    flaws = [f"{problem.where} was not read" for problem in problems]
+    if tumour is not None and tumour.upper() not in catalogue.tumours:
+        flaws.append(f"--tumour {tumour!r} is not an OncoTree code in the catalogue")
+    return flaws
+
+
+def _write_refusal(assessment: Assessment, flaws: Sequence[str]) -> str | None:
+    """Why the results must not go to the FHIR server, if they must not: results without a patient
+    would be written about nobody, and results from part of the input could withdraw or contradict
+    what the whole record supports."""
+    if assessment.patient is None:
+        return "the input names no Patient, so the results would have no subject"
+    if flaws:
+        return "the input was not read whole (" + "; ".join(flaws) + ")"
+    return None
 
 
 def _cancer_type_hint(assessment: Assessment, tumour: str | None) -> str | None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import date
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.domain import Alteration, CnvCall, Message, PatientContext, Severity, Therapy
+from fhir_resist.domain import Alteration, CnvCall, Kind, Message, PatientContext, Severity, Therapy
 from fhir_resist.engine.regimens import Resolved
 
 RECENT_ADMINISTRATION = "recent-administration-days"  # catalogue parameter
@@ -22,7 +22,11 @@ CANCER_TYPE = "Condition.code"
 def resolve_gene(alt: Alteration, catalogue: Catalogue) -> Alteration:
     """The current gene symbol, and gains at or above the catalogue's threshold as amplifications."""
     symbol = catalogue.gene_symbol(alt.gene, alt.hgnc_id, alt.transcript)
-    partner = catalogue.gene_symbol(alt.partner, None) if alt.partner else None
+    partner = (
+        catalogue.gene_symbol(alt.partner, alt.partner_hgnc_id)
+        if alt.partner or alt.partner_hgnc_id
+        else None
+    )
     cnv = alt.cnv
     if (
         cnv is CnvCall.GAIN
@@ -34,14 +38,39 @@ def resolve_gene(alt: Alteration, catalogue: Catalogue) -> Alteration:
         return alt
     label = alt.label.replace(" gain", " amplification", 1) if cnv is not alt.cnv else alt.label
     if alt.gene is None and symbol is not None and label.startswith("? "):
-        label = f"{symbol} {label[2:]}"  # the gene came from the MANE transcript
+        label = f"{symbol} {label[2:]}"  # the gene came from the MANE transcript or the HGNC id
+    if alt.kind is Kind.FUSION and symbol is not None:
+        second = partner or alt.partner_hgnc_id
+        label = f"{symbol}::{second} fusion" if second else f"{symbol} fusion"
     return replace(alt, gene=symbol, partner=partner, cnv=cnv, label=label)
 
 
 def gene_conflicts(alterations: tuple[Alteration, ...], catalogue: Catalogue) -> list[Message]:
-    """An HGNC id and a displayed symbol that name different genes: the id wins, and we say so."""
+    """An HGNC id and a displayed symbol that name different genes: the id wins, and we say so.
+    An id that HGNC does not know, or has withdrawn without one successor, names no gene: said too."""
     out = []
+    hgnc = catalogue.hgnc()
     for alt in alterations:
+        named = (
+            (alt.hgnc_id, alt.gene, "gene-studied"),
+            (alt.partner_hgnc_id, alt.partner, "gene-fusion"),
+        )
+        for hgnc_id, shown, slot in named:
+            if hgnc_id and hgnc is not None and catalogue.gene_symbol(None, hgnc_id) is None:
+                entry = hgnc.by_id.get(hgnc_id)
+                what = (
+                    f"{hgnc_id} is not in HGNC's table"
+                    if entry is None
+                    else f"{hgnc_id} ({entry.symbol}) is withdrawn by HGNC ({entry.status.lower()})"
+                )
+                out.append(
+                    Message(
+                        Severity.WARNING,
+                        f"{alt.source}.component:{slot}",
+                        f"{what}; "
+                        + (f"read by its displayed symbol, {shown}" if shown else "no gene is read"),
+                    )
+                )
         by_id = catalogue.gene_symbol(None, alt.hgnc_id) if alt.hgnc_id else None
         by_name = catalogue.gene_symbol(alt.gene, None) if alt.gene else None
         if by_id and by_name and by_id != by_name and by_id != alt.hgnc_id:

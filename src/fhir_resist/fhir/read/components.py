@@ -19,6 +19,8 @@ from fhir_resist.fhir.read.elements import (
 )
 
 Components = Mapping[str, list[JSON]]
+Gene = tuple[str | None, str | None]  # (symbol as reported, upper case; HGNC id)
+FUSION_SEPARATOR = "::"  # HGNC's notation for the product of a fusion: 5' partner :: 3' partner
 
 
 def components(resource: JSON) -> dict[str, list[JSON]]:
@@ -75,6 +77,37 @@ def gene(comp: JSON) -> tuple[str | None, str | None]:
             return coding.display.strip().upper(), None
     label = text(concept)
     return (label.upper() if label else None), None
+
+
+def fusion_genes(comp: JSON) -> tuple[Gene, ...] | None:
+    """The partners of a gene-fusion component (MII, LOINC 95123-6) in HGNC's 5'::3' notation,
+    from a coding's code (HGNC ids or symbols) with its display (symbols), else from the
+    concept's text or valueString; None when the value is not in that notation."""
+    concept = comp.get("valueCodeableConcept")
+    for coding in codings(concept):
+        if coding.code and FUSION_SEPARATOR in coding.code:
+            parts = _fusion_parts(coding.code)
+            shown = _fusion_parts(coding.display) if coding.display else ()
+            names = shown if len(shown) == len(parts) else (None,) * len(parts)
+            return tuple(_fusion_gene(part, name) for part, name in zip(parts, names, strict=True))
+    candidates = [text(concept), *(c.display for c in codings(concept)), comp.get("valueString")]
+    for candidate in candidates:
+        if isinstance(candidate, str) and FUSION_SEPARATOR in candidate:
+            return tuple(_fusion_gene(part, None) for part in _fusion_parts(candidate))
+    return None
+
+
+def _fusion_parts(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(FUSION_SEPARATOR))
+
+
+def _fusion_gene(part: str, name: str | None) -> Gene:
+    """One partner: an HGNC id (its symbol from the display, if any) or a symbol."""
+    if part.upper().startswith("HGNC:") and part[5:].strip().isdigit():
+        return (name.upper() if name and not name.upper().startswith("HGNC:") else None), (
+            f"HGNC:{part[5:].strip()}"
+        )
+    return (part.upper() or None), None
 
 
 def origin(comps: Iterable[JSON]) -> Origin:

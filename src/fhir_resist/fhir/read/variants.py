@@ -11,10 +11,12 @@ from fhir_resist.errors import HgvsError
 from fhir_resist.fhir.read.collection import Notes
 from fhir_resist.fhir.read.components import (
     Components,
+    Gene,
     all_text,
     component_text,
     components,
     first_text,
+    fusion_genes,
     gene,
     origin,
     quantity,
@@ -54,21 +56,76 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
     change_types = value_codes(comps, terminology.DNA_CHANGE_TYPE, terminology.MOLECULAR_CONSEQUENCE)
 
     variation = all_text(comps, terminology.VARIATION_CODE)
+    fused = _fusion_component(ref, comps, notes)
     if (
         len(genes) >= 2
+        or fused
         or "fusion" in variation.lower()
         or "::" in variation
         or _REARRANGEMENTS.intersection(change_types)
     ):
-        partner = genes[1][0] if len(genes) >= 2 else None
-        label = f"{symbol}::{partner} fusion" if partner else f"{symbol} fusion"
-        return Alteration(kind=Kind.FUSION, partner=partner, label=label, **common)
+        return _fusion(ref, genes, fused, common, notes)
 
     copy_number = quantity(comps.get(terminology.COPY_NUMBER, ()))
     cnv = _cnv_call(frozenset(change_types), copy_number)
     if cnv is not None:
         return _copy_number_change(ref, symbol, cnv, copy_number, common, notes)
     return _simple_variant(ref, comps, change_types, links, notes, common)
+
+
+def _fusion_component(ref: str, comps: Components, notes: Notes) -> tuple[Gene, Gene] | None:
+    """The two partners named by the gene-fusion component (MII, LOINC 95123-6), if any."""
+    for comp in comps.get(terminology.GENE_FUSION, ()):
+        found = fusion_genes(comp)
+        if found is not None and len(found) == 2 and all(g[0] or g[1] for g in found):
+            return found[0], found[1]
+        shown = component_text(comp) or "(no value)"
+        notes.add(
+            Severity.WARNING,
+            f"{ref}.component:gene-fusion",
+            f"gene fusion (95123-6) '{shown}' does not name two partners as GENE1::GENE2 (HGNC ids "
+            "or symbols); its partners are not read",
+        )
+    return None
+
+
+def _fusion(
+    ref: str, genes: list[Gene], fused: tuple[Gene, Gene] | None, common: dict[str, Any], notes: Notes
+) -> Alteration:
+    """A fusion: the gene studied with its partner, from a second gene-studied component or the
+    gene-fusion component (whose 5'::3' partners are both read when no gene is studied)."""
+    symbol, hgnc_id = common["gene"], common["hgnc_id"]
+    partner: Gene = genes[1] if len(genes) >= 2 else (None, None)
+    if fused is not None and partner == (None, None):
+        if not genes:
+            (symbol, hgnc_id), partner = fused
+        elif _same_gene(genes[0], fused[0]):
+            partner = fused[1]
+        elif _same_gene(genes[0], fused[1]):
+            partner = fused[0]
+        else:
+            notes.add(
+                Severity.WARNING,
+                f"{ref}.component:gene-fusion",
+                f"the fusion {_gene_label(fused[0])}::{_gene_label(fused[1])} does not include the gene "
+                f"studied, {_gene_label(genes[0])}; read as a {_gene_label(genes[0])} fusion with no "
+                "partner",
+            )
+    first = symbol or hgnc_id or "?"
+    second = partner[0] or partner[1]
+    label = f"{first}::{second} fusion" if second else f"{first} fusion"
+    fields = {**common, "gene": symbol, "hgnc_id": hgnc_id}
+    return Alteration(kind=Kind.FUSION, partner=partner[0], partner_hgnc_id=partner[1], label=label, **fields)
+
+
+def _same_gene(a: Gene, b: Gene) -> bool:
+    if a[1] and b[1]:
+        return a[1] == b[1]
+    return a[0] is not None and a[0] == b[0]
+
+
+def _gene_label(g: Gene) -> str:
+    return g[0] or g[1] or "?"
 
 
 def _copy_number_change(
@@ -109,7 +166,8 @@ def _simple_variant(
     transcript = (coding.transcript if coding else None) or first_text(comps, terminology.TRANSCRIPT_REF)
     iscn = first_text(comps, terminology.ISCN)
     symbol = common["gene"]
-    if symbol is None and transcript is None and iscn:
+    named = symbol is not None or common["hgnc_id"] is not None  # the engine names an id-only gene
+    if not named and transcript is None and iscn:
         notes.add(
             Severity.INFORMATION,
             f"{ref}.component:variant-iscn",
@@ -117,7 +175,7 @@ def _simple_variant(
             "(the catalogue's rules need the molecular result, e.g. BCR::ABL1 and its kinase-domain "
             "mutations)",
         )
-    elif symbol is None and transcript is None:
+    elif not named and transcript is None:
         notes.add(
             Severity.WARNING,
             f"{ref}.component:gene-studied",
