@@ -24,6 +24,7 @@ from fhir_resist.catalogue.schema import (
     TumoursFile,
 )
 from fhir_resist.domain import Coding
+from fhir_resist.reading_rules import ReadingRules
 
 ANY = "ANY"
 _ICDO3_SITE = re.compile(r"^C\d{2}(\.\d)?$")
@@ -57,6 +58,7 @@ class Catalogue:
     _tumour_by_code: Mapping[tuple[str, str], str]
     _tumour_by_icd: tuple[tuple[str, str], ...]
     _ancestors: Mapping[str, tuple[str, ...]]
+    reading: ReadingRules | None = None  # reading.yaml: how the reader reads text and copy numbers
 
     @property
     def version(self) -> str:
@@ -73,6 +75,7 @@ class Catalogue:
         tumours: TumoursFile,
         rules: Iterable[tuple[str, Rule]],
         requirements: Iterable[RequirementRule] = (),
+        reading: ReadingRules | None = None,
     ) -> Catalogue:
         rule_list = list(rules)
         gene_by_hgnc, gene_by_name, gene_by_transcript = _gene_indexes(genes)
@@ -98,6 +101,7 @@ class Catalogue:
             _tumour_by_code=MappingProxyType(tumour_by_code),
             _tumour_by_icd=tumour_by_icd,
             _ancestors=MappingProxyType(_ancestors(nodes)),
+            reading=reading,
         )
 
     # ---------------------------------------------------------------- lookups

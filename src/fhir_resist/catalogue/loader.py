@@ -22,6 +22,7 @@ from fhir_resist.catalogue.schema import (
     Rule,
     TumoursFile,
 )
+from fhir_resist.catalogue.schema.reading import ReadingFile
 from fhir_resist.catalogue.verified import load_verified, unverified
 from fhir_resist.errors import CatalogueError
 
@@ -53,6 +54,7 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     tumours = _load(root / "tumours.yaml", TumoursFile, problems)
     requirements = _load(root / "requirements.yaml", RequirementsFile, problems)
     exons = _load(root / "exons.yaml", ExonsFile, problems)
+    reading = _load(root / "reading.yaml", ReadingFile, problems)
     rules: list[tuple[str, Rule]] = []
     for file in sorted((root / "rules").rglob("*.yaml")):
         rule = _load(file, Rule, problems)
@@ -65,6 +67,7 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
         or tumours is None
         or requirements is None
         or exons is None
+        or reading is None
     ):
         raise CatalogueError(problems or [f"{root}: incomplete catalogue"])
     if problems:
@@ -78,7 +81,9 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
             for symbol, gene in genes.genes.items()
         }
     )
-    catalogue = Catalogue.build(meta, genes, drugs, tumours, rules, requirements.requirements)
+    catalogue = Catalogue.build(
+        meta, genes, drugs, tumours, rules, requirements.requirements, reading=reading.rules()
+    )
     verified = load_verified(root / "reference")
     if verified is None:
         problems.append(f"{root}/reference: the verified code tables are missing; codes cannot be checked")
