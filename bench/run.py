@@ -268,7 +268,7 @@ def figures(config: Config = FULL, *, log: Callable[[str], None] | None = None) 
         say(f"report {n}: {len(data) / 1e6:.1f} MB, {len(resources)} resources")
         fns: dict[str, Callable[[], object]] = {
             "parse": partial(json.loads, data),
-            "read": partial(read_context, [parsed]),
+            "read": partial(read_context, [parsed], rules=catalogue.reading),
             "evaluate": partial(evaluate_once, parsed, catalogue),
             "bundle": partial(bundle_once, parsed, catalogue),
             "r4b": partial(r4b_validate, resources),

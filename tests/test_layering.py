@@ -32,6 +32,12 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "fhir_resist.catalogue",
         "fhir_resist.cdshooks",
     ),
+    "reading_rules.py": (
+        "fhir_resist.fhir",
+        "fhir_resist.engine",
+        "fhir_resist.catalogue",
+        "fhir_resist.cdshooks",
+    ),
     "errors.py": ("fhir_resist.fhir", "fhir_resist.engine", "fhir_resist.catalogue", "fhir_resist.cdshooks"),
     # the knowledge: loads and checks YAML; only its case runner drives the engine
     "catalogue": ("fhir_resist.fhir", "fhir_resist.cdshooks", "fhir_resist.cli", "requests", "fastapi"),

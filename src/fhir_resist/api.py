@@ -25,10 +25,16 @@ def default_catalogue() -> Catalogue:
 
 
 def read_context(
-    resources: Iterable[Mapping[str, Any]], *, tumour: str | None = None, patient: str | None = None
+    resources: Iterable[Mapping[str, Any]],
+    *,
+    tumour: str | None = None,
+    patient: str | None = None,
+    catalogue: Catalogue | None = None,
 ) -> PatientContext:
-    """What fhir_resist understands of the resources (Bundles are unpacked)."""
-    return _read_context(resources, tumour_override=tumour, patient=patient)
+    """What fhir_resist understands of the resources (Bundles are unpacked), read with the
+    catalogue's words and cut-offs (default: the configured catalogue)."""
+    rules = (catalogue or default_catalogue()).reading
+    return _read_context(resources, tumour_override=tumour, patient=patient, rules=rules)
 
 
 def evaluate(
@@ -40,9 +46,10 @@ def evaluate(
     patient: str | None = None,
 ) -> Assessment:
     """Assess one patient's resources against the catalogue at time ``at`` (default: now, UTC)."""
-    context = _read_context(resources, tumour_override=tumour, patient=patient)
+    used = catalogue or default_catalogue()
+    context = _read_context(resources, tumour_override=tumour, patient=patient, rules=used.reading)
     when = at if at is not None else datetime.now(UTC)
-    return assess(context, catalogue or default_catalogue(), when)
+    return assess(context, used, when)
 
 
 __all__ = ["default_catalogue", "evaluate", "read_context", "to_bundle"]

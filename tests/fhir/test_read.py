@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fhir_resist import Catalogue
 from fhir_resist.domain import Call, CnvCall, Kind, MsiStatus, Origin, Severity, SpecimenType
 from fhir_resist.fhir.read import INTERNAL_ERROR, normalise_reference, parse_date, read_context
 from tests.conftest import IG, SCENARIOS, load_json
@@ -270,8 +271,9 @@ def test_two_gene_components_make_a_fusion_with_partner() -> None:
     assert fusion.kind is Kind.FUSION and (fusion.gene, fusion.partner) == ("KRAS", "ALK")
 
 
-def test_deletion_with_copy_number_one_is_a_copy_number_loss() -> None:
-    (loss,) = read_context([load_json(IG / "Observation-ExampleSomaticDEL.json")]).alterations
+def test_deletion_with_copy_number_one_is_a_copy_number_loss(catalogue: Catalogue) -> None:
+    obs = load_json(IG / "Observation-ExampleSomaticDEL.json")
+    (loss,) = read_context([obs], rules=catalogue.reading).alterations
     assert loss.kind is Kind.CNV and loss.cnv is CnvCall.LOSS and loss.copy_number == 1
 
 
@@ -371,7 +373,9 @@ def test_primary_cancer_condition_wins_over_a_metastasis(catalogue: Any) -> None
         ("62862-8", {"text": "mismatch repair proficient (all four proteins intact)"}, MsiStatus.STABLE),
     ],
 )
-def test_msi_and_mmr_immunohistochemistry(code: str, answer: dict[str, Any], expected: MsiStatus) -> None:
+def test_msi_and_mmr_immunohistochemistry(
+    code: str, answer: dict[str, Any], expected: MsiStatus, catalogue: Catalogue
+) -> None:
     obs = {
         "resourceType": "Observation",
         "id": "m",
@@ -379,7 +383,7 @@ def test_msi_and_mmr_immunohistochemistry(code: str, answer: dict[str, Any], exp
         "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
         "valueCodeableConcept": answer,
     }
-    (alteration,) = read_context([obs]).alterations
+    (alteration,) = read_context([obs], rules=catalogue.reading).alterations
     assert alteration.msi is expected
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from fhir_resist import Catalogue
 from fhir_resist.domain import Severity
 from fhir_resist.fhir.read import read_context
 from tests.conftest import IG, load_json
@@ -93,8 +94,8 @@ def _row(a: Any) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_ig_example_alterations(name: str) -> None:
-    context = read_context([load_json(IG / name)])
+def test_ig_example_alterations(name: str, catalogue: Catalogue) -> None:
+    context = read_context([load_json(IG / name)], rules=catalogue.reading)
     assert [_row(a) for a in context.alterations] == EXPECTED[name]
     assert not [m for m in context.messages if m.severity is Severity.ERROR]
 

@@ -27,6 +27,7 @@ from fhir_resist.catalogue.schema import (
     TumoursFile,
 )
 from fhir_resist.domain import Coding
+from fhir_resist.reading_rules import ReadingRules
 
 ANY = "ANY"
 _ICDO3_SITE = re.compile(r"^C\d{2}(\.\d)?$")
@@ -65,6 +66,7 @@ class Catalogue:
     # HGNC's complete symbol table (reference/hgnc.tsv), read on first use: most evaluations
     # name only the catalogue's own genes, and the table takes about 0.2 s to read.
     hgnc_table: Path | None = None
+    reading: ReadingRules | None = None  # reading.yaml: how the reader reads text and copy numbers
 
     @property
     def version(self) -> str:
@@ -83,6 +85,7 @@ class Catalogue:
         requirements: Iterable[RequirementRule] = (),
         resistance_genes: Iterable[ResistanceGeneSet] = (),
         hgnc_table: Path | None = None,
+        reading: ReadingRules | None = None,
     ) -> Catalogue:
         rule_list = list(rules)
         gene_by_hgnc, gene_by_name, gene_by_transcript = _gene_indexes(genes)
@@ -110,6 +113,7 @@ class Catalogue:
             _ancestors=MappingProxyType(_ancestors(nodes)),
             resistance_genes=tuple(resistance_genes),
             hgnc_table=hgnc_table,
+            reading=reading,
         )
 
     # ---------------------------------------------------------------- lookups

@@ -23,6 +23,7 @@ from fhir_resist.catalogue.schema import (
     Rule,
     TumoursFile,
 )
+from fhir_resist.catalogue.schema.reading import ReadingFile
 from fhir_resist.catalogue.verified import load_verified, unverified
 from fhir_resist.errors import CatalogueError
 
@@ -56,6 +57,7 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     requirements = _load(root / "requirements.yaml", RequirementsFile, problems)
     exons = _load(root / "exons.yaml", ExonsFile, problems)
     resistance_genes = _load(root / "resistance-genes.yaml", ResistanceGenesFile, problems)
+    reading = _load(root / "reading.yaml", ReadingFile, problems)
     rules: list[tuple[str, Rule]] = []
     for file in sorted((root / "rules").rglob("*.yaml")):
         rule = _load(file, Rule, problems)
@@ -69,6 +71,7 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
         or requirements is None
         or exons is None
         or resistance_genes is None
+        or reading is None
     ):
         raise CatalogueError(problems or [f"{root}: incomplete catalogue"])
     if problems:
@@ -94,6 +97,7 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
         requirements.requirements,
         resistance_genes.resistance_genes,
         hgnc_table=hgnc_table.resolve(),
+        reading=reading.rules(),
     )
     verified = load_verified(root / "reference")
     if verified is None:

@@ -73,7 +73,7 @@ def _assessed(
     resources = gathered.resources
     if service.hook != "patient-view":
         resources.extend(unpack(_drafts(request)))
-    context = read_context(resources, patient=request.context["patientId"])
+    context = read_context(resources, patient=request.context["patientId"], rules=catalogue.reading)
     return assess(context, catalogue, when), gathered.fetched
 
 

@@ -70,7 +70,7 @@ def handle(
     for patient in patients:
         record = _record(client, patient)
         resources = unique([*posted, *record])
-        context = read_context(resources, patient=patient)
+        context = read_context(resources, patient=patient, rules=catalogue.reading)
         assessment = assess(context, catalogue, at or datetime.now(UTC))
         bundle = to_bundle(assessment, strategy=strategy)
         delivery = deliver(client, bundle, scope_of(assessment), outbox)

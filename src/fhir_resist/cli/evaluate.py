@@ -27,6 +27,7 @@ from fhir_resist.fhir.outbox import Outbox
 from fhir_resist.fhir.read import read_context
 from fhir_resist.fhir.write import to_bundle
 from fhir_resist.files import read_files
+from fhir_resist.reading_rules import ReadingRules
 from fhir_resist.render import context_json, summary
 
 
@@ -67,7 +68,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         raise InputError("give FHIR files to evaluate, or --server URL --patient ID", where="evaluate")
     source = ", ".join(args.paths) if args.paths else (args.server or settings.base or "FHIR server")
-    context = _context(resources, _patient_ref(args.patient), args.tumour, source)
+    context = _context(resources, _patient_ref(args.patient), args.tumour, source, catalogue.reading)
     if problems:
         context = replace(context, messages=(*problems, *context.messages))
     assessment = assess(context, catalogue, at)
@@ -94,8 +95,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     resources, problems = _read(args.paths)
-    context = _context(resources, args.patient, None, ", ".join(args.paths))
-    data = context_json(_named(context, catalogue_from(args)), problems)
+    catalogue = catalogue_from(args)  # inspect reads text with the same words evaluate does
+    context = _context(resources, args.patient, None, ", ".join(args.paths), catalogue.reading)
+    data = context_json(_named(context, catalogue), problems)
     if args.json:
         print(json.dumps(data, indent=2))
         return EXIT_INPUT if problems else EXIT_OK
@@ -134,9 +136,13 @@ def _read(paths: Sequence[str]) -> tuple[list[dict[str, Any]], list[Message]]:
 
 
 def _context(
-    resources: list[dict[str, Any]], patient: str | None, tumour: str | None, source: str
+    resources: list[dict[str, Any]],
+    patient: str | None,
+    tumour: str | None,
+    source: str,
+    rules: ReadingRules | None,
 ) -> PatientContext:
-    context = read_context(resources, tumour_override=tumour, patient=patient)
+    context = read_context(resources, tumour_override=tumour, patient=patient, rules=rules)
     if patient is None and len(context.patients) > 1:
         raise InputError(
             f"Patient: the input holds {len(context.patients)} patients ({', '.join(context.patients)}); "

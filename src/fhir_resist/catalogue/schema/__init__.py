@@ -6,8 +6,8 @@ silently ignored field. ``fhir-resist catalogue schema`` exports them as JSON Sc
 Every model is importable from here. Where each is defined: ``vocabulary`` (the base model, ids,
 effects, mechanisms, timings, strategies), ``evidence`` (levels and references), ``patterns``
 (alteration patterns), ``conditions`` (what a countermeasure can require), ``cases``, ``rules``,
-``reference_data`` (catalogue.yaml, genes, drugs, tumours), ``requirements`` and
-``resistance_genes``.
+``reference_data`` (catalogue.yaml, genes, drugs, tumours), ``requirements``,
+``resistance_genes`` and ``reading`` (the words free text is read with, the copy-number cut-offs).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fhir_resist.catalogue.schema.conditions import (
 )
 from fhir_resist.catalogue.schema.evidence import CountermeasureEvidence, Evidence, EvidenceLevel, Reference
 from fhir_resist.catalogue.schema.patterns import AlterationPattern, Requires
+from fhir_resist.catalogue.schema.reading import ReadingFile
 from fhir_resist.catalogue.schema.reference_data import (
     CatalogueMeta,
     Drug,
@@ -90,6 +91,7 @@ __all__ = [
     "Partner",
     "PriorLines",
     "PriorTherapy",
+    "ReadingFile",
     "Reference",
     "Region",
     "RequirementRule",
@@ -122,6 +124,7 @@ def json_schema() -> dict[str, object]:
         "tumours.yaml": TumoursFile,
         "requirements.yaml": RequirementsFile,
         "resistance-genes.yaml": ResistanceGenesFile,
+        "reading.yaml": ReadingFile,
         "rules/<area>/<id>.yaml": Rule,
     }
     return {

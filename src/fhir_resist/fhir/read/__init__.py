@@ -9,6 +9,7 @@ the resource and element, and everything else is still read. Nothing here raises
     components   Observation components and the values read from them
     variants     variant Observations: simple variants, copy-number changes, fusions
     biomarkers   MSI / MMR, TMB, the laboratory's therapeutic implications
+    phrases      free text read with negation and uncertainty, by the catalogue's words
     clinical     therapies, the cancer, specimens, the genomic report
     context      one patient's context: which resources count, each to its reader
 """
@@ -28,6 +29,7 @@ from fhir_resist.fhir.read.collection import (
 from fhir_resist.fhir.read.context import INTERNAL_ERROR, patient_context
 from fhir_resist.fhir.read.elements import JSON, codings, parse_date
 from fhir_resist.fhir.read.links import observation_kinds
+from fhir_resist.reading_rules import ReadingRules
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -42,13 +44,22 @@ __all__ = [
 
 
 def read_context(
-    resources: Iterable[JSON], *, tumour_override: str | None = None, patient: str | None = None
+    resources: Iterable[JSON],
+    *,
+    tumour_override: str | None = None,
+    patient: str | None = None,
+    rules: ReadingRules | None = None,
 ) -> PatientContext:
     """Read resources (Bundles are unpacked) into one patient's context.
 
     With several patients in the input, ``patient`` (``Patient/ID`` or ``ID``) chooses one; without
     it the first in sorted order is used and an error message says so.
+
+    ``rules`` are the catalogue's words and cut-offs (``Catalogue.reading``). Without them only
+    codes are read: an MSI result, therapeutic implication or specimen type given only as text,
+    and a copy number without a gain or loss change type, are said to be not read (a message
+    naming the element), never guessed.
     """
     notes = Notes()
     collected = collect(resources, notes)
-    return patient_context(collected, notes, tumour_override=tumour_override, chosen=patient)
+    return patient_context(collected, notes, tumour_override=tumour_override, chosen=patient, rules=rules)

@@ -3,12 +3,16 @@ burden, and the laboratory's own therapeutic implications."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fhir_resist import terminology
 from fhir_resist.domain import Alteration, Call, Kind, LabImplication, MsiStatus, Severity
 from fhir_resist.fhir.read.collection import Notes
 from fhir_resist.fhir.read.components import components
 from fhir_resist.fhir.read.elements import JSON, code_set, codings, number, obj, text, words
 from fhir_resist.fhir.read.links import Links
+from fhir_resist.fhir.read.phrases import Outcome, read_phrase, said_in
+from fhir_resist.reading_rules import ReadingRules, Terms
 
 _MSI_NAMES = {MsiStatus.HIGH: "MSI-high", MsiStatus.STABLE: "microsatellite stable", MsiStatus.LOW: "MSI-low"}
 _MMR_NAMES = {
@@ -19,17 +23,15 @@ _MMR_NAMES = {
 
 
 def read_msi(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration | None:
-    """MSI by PCR/NGS (81695-9) or mismatch-repair status by immunohistochemistry (62862-8)."""
+    """MSI by PCR/NGS (81695-9) or mismatch-repair status by immunohistochemistry (62862-8).
+
+    The answer code decides; the text (``text`` and the displays) is read only when no code does,
+    with the catalogue's words, and anything but one stated status is not evaluable."""
     value = res.get("valueCodeableConcept")
     by_ihc = terminology.MSI_IHC in code_set(res.get("code"))
-    status = _msi_status(code_set(value), words(value).lower(), by_ihc=by_ihc)
+    where = f"{ref}.valueCodeableConcept"
+    status = _coded_msi(code_set(value)) or _msi_from_text(where, value, links.rules, notes, by_ihc=by_ihc)
     if status is None:
-        notes.add(
-            Severity.WARNING,
-            f"{ref}.valueCodeableConcept",
-            "MSI/MMR result is not MSI-H (LA26203-2), stable (LA14122-8), MSI-L, or an MMR "
-            "deficient/proficient statement; ignored",
-        )
         return None
     label = (_MMR_NAMES if by_ihc else _MSI_NAMES)[status]
     return Alteration(
@@ -37,17 +39,54 @@ def read_msi(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration | No
     )
 
 
-def _msi_status(found: frozenset[str], said: str, *, by_ihc: bool) -> MsiStatus | None:
-    if terminology.MSI_HIGH in found or "msi-h" in said or "high" in said:
+def _coded_msi(found: frozenset[str]) -> MsiStatus | None:
+    if terminology.MSI_HIGH in found and terminology.MSI_STABLE not in found:
         return MsiStatus.HIGH
-    if terminology.MSI_STABLE in found or "stable" in said or "mss" in said:
+    if terminology.MSI_STABLE in found and terminology.MSI_HIGH not in found:
         return MsiStatus.STABLE
-    if "msi-l" in said or "low" in said:
-        return MsiStatus.LOW
-    if by_ihc and any(w in said for w in ("deficien", "dmmr", "loss", "absent")):
-        return MsiStatus.HIGH  # mismatch-repair deficient by IHC
-    if by_ihc and any(w in said for w in ("proficien", "pmmr", "intact", "retained")):
-        return MsiStatus.STABLE
+    return None
+
+
+_MSI_ANSWERS = {"high": MsiStatus.HIGH, "stable": MsiStatus.STABLE, "low": MsiStatus.LOW}
+_MMR_AS_MSI = {"deficient": "high", "proficient": "stable"}  # mismatch-repair deficient: read as MSI-H
+_NO_MSI_CODE = "no MSI-H (LA26203-2) or stable (LA14122-8) code"
+
+
+def _msi_from_text(
+    where: str, value: object, rules: ReadingRules | None, notes: Notes, *, by_ihc: bool
+) -> MsiStatus | None:
+    said = said_in(value)
+    if not said:
+        notes.add(Severity.WARNING, where, f"MSI/MMR result has {_NO_MSI_CODE} and no text; ignored")
+        return None
+    if rules is None:
+        notes.add(
+            Severity.WARNING,
+            where,
+            f"MSI/MMR result '{said}' has {_NO_MSI_CODE}; its text is not read without the "
+            "catalogue's reading rules; ignored",
+        )
+        return None
+    terms = rules.msi
+    if by_ihc:
+        terms += tuple(Terms(_MMR_AS_MSI[t.category], t.phrases) for t in rules.mmr)
+    reading = read_phrase(said, terms, rules.cues)
+    if reading.outcome is Outcome.STATED and reading.category in _MSI_ANSWERS:
+        notes.add(Severity.INFORMATION, where, f"{_NO_MSI_CODE}: read from the text, {reading.explain(said)}")
+        return _MSI_ANSWERS[reading.category]
+    if reading.outcome is Outcome.UNSTATED:
+        notes.add(
+            Severity.WARNING,
+            where,
+            "MSI/MMR result is not MSI-H (LA26203-2), stable (LA14122-8), MSI-L, or an MMR "
+            f"deficient/proficient statement ({reading.explain(said)}); ignored",
+        )
+        return None
+    notes.add(
+        Severity.WARNING,
+        where,
+        f"MSI/MMR result not evaluable: {_NO_MSI_CODE}, and {reading.explain(said)}; no MSI status is used",
+    )
     return None
 
 
@@ -66,26 +105,21 @@ def read_tmb(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration | No
 
 
 def read_implication(ref: str, res: JSON, links: Links, notes: Notes) -> LabImplication | None:
-    """The laboratory's therapeutic implication: the drug assessed and whether it says resistant."""
+    """The laboratory's therapeutic implication: the drug assessed and whether it says resistant.
+
+    An answer code decides; the answers' text is read only when no code does, and a negated,
+    hedged or conflicting text is "other" with a message, never resistant or responsive."""
     comps = components(res)
     answers = [
-        c.get("valueCodeableConcept")
+        (f"{ref}.component:{key}", c.get("valueCodeableConcept"))
         for key in (terminology.THERAPEUTIC_IMPLICATION, terminology.PREDICTED_THERAPEUTIC_IMPLICATION)
         for c in comps.get(key, ())
     ]
-    answers.append(res.get("valueCodeableConcept"))  # STU1 kept the answer in value[x]
-    assertion, said = "other", ""
-    for answer in answers:
-        found, lowered = code_set(answer), words(answer).lower()
-        said = said or words(answer)
-        if found & terminology.RESISTANT_ANSWERS or ("resist" in lowered and "not support" not in lowered):
-            assertion = "resistant"
-        elif found & terminology.RESPONSIVE_ANSWERS or (
-            any(w in lowered for w in ("respons", "sensitiv")) and "not support" not in lowered
-        ):
-            assertion = "responsive"
-        if assertion != "other":
-            break
+    answers.append((f"{ref}.valueCodeableConcept", res.get("valueCodeableConcept")))  # STU1: value[x]
+    said = next((w for _, answer in answers if (w := words(answer))), "")
+    assertion = _coded_assertion(answer for _, answer in answers) or _text_assertion(
+        answers, links.rules, notes
+    )
     drug = next((c.get("valueCodeableConcept") for c in comps.get(terminology.MEDICATION_ASSESSED, ())), None)
     if drug is None and not said:
         notes.add(Severity.INFORMATION, ref, "therapeutic implication names no drug and no implication")
@@ -98,3 +132,49 @@ def read_implication(ref: str, res: JSON, links: Links, notes: Notes) -> LabImpl
         assertion=assertion,
         text=said,
     )
+
+
+def _coded_assertion(answers: Iterable[object]) -> str | None:
+    for answer in answers:
+        found = code_set(answer)
+        if found & terminology.RESISTANT_ANSWERS:
+            return "resistant"
+        if found & terminology.RESPONSIVE_ANSWERS:
+            return "responsive"
+    return None
+
+
+def _text_assertion(answers: list[tuple[str, object]], rules: ReadingRules | None, notes: Notes) -> str:
+    """resistant | responsive when the answers' text states one of them, and nothing else; other."""
+    stated: set[str] = set()
+    for where, answer in answers:
+        said = said_in(answer)
+        if not said:
+            continue
+        if rules is None:
+            notes.add(
+                Severity.INFORMATION,
+                where,
+                f"implication '{said}' has no LOINC answer code; its text is not read without the "
+                "catalogue's reading rules",
+            )
+            continue
+        reading = read_phrase(said, rules.implication, rules.cues)
+        if reading.outcome is Outcome.STATED and reading.category is not None:
+            stated.add(reading.category)
+        elif reading.outcome is not Outcome.UNSTATED:
+            notes.add(
+                Severity.INFORMATION,
+                where,
+                f"implication not evaluable: no LOINC answer code, and {reading.explain(said)}; "
+                "read as neither resistant nor responsive",
+            )
+    if len(stated) == 1:
+        return stated.pop()
+    if stated:
+        notes.add(
+            Severity.INFORMATION,
+            answers[0][0],
+            "implication answers state both resistant and responsive; read as neither",
+        )
+    return "other"

@@ -18,16 +18,16 @@ from fhir_resist.fhir.read.elements import (
     reference,
     string,
     text,
-    words,
 )
 from fhir_resist.fhir.read.links import Links
+from fhir_resist.fhir.read.phrases import Outcome, read_phrase, said_in
+from fhir_resist.reading_rules import ReadingRules
 
 THERAPY_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
 _PROPOSED_INTENTS = frozenset({"proposal", "plan"})
 _PLASMA_TYPES = frozenset({"PLAS", "BLD", "SER"})
-_PLASMA_WORDS = ("plasma", "blood", "ctdna", "cell-free", "cfdna")
 _TISSUE_TYPES = frozenset({"TUMOR", "TISS", "BX", "BIO"})
-_TISSUE_WORDS = ("tumor", "tumour", "tissue", "biopsy")
+_SPECIMEN_TYPES = {"plasma": SpecimenType.PLASMA, "tissue": SpecimenType.TISSUE}
 
 
 def read_therapy(ref: str, res: JSON, links: Links, notes: Notes) -> Therapy | None:
@@ -135,13 +135,12 @@ def read_condition(ref: str, res: JSON, links: Links, notes: Notes) -> Tumour | 
 
 def read_specimen(ref: str, res: JSON, links: Links, notes: Notes) -> Specimen:
     kinds = code_set(res.get("type"))
-    said = words(res.get("type")).lower()
-    if kinds & _PLASMA_TYPES or any(w in said for w in _PLASMA_WORDS):
+    if kinds & _PLASMA_TYPES:
         kind = SpecimenType.PLASMA
-    elif kinds & _TISSUE_TYPES or any(w in said for w in _TISSUE_WORDS):
+    elif kinds & _TISSUE_TYPES:
         kind = SpecimenType.TISSUE
     else:
-        kind = SpecimenType.UNKNOWN
+        kind = _specimen_from_text(f"{ref}.type", res.get("type"), links.rules, notes)
     collection = obj(res, "collection")
     collected = parse_date(collection.get("collectedDateTime")) or parse_date(
         obj(collection, "collectedPeriod").get("start")
@@ -152,6 +151,34 @@ def read_specimen(ref: str, res: JSON, links: Links, notes: Notes) -> Specimen:
         collected=collected or parse_date(res.get("receivedTime")),
         tumour_fraction=links.fractions.get(ref),
     )
+
+
+def _specimen_from_text(
+    where: str, concept: object, rules: ReadingRules | None, notes: Notes
+) -> SpecimenType:
+    """A specimen type with no v2-0487 code that decides: its text, read with the catalogue's words."""
+    said = said_in(concept)
+    if not said:
+        return SpecimenType.UNKNOWN
+    if rules is None:
+        notes.add(
+            Severity.INFORMATION,
+            where,
+            f"specimen type '{said}' has no v2-0487 plasma or tissue code; its text is not read "
+            "without the catalogue's reading rules: type unknown",
+        )
+        return SpecimenType.UNKNOWN
+    reading = read_phrase(said, rules.specimen, rules.cues)
+    if reading.outcome is Outcome.STATED and reading.category in _SPECIMEN_TYPES:
+        return _SPECIMEN_TYPES[reading.category]
+    if reading.outcome is not Outcome.UNSTATED:
+        notes.add(
+            Severity.WARNING,
+            where,
+            f"specimen type not evaluable: no v2-0487 plasma or tissue code, and "
+            f"{reading.explain(said)}; type unknown",
+        )
+    return SpecimenType.UNKNOWN
 
 
 def read_report(ref: str, res: JSON, links: Links, notes: Notes) -> GenomicReport:

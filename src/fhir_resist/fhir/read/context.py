@@ -28,6 +28,7 @@ from fhir_resist.fhir.read.collection import Collected, Notes
 from fhir_resist.fhir.read.elements import JSON, items, profile_is, string
 from fhir_resist.fhir.read.links import Links, link
 from fhir_resist.fhir.read.variants import read_variant
+from fhir_resist.reading_rules import ReadingRules
 
 log = logging.getLogger("fhir_resist.read")
 
@@ -66,9 +67,14 @@ class _Found:
 
 
 def patient_context(
-    collected: Collected, notes: Notes, *, tumour_override: str | None, chosen: str | None
+    collected: Collected,
+    notes: Notes,
+    *,
+    tumour_override: str | None,
+    chosen: str | None,
+    rules: ReadingRules | None = None,
 ) -> PatientContext:
-    links = link(collected, notes)
+    links = link(collected, notes, rules)
     patients = _patients(collected, links)
     patient = _choose(patients, chosen, notes)
     found = _Found()

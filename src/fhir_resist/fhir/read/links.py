@@ -25,6 +25,7 @@ from fhir_resist.fhir.read.elements import (
     text,
     unit_of,
 )
+from fhir_resist.reading_rules import ReadingRules
 
 _TUMOUR_FRACTION = re.compile(r"tumou?r (cell )?(fraction|content|purity)|ctdna (tumou?r )?fraction", re.I)
 
@@ -50,6 +51,7 @@ class Links:
     fractions: Mapping[str, float]  # specimen -> reported tumour fraction
     superseded: Mapping[str, str]  # resource -> the version that replaced it
     subjects: Mapping[str, str]  # resource -> the subject (or patient) it is about
+    rules: ReadingRules | None = None  # the words and cut-offs to read with; None: codes only
 
     def finding_fields(self, ref: str, res: JSON) -> dict[str, Any]:
         """The fields every finding has: its source, specimen, report and date."""
@@ -83,7 +85,7 @@ def observation_kinds(res: JSON) -> frozenset[str]:
     return frozenset(kinds)
 
 
-def link(collected: Collected, notes: Notes) -> Links:
+def link(collected: Collected, notes: Notes, rules: ReadingRules | None = None) -> Links:
     kinds: dict[str, frozenset[str]] = {}
     report_of: dict[str, str] = {}
     consequences: dict[str, list[JSON]] = {}
@@ -110,7 +112,9 @@ def link(collected: Collected, notes: Notes) -> Links:
                 fraction = _tumour_fraction(ref, res, collected, notes)
                 if fraction is not None:
                     fractions[fraction[0]] = fraction[1]
-    return Links(collected, kinds, report_of, consequences, fractions, _superseded(collected), subjects)
+    return Links(
+        collected, kinds, report_of, consequences, fractions, _superseded(collected), subjects, rules
+    )
 
 
 def _tumour_fraction(ref: str, res: JSON, collected: Collected, notes: Notes) -> tuple[str, float] | None:

@@ -24,12 +24,16 @@ from fhir_resist.fhir.read.components import (
 )
 from fhir_resist.fhir.read.elements import JSON, code_set, number, unit_of
 from fhir_resist.fhir.read.links import Links
+from fhir_resist.reading_rules import CopyNumberCutoffs
 
 T = TypeVar("T")
 
 _HGVS_SLOTS = ((terminology.P_HGVS, "p."), (terminology.C_HGVS, "c."), (terminology.G_HGVS, "g."))
 _REARRANGEMENTS = frozenset(
     {terminology.SO_GENE_FUSION, terminology.SO_TRANSLOCATION, terminology.SO_COMPLEX_REARRANGEMENT}
+)
+_COPY_NUMBER_TYPES = frozenset(
+    {terminology.SO_COPY_NUMBER_VARIATION, terminology.SO_DELETION, terminology.SO_DUPLICATION}
 )
 _VAF_WHERE = "component:sample-allelic-frequency"
 
@@ -67,7 +71,15 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
         return _fusion(ref, genes, fused, common, notes)
 
     copy_number = quantity(comps.get(terminology.COPY_NUMBER, ()))
-    cnv = _cnv_call(frozenset(change_types), copy_number)
+    cutoffs = links.rules.copy_number if links.rules is not None else None
+    cnv = _cnv_call(frozenset(change_types), copy_number, cutoffs)
+    if cnv is None and cutoffs is None and copy_number is not None and _COPY_NUMBER_TYPES & set(change_types):
+        notes.add(
+            Severity.WARNING,
+            f"{ref}.component:copy-number",
+            f"copy number {copy_number:g} without a gain or loss change type is not classed without "
+            "the catalogue's copy-number cut-offs",
+        )
     if cnv is not None:
         return _copy_number_change(ref, symbol, cnv, copy_number, common, notes)
     return _simple_variant(ref, comps, change_types, links, notes, common)
@@ -294,8 +306,12 @@ def _vaf(ref: str, comps: Components, notes: Notes) -> float | None:
     return None
 
 
-def _cnv_call(change_types: frozenset[str], copy_number: float | None) -> CnvCall | None:
-    """Copy-number direction from the DNA change type and copy number.
+def _cnv_call(
+    change_types: frozenset[str], copy_number: float | None, cutoffs: CopyNumberCutoffs | None
+) -> CnvCall | None:
+    """Copy-number direction from the DNA change type and copy number, by the catalogue's
+    cut-offs (``catalogue/reading.yaml``); without them only the change type is read (a loss is
+    then a loss, never a deletion of every copy).
 
     Gains stay gains here: whether a gain is an amplification is the catalogue's threshold
     (parameter ``amplification-min-copies``), applied by the engine.
@@ -304,15 +320,16 @@ def _cnv_call(change_types: frozenset[str], copy_number: float | None) -> CnvCal
         change_types |= {terminology.SO_COPY_NUMBER_VARIATION}
     if terminology.SO_COPY_NUMBER_GAIN in change_types:
         return CnvCall.GAIN
+    deleted = cutoffs is not None and copy_number is not None and copy_number < cutoffs.deletion_below
     if terminology.SO_COPY_NUMBER_LOSS in change_types:
-        return CnvCall.DELETION if copy_number is not None and copy_number < 0.5 else CnvCall.LOSS
-    if terminology.SO_COPY_NUMBER_VARIATION not in change_types or copy_number is None:
+        return CnvCall.DELETION if deleted else CnvCall.LOSS
+    if terminology.SO_COPY_NUMBER_VARIATION not in change_types or copy_number is None or cutoffs is None:
         return None
-    if copy_number > 2:
+    if copy_number > cutoffs.gain_above:
         return CnvCall.GAIN
-    if copy_number < 0.5:
+    if deleted:
         return CnvCall.DELETION
-    if copy_number < 2:
+    if copy_number < cutoffs.loss_below:
         return CnvCall.LOSS
     return None
 
