@@ -163,6 +163,41 @@ class Specimen:
 
 
 @dataclass(frozen=True, slots=True)
+class GeneScope:
+    """What one report says it studied in one gene: the whole gene, or some exons or codons.
+
+    Nothing here is assumed: a gene named with no region is ``whole_gene`` only when the source
+    says the region studied is the gene (GenomicStudyAnalysis regions, a RegionStudied
+    Observation with no ranges); ranges that cannot be placed on exons leave it all empty and say
+    so in ``unreadable``.
+    """
+
+    source: str  # the resource that says so (a RegionStudied Observation, a GenomicStudyAnalysis)
+    gene: str | None  # symbol as reported (upper case); resolved by the engine
+    hgnc_id: str | None = None
+    whole_gene: bool = False
+    exons: tuple[int, ...] = ()
+    codons: tuple[int, ...] = ()
+    kinds: tuple[Kind, ...] = ()  # the kinds of change assessed; empty when not stated
+    unreadable: str | None = None  # a scope stated in a form not read here, and why
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What one genomic report says it studied. ``stated`` is False when it says nothing about
+    its scope: its negatives then count only for what each names itself (unknown, not everything)."""
+
+    genes: tuple[GeneScope, ...] = ()
+    kinds: tuple[Kind, ...] = ()  # change kinds assessed by the study as a whole (GenomicStudyAnalysis)
+    unreadable: tuple[str, ...] = ()  # scope stated in a form not read here (BED files, coordinates)
+    uncallable: tuple[str, ...] = ()  # uncallable regions stated (as the report names them)
+
+    @property
+    def stated(self) -> bool:
+        return bool(self.genes or self.kinds or self.unreadable or self.uncallable)
+
+
+@dataclass(frozen=True, slots=True)
 class GenomicReport:
     source: str
     status: str
@@ -170,6 +205,7 @@ class GenomicReport:
     effective: date | None = None
     specimens: tuple[str, ...] = ()
     results: tuple[str, ...] = ()
+    coverage: Coverage = field(default_factory=Coverage)  # what the report says it studied
 
 
 @dataclass(frozen=True, slots=True)

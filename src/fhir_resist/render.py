@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.domain import Alteration, Message, PatientContext
+from fhir_resist.domain import Alteration, Coverage, GeneScope, Message, PatientContext
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Issue, Recommendation, UncertainIssue
 from fhir_resist.engine.regimens import Regimen
@@ -228,7 +228,12 @@ def context_json(context: PatientContext, problems: Iterable[Message] = ()) -> d
             for s in context.specimens
         ],
         "reports": [
-            {"source": r.source, "status": r.status, "issued": r.issued.isoformat() if r.issued else None}
+            {
+                "source": r.source,
+                "status": r.status,
+                "issued": r.issued.isoformat() if r.issued else None,
+                "coverage": coverage_json(r.coverage),
+            }
             for r in context.reports
         ],
         "lab_implications": [
@@ -246,6 +251,52 @@ def context_json(context: PatientContext, problems: Iterable[Message] = ()) -> d
             for m in (*problems, *context.messages)
         ],
     }
+
+
+def coverage_json(coverage: Coverage) -> dict[str, Any]:
+    """What a report says it studied; ``stated`` False: it says nothing (scope unknown)."""
+    return {
+        "stated": coverage.stated,
+        "genes": [
+            {
+                "gene": g.gene,
+                "hgnc_id": g.hgnc_id,
+                "scope": scope_label(g),
+                "exons": list(g.exons),
+                "codons": list(g.codons),
+                "kinds": [k.value for k in g.kinds],
+                "source": g.source,
+            }
+            for g in coverage.genes
+        ],
+        "kinds": [k.value for k in coverage.kinds],
+        "unreadable": list(coverage.unreadable),
+        "uncallable": list(coverage.uncallable),
+    }
+
+
+def coverage_text(coverage: dict[str, Any]) -> str:
+    """One line for ``inspect``: what the report covered (from :func:`coverage_json`)."""
+    if not coverage["stated"]:
+        return "covered: not stated (its negatives count only for the variants they name)"
+    parts = [f"{g['gene'] or g['hgnc_id'] or '?'} {g['scope']}" for g in coverage["genes"]]
+    if coverage["kinds"]:
+        parts.append(f"change kinds assessed: {', '.join(coverage['kinds'])}")
+    parts += [f"not read: {u}" for u in coverage["unreadable"]]
+    parts += [f"uncallable: {u}" for u in coverage["uncallable"]]
+    return "covered: " + "; ".join(parts)
+
+
+def scope_label(scope: GeneScope) -> str:
+    """``whole gene``, ``exons 2, 3``, ``codons 12, 13``, or why the scope is unknown."""
+    if scope.whole_gene:
+        return "whole gene"
+    parts = []
+    if scope.exons:
+        parts.append(f"exon{'s' if len(scope.exons) > 1 else ''} {', '.join(map(str, scope.exons))}")
+    if scope.codons:
+        parts.append(f"codon{'s' if len(scope.codons) > 1 else ''} {', '.join(map(str, scope.codons))}")
+    return "; ".join(parts) or f"unknown ({scope.unreadable or 'not stated'})"
 
 
 def _alteration(a: Alteration) -> dict[str, Any]:

@@ -87,6 +87,24 @@ GENE_FUSION: Final = "95123-6"
 MOLECULAR_CONSEQUENCE: Final = "molecular-consequence"  # tbd-codes-cs (STU2 component)
 CONCLUSION_STRING: Final = "conclusion-string"  # tbd-codes-cs
 
+# What a report studied: STU2 / mCODE RegionStudied (Observation.code 53041-0 "DNA region of
+# interest panel") and its components; STU3 GenomicStudy / GenomicStudyAnalysis (Procedure).
+REGION_STUDIED: Final = "53041-0"
+RANGES_EXAMINED: Final = "51959-5"  # Range(s) of DNA sequence examined (valueRange, coordinates)
+REGION_DESCRIPTION: Final = "81293-3"  # Description of ranges of DNA sequences examined (string)
+UNCALLABLE_REGIONS: Final = "uncallable-regions"  # tbd-codes-cs (STU2 RegionStudied component)
+_GR_SD: Final = "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition"
+EXT_GENOMIC_STUDY_REFERENCE: Final = f"{_GR_SD}/genomic-study-reference"  # report -> study
+EXT_GENOMIC_STUDY_ANALYSIS: Final = f"{_GR_SD}/genomic-study-analysis-ext"  # study -> analysis
+EXT_ANALYSIS_REGIONS: Final = f"{_GR_SD}/genomic-study-analysis-regions"  # studied / called / uncalled
+EXT_ANALYSIS_CHANGE_TYPE: Final = f"{_GR_SD}/genomic-study-analysis-change-type"  # SO codes assessed
+SO_SNV: Final = "SO:0001483"
+SO_MNV: Final = "SO:0002007"
+SO_DELINS: Final = "SO:1000032"
+SO_INSERTION: Final = "SO:0000667"
+SO_SUBSTITUTION: Final = "SO:1000002"
+SO_TRANSCRIPT_FUSION: Final = "SO:0001886"
+
 # TherapeuticImplication (tbd-codes-cs; STU2 used predicted-therapeutic-implication)
 THERAPEUTIC_IMPLICATION: Final = "therapeutic-implication"
 PREDICTED_THERAPEUTIC_IMPLICATION: Final = "predicted-therapeutic-implication"

@@ -28,7 +28,7 @@ from fhir_resist.fhir.read import read_context
 from fhir_resist.fhir.write import to_bundle
 from fhir_resist.files import read_files
 from fhir_resist.reading_rules import ReadingRules
-from fhir_resist.render import context_json, summary
+from fhir_resist.render import context_json, coverage_text, summary
 
 
 def add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -108,6 +108,8 @@ def _inspect(args: argparse.Namespace) -> int:
         print(f"  therapy  {therapy['label']:40} {therapy['source']} ({therapy['status']})")
     for tumour in data["tumours"]:
         print(f"  tumour   {tumour['label']:40} {tumour['source']}")
+    for report in data["reports"]:
+        print(f"  report   {report['source']}: {coverage_text(report['coverage'])}")
     for message in data["messages"]:
         print(f"  {message['severity']:8} {message['where']}: {message['text']}")
     return EXIT_INPUT if problems else EXIT_OK

@@ -55,7 +55,13 @@ def assess(context: PatientContext, catalogue: Catalogue, at: datetime) -> Asses
     needs = _unique_needs(
         (
             *data_requirements(
-                catalogue, patient.tumour, patient.alterations, patient.current, findings, acquired
+                catalogue,
+                patient.tumour,
+                patient.alterations,
+                patient.current,
+                findings,
+                acquired,
+                context.reports,
             ),
             *rechallenge.requirements,
             *(need for rec in proposed for need in rec.needs),

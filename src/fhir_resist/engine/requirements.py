@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import AlterationPattern, Effect, EvidenceLevel, Rule
-from fhir_resist.domain import Alteration, Call, Therapy
+from fhir_resist.catalogue.schema import AlterationPattern, Effect, EvidenceLevel, Rule, TestedPattern
+from fhir_resist.domain import Alteration, Call, GenomicReport, Therapy
+from fhir_resist.engine.coverage import covered, missing_regions, stated_for
 from fhir_resist.engine.match import fits
 from fhir_resist.engine.model import DataRequirement, Finding
 
@@ -34,8 +35,10 @@ def data_requirements(
     therapies: tuple[tuple[Therapy, tuple[str, ...]], ...],
     findings: tuple[Finding, ...] = (),
     acquired_on: frozenset[str] = frozenset(),
+    reports: tuple[GenomicReport, ...] = (),
 ) -> tuple[DataRequirement, ...]:
-    """Tests that would change the answer; ``acquired_on``: drugs the patient acquired resistance to."""
+    """Tests that would change the answer; ``acquired_on``: drugs the patient acquired resistance to;
+    ``reports``: what each report says it studied (a negative counts only for that)."""
     needs = [*_unreadable_variants(catalogue, alterations), *_unconfirmed_negatives(findings)]
     if tumour is None:
         needs.append(
@@ -48,7 +51,7 @@ def data_requirements(
         return tuple(needs)
     taking = {drug for _, drugs in therapies for drug in drugs}
     needs += _expression_needs(catalogue, tumour, alterations, taking)
-    needs += _catalogue_needs(catalogue, tumour, alterations, taking, acquired_on)
+    needs += _catalogue_needs(catalogue, tumour, alterations, taking, acquired_on, reports)
     return tuple(needs)
 
 
@@ -97,8 +100,10 @@ def _catalogue_needs(
     alterations: tuple[Alteration, ...],
     taking: set[str],
     acquired_on: frozenset[str],
+    reports: tuple[GenomicReport, ...],
 ) -> list[DataRequirement]:
-    """The catalogue's requirements (requirements.yaml) that apply and have no result in the input."""
+    """The catalogue's requirements (requirements.yaml) that apply and have no result in the input,
+    or whose negatives do not cover the exons / codons the requirement names."""
     needs = []
     for requirement in catalogue.requirements:
         if not catalogue.tumour_in_scope(tumour, requirement.tumours):
@@ -113,16 +118,42 @@ def _catalogue_needs(
             t.gene or t.kind.upper()
             for t in requirement.tested
             if not any(a.kind == t.kind and (t.gene is None or a.gene == t.gene) for a in alterations)
+            and not (t.kind == "variant" and t.gene and stated_for(t.gene, reports, catalogue))
         ]
-        if missing:
-            needs.append(
-                DataRequirement(
-                    requirement.id,
-                    requirement.title,
-                    f"no result for {', '.join(missing)} in the input",
-                )
-            )
+        reasons = [f"no result for {', '.join(missing)} in the input"] if missing else []
+        reasons += _uncovered(requirement.tested, missing, alterations, reports, catalogue)
+        if reasons:
+            needs.append(DataRequirement(requirement.id, requirement.title, "; ".join(reasons)))
     return needs
+
+
+def _uncovered(
+    tested: tuple[TestedPattern, ...],
+    missing: list[str],
+    alterations: tuple[Alteration, ...],
+    reports: tuple[GenomicReport, ...],
+    catalogue: Catalogue,
+) -> list[str]:
+    """Why the negatives of genes that were tested do not cover the regions the requirement names:
+    ``KRAS exons 3 and 4, NRAS exons 2-4 not covered``. A present variant in the gene answers it."""
+    lost: list[str] = []
+    unscoped: list[str] = []
+    for t in tested:
+        if t.gene is None or not (t.exons or t.codons) or t.gene in missing:
+            continue
+        if any(a.call is Call.PRESENT and a.kind == "variant" and a.gene == t.gene for a in alterations):
+            continue
+        found = covered(t.gene, alterations, reports, catalogue)
+        gap = missing_regions(t.gene, t.exons, t.codons, found, catalogue)
+        if gap is not None:
+            lost.append(gap)
+            unscoped += found.unscoped
+    if not lost:
+        return []
+    out = f"{', '.join(lost)} not covered by the negative results"
+    if unscoped:
+        out += f" (no region studied is stated for {', '.join(sorted(set(unscoped)))})"
+    return [out]
 
 
 def expression_rules(catalogue: Catalogue) -> tuple[Rule, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from fhir_resist.catalogue.schema.evidence import CountermeasureEvidence
 from fhir_resist.catalogue.schema.rules import TherapyScope
@@ -12,8 +12,19 @@ from fhir_resist.catalogue.schema.vocabulary import Id, Model, Text
 
 
 class TestedPattern(Model):
+    """A gene or biomarker that must have been tested; for variants, optionally the exons and
+    codons the test must have covered (a negative covering less is not a negative)."""
+
     kind: Literal["variant", "cnv", "fusion", "msi", "tmb", "expression"]
     gene: str | None = None
+    exons: tuple[int, ...] = ()  # exon numbers of the gene's MANE Select transcript
+    codons: tuple[int, ...] = ()  # protein positions
+
+    @model_validator(mode="after")
+    def _regions_need_a_variant_gene(self) -> TestedPattern:
+        if (self.exons or self.codons) and (self.kind != "variant" or not self.gene):
+            raise ValueError("exons/codons apply to variant patterns with a gene only")
+        return self
 
 
 class RequirementRule(Model):

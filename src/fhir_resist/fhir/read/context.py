@@ -4,10 +4,11 @@ each resource handed to the reader for its kind."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fhir_resist.domain import (
     Alteration,
+    Call,
     GenomicReport,
     LabImplication,
     PatientContext,
@@ -25,6 +26,7 @@ from fhir_resist.fhir.read.clinical import (
     read_therapy,
 )
 from fhir_resist.fhir.read.collection import Collected, Notes
+from fhir_resist.fhir.read.coverage import report_coverage
 from fhir_resist.fhir.read.elements import JSON, items, profile_is, string
 from fhir_resist.fhir.read.links import Links, link
 from fhir_resist.fhir.read.variants import read_variant
@@ -64,6 +66,7 @@ class _Found:
     reports: list[GenomicReport] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     lab_implications: list[LabImplication] = field(default_factory=list)
+    regions: list[tuple[str, JSON]] = field(default_factory=list)  # RegionStudied Observations
 
 
 def patient_context(
@@ -86,19 +89,53 @@ def patient_context(
             continue
         if _counts(ref, res, patient, links, notes):
             _read_guarded(ref, res, links, notes, found)
+    reports = _with_coverage(found, links, notes)
     return PatientContext(
         patient=patient,
         alterations=tuple(found.alterations),
         therapies=tuple(found.therapies),
         tumours=tuple(found.tumours),
         specimens=tuple(found.specimens),
-        reports=tuple(found.reports),
+        reports=reports,
         messages=tuple(notes.messages),
         tumour_override=tumour_override,
         patients=patients,
         inputs=tuple(found.inputs),
         lab_implications=tuple(found.lab_implications),
     )
+
+
+def _with_coverage(found: _Found, links: Links, notes: Notes) -> tuple[GenomicReport, ...]:
+    """Each report with what it says it studied; a report whose negatives have no stated scope is
+    named once (its negatives then count only for the variants they name themselves)."""
+    by_report: dict[str, list[tuple[str, JSON]]] = {}
+    for ref, res in found.regions:
+        owner = links.report_of.get(ref)
+        if owner is None:
+            notes.add(
+                Severity.WARNING,
+                ref,
+                "region studied that belongs to no DiagnosticReport in the input: it gives no scope "
+                "to any result",
+            )
+        else:
+            by_report.setdefault(owner, []).append((ref, res))
+    out = []
+    for report in found.reports:
+        res = links.collected.resources.get(report.source) or {}
+        regions = by_report.get(report.source, [])
+        coverage = report_coverage(report.source, res, regions, links.collected, notes)
+        negatives = [a for a in found.alterations if a.report == report.source and a.call is Call.ABSENT]
+        if negatives and not coverage.stated:
+            notes.add(
+                Severity.INFORMATION,
+                report.source,
+                "the report does not state what it studied (no RegionStudied Observation or GenomicStudy): "
+                f"its {len(negatives)} negative result(s) count only for the variants they name, not for "
+                "whole genes or exons",
+            )
+        out.append(replace(report, coverage=coverage))
+    return tuple(out)
 
 
 def _read_guarded(ref: str, res: JSON, links: Links, notes: Notes, found: _Found) -> None:
@@ -144,6 +181,10 @@ def _read(ref: str, res: JSON, links: Links, notes: Notes, found: _Found) -> Non
 
 def _read_observation(ref: str, res: JSON, links: Links, notes: Notes, found: _Found) -> None:
     kinds = links.kinds.get(ref, frozenset())
+    if "region-studied" in kinds:
+        found.regions.append((ref, res))  # read with its report (fhir/read/coverage.py)
+        found.inputs.append(ref)
+        return
     if "implication" in kinds:
         implication = read_implication(ref, res, links, notes)
         if implication is not None:

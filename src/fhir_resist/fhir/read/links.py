@@ -38,6 +38,7 @@ _KIND_CODES = {
     terminology.MOLECULAR_CONSEQUENCE: "consequence",
     terminology.THERAPEUTIC_IMPLICATION: "implication",
     terminology.PREDICTED_THERAPEUTIC_IMPLICATION: "implication",
+    terminology.REGION_STUDIED: "region-studied",
 }
 _DRUG_EFFICACY = "51961-1"  # LOINC: genetic variation's effect on drug efficacy (older reports' implications)
 
@@ -70,7 +71,7 @@ class Links:
 
 def observation_kinds(res: JSON) -> frozenset[str]:
     """What an Observation's code says it is: variant, msi, msi-ihc, tmb, consequence,
-    implication, tumour-fraction, and coded when it has any coding."""
+    implication, region-studied, tumour-fraction, and coded when it has any coding."""
     concept = res.get("code")
     found = codes_of(concept)
     kinds = {_KIND_CODES[code] for code in found if code in _KIND_CODES}
