@@ -24,7 +24,8 @@ from fhir_resist.catalogue.schema import (
     Timing,
     TumourCondition,
 )
-from fhir_resist.domain import Alteration, Call, Kind
+from fhir_resist.domain import Alteration, Call, GenomicReport, Kind
+from fhir_resist.engine.coverage import covering_negative, stated_for
 from fhir_resist.engine.match import fits
 from fhir_resist.engine.model import DataRequirement, TimingCall
 from fhir_resist.engine.regimens import Regimen
@@ -80,6 +81,7 @@ class Facts:
     present: tuple[Alteration, ...]
     absent: tuple[Alteration, ...]
     regimens: tuple[Regimen, ...]
+    reports: tuple[GenomicReport, ...] = ()  # what each report studied: how wide a negative is
 
 
 def judge(criterion: Criterion, facts: Facts, timing: TimingCall | None) -> Verdict:
@@ -156,16 +158,33 @@ def _biomarker(criterion: Biomarker, facts: Facts) -> Verdict:
     if found is not None:
         text = f"{label} present ({found.source})"
         return Verdict(Outcome.MET if criterion.state == "present" else Outcome.NOT_MET, text)
-    negative = next((a for a in facts.absent if _tested_absent(pattern, a, facts)), None)
-    if negative is None and pattern.kind == "msi":
-        # An MSI result of another status is a negative for this one (MSS rules out MSI-high).
-        negative = next((a for a in facts.present if a.kind is Kind.MSI and a.msi != pattern.msi), None)
+    negative = _negative(pattern, facts)
     if negative is not None:
-        text = f"{label} tested and absent ({negative.source})"
+        text = f"{label} tested and absent ({negative})"
         return Verdict(Outcome.MET if criterion.state == "absent" else Outcome.NOT_MET, text)
-    need = DataRequirement(CONDITION_BIOMARKER, f"{label} status", f"{label} not reported in the input")
     wanted = "present" if criterion.state == "present" else "absent"
+    if any(a.gene == pattern.gene for a in facts.absent) or _stated(pattern, facts):
+        reason = f"{label}: the negative results in the input do not cover it all"
+        need = DataRequirement(CONDITION_BIOMARKER, f"{label} status", reason)
+        return Verdict(Outcome.UNKNOWN, f"{label} {wanted} (negatives do not cover it)", need)
+    need = DataRequirement(CONDITION_BIOMARKER, f"{label} status", f"{label} not reported in the input")
     return Verdict(Outcome.UNKNOWN, f"{label} {wanted} (not reported)", need)
+
+
+def _stated(pattern: AlterationPattern, facts: Facts) -> bool:
+    return pattern.gene is not None and stated_for(pattern.gene, facts.reports, facts.catalogue)
+
+
+def _negative(pattern: AlterationPattern, facts: Facts) -> str | None:
+    """The result showing the pattern absent. A variant pattern needs its whole region covered
+    (engine/coverage.py): an Absent result for one codon is no negative for the others."""
+    if pattern.kind == "variant":
+        return covering_negative(pattern, facts.present + facts.absent, facts.reports, facts.catalogue)
+    found = next((a for a in facts.absent if _tested_absent(pattern, a, facts)), None)
+    if found is None and pattern.kind == "msi":
+        # An MSI result of another status is a negative for this one (MSS rules out MSI-high).
+        found = next((a for a in facts.present if a.kind is Kind.MSI and a.msi != pattern.msi), None)
+    return found.source if found is not None else None
 
 
 def _tested_absent(pattern: AlterationPattern, alt: Alteration, facts: Facts) -> bool:
@@ -188,9 +207,19 @@ def pattern_label(pattern: AlterationPattern) -> str:
             if pattern.kind == "fusion"
             else ""
         )
+        or _region(pattern)
         or "variant"
     )
     return f"{pattern.gene} {detail}"
+
+
+def _region(pattern: AlterationPattern) -> str:
+    """``codons 12, 13, 61`` or ``exons 2-4``: the region a variant pattern names."""
+    if pattern.codons:
+        return f"codon{'s' if len(pattern.codons) > 1 else ''} {', '.join(map(str, pattern.codons))}"
+    if pattern.exons:
+        return f"exon{'s' if len(pattern.exons) > 1 else ''} {', '.join(map(str, pattern.exons))}"
+    return ""
 
 
 def _tumour(criterion: TumourCondition, facts: Facts) -> Verdict:

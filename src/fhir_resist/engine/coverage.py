@@ -7,8 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fhir_resist.catalogue.index import Catalogue
+from fhir_resist.catalogue.schema import AlterationPattern
 from fhir_resist.domain import Alteration, Call, GeneScope, GenomicReport, Kind
 from fhir_resist.engine.match import exon_of
+from fhir_resist.errors import HgvsError
+from fhir_resist.hgvs import parse_protein
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,7 @@ def covered(
 
     Counted: each report's stated scope for the gene when the report has no present variant in it
     (a RegionStudied / GenomicStudyAnalysis region with nothing found is a negative), and the codon
-    each Absent variant names itself (p. or c. change).
+    (p. or c. change) or exon each Absent variant names itself.
     """
     whole, exons, codons = False, set[int](), set[int]()
     present_in = {a.report for a in alterations if a.call is Call.PRESENT and a.gene == gene}
@@ -59,6 +62,8 @@ def covered(
             continue
         if alt.codon is not None:
             codons.add(alt.codon)
+        elif alt.exon is not None:
+            exons.add(alt.exon)  # an Absent result for a whole exon (e.g. "KIT exon 11: no variant")
         elif alt.report not in scoped_reports:
             unscoped.append(alt.source)
     return Covered(whole, frozenset(exons), frozenset(codons), tuple(unscoped))
@@ -97,3 +102,36 @@ def _numbers(values: list[int]) -> str:
     if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
         return f"{values[0]}-{values[-1]}"
     return ", ".join(map(str, values[:-1])) + (" and " if len(values) > 1 else "") + str(values[-1])
+
+
+def covering_negative(
+    pattern: AlterationPattern,
+    alterations: tuple[Alteration, ...],
+    reports: tuple[GenomicReport, ...],
+    catalogue: Catalogue,
+) -> str | None:
+    """The result (a report or an Absent Observation) that shows a variant pattern's whole region
+    free of variants, or None. The region is the pattern's codons, exons or protein changes'
+    codons; a pattern naming only its gene needs the whole gene. An Absent result counts only for
+    the codon it names, and a report only for the scope it states."""
+    gene = pattern.gene
+    if gene is None:
+        return None
+    found = covered(gene, alterations, reports, catalogue)
+    codons = (*pattern.codons, *(c for p in pattern.proteins if (c := _protein_codon(p)) is not None))
+    if not codons and not pattern.exons:
+        shown = found.whole_gene
+    else:
+        shown = missing_regions(gene, pattern.exons, codons, found, catalogue) is None
+    if not shown:
+        return None
+    negatives = [a.source for a in alterations if a.call is Call.ABSENT and a.gene == gene]
+    scoped = [r.source for r in reports if any(_scope_of(s, gene, catalogue) for s in r.coverage.genes)]
+    return next(iter(negatives + scoped), None)
+
+
+def _protein_codon(protein: str) -> int | None:
+    try:
+        return parse_protein(f"p.{protein}").start
+    except HgvsError:
+        return None
