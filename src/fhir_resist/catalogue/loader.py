@@ -77,14 +77,7 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     problems += _exon_problems(genes, exons)
-    genes = GenesFile(
-        genes={
-            symbol: gene.model_copy(update={"exons": exons.exons[symbol].exons})
-            if symbol in exons.exons
-            else gene
-            for symbol, gene in genes.genes.items()
-        }
-    )
+    genes = _with_exons(genes, exons)
     hgnc_table = root / "reference" / HGNC_TABLE
     if not hgnc_table.is_file():
         problems.append(f"{root}/reference/{HGNC_TABLE}: HGNC's symbol table is missing")
@@ -108,6 +101,18 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     return catalogue
+
+
+def _with_exons(genes: GenesFile, exons: ExonsFile) -> GenesFile:
+    """The genes with their exon maps (exons.yaml) attached."""
+    return GenesFile(
+        genes={
+            symbol: gene.model_copy(update={"exons": exons.exons[symbol].exons})
+            if symbol in exons.exons
+            else gene
+            for symbol, gene in genes.genes.items()
+        }
+    )
 
 
 def _exon_problems(genes: GenesFile, exons: ExonsFile) -> list[str]:

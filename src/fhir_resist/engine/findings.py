@@ -7,8 +7,9 @@ from dataclasses import replace
 from datetime import date
 
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Rule
-from fhir_resist.domain import Alteration, Call, Kind, Message, PatientContext, Severity
+from fhir_resist.catalogue.schema import AlterationPattern, Effect, EvidenceLevel, Rule
+from fhir_resist.domain import Alteration, Call, GenomicReport, Kind, Message, PatientContext, Severity
+from fhir_resist.engine.coverage import covering_negative
 from fhir_resist.engine.longitudinal import ADEQUATE_TUMOUR_FRACTION, history, sample_date
 from fhir_resist.engine.match import fits, locus_key
 from fhir_resist.engine.model import Finding
@@ -35,7 +36,9 @@ def findings_for(
             if not any(fits(p, alt, alt.gene, catalogue.genes.get(alt.gene or "")) for p in rule.alterations):
                 continue
             if rule.id not in applicable:
-                applicable[rule.id] = _applicability(rule, present, absent, tumour, catalogue)
+                applicable[rule.id] = _applicability(
+                    rule, present, absent, tumour, catalogue, context.reports
+                )
             if applicable[rule.id] is not None:
                 rules[rule.id] = rule
                 matched.setdefault((rule.id, locus_key(alt)), []).append(alt)
@@ -59,10 +62,15 @@ def findings_for(
 
 
 def _applicability(
-    rule: Rule, present: list[Alteration], absent: list[Alteration], tumour: str | None, catalogue: Catalogue
+    rule: Rule,
+    present: list[Alteration],
+    absent: list[Alteration],
+    tumour: str | None,
+    catalogue: Catalogue,
+    reports: tuple[GenomicReport, ...] = (),
 ) -> tuple[tuple[Alteration, ...], bool] | None:
     """(co-condition alterations, tumour in the evidence's scope), or None when the rule cannot apply."""
-    partners = _co_conditions(rule, present, absent, catalogue)
+    partners = _co_conditions(rule, present, absent, catalogue, reports)
     if partners is None:
         return None
     if tumour is None:
@@ -74,7 +82,11 @@ def _applicability(
 
 
 def _co_conditions(
-    rule: Rule, present: list[Alteration], absent: list[Alteration], catalogue: Catalogue
+    rule: Rule,
+    present: list[Alteration],
+    absent: list[Alteration],
+    catalogue: Catalogue,
+    reports: tuple[GenomicReport, ...] = (),
 ) -> tuple[Alteration, ...] | None:
     partners: list[Alteration] = []
     for pattern in rule.requires.all_of:
@@ -99,13 +111,24 @@ def _co_conditions(
         if any(fits(pattern, a, a.gene, catalogue.genes.get(a.gene or "")) for a in present):
             return None
     for pattern in rule.requires.wild_type_tested:
-        as_present = [replace(a, call=Call.PRESENT) for a in absent]
-        hit = next(
-            (a for a in as_present if fits(pattern, a, a.gene, catalogue.genes.get(a.gene or ""))), None
-        )
-        if hit is None:
+        if not _tested_wild_type(pattern, present, absent, catalogue, reports):
             return None
     return tuple(partners)
+
+
+def _tested_wild_type(
+    pattern: AlterationPattern,
+    present: list[Alteration],
+    absent: list[Alteration],
+    catalogue: Catalogue,
+    reports: tuple[GenomicReport, ...],
+) -> bool:
+    """Whether the input shows the pattern tested and absent: a variant pattern over its whole
+    region (engine/coverage.py), another kind by an Absent result that fits it."""
+    if pattern.kind == "variant":
+        return covering_negative(pattern, (*present, *absent), reports, catalogue) is not None
+    as_present = [replace(a, call=Call.PRESENT) for a in absent]
+    return any(fits(pattern, a, a.gene, catalogue.genes.get(a.gene or "")) for a in as_present)
 
 
 def note_unmatched_variants(
