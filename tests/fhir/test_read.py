@@ -545,3 +545,21 @@ def test_a_chosen_patient_not_in_the_input_is_named_by_its_reference() -> None:
     context = read_context([load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")], patient="nobody")
     first = context.messages[0]
     assert (first.where, first.text) == ("Patient/nobody", "Patient/nobody is not in the input")
+
+
+def test_a_component_no_reader_uses_is_said_once_per_code_for_the_whole_input() -> None:
+    """The IG's ATR insertion carries components fhir_resist does not use (chromosome, genomic
+    reference sequence, allele positions, read depth...): each is named once, never dropped silently;
+    two Observations carrying the same component give one message that counts them."""
+    first = load_json(IG / "Observation-ATR-insertion-var.json")
+    second = copy.deepcopy(first)
+    second["id"] = "ATR-insertion-var-2"
+    context = read_context([first, second])
+    unread = [m for m in context.messages if "is not read by fhir_resist" in m.text]
+    codes = [m.where.rsplit(":", 1)[1] for m in unread]
+    assert "48013-7" in codes and len(codes) == len(set(codes))
+    (reference_sequence,) = [m for m in unread if m.where.endswith(":48013-7")]
+    assert reference_sequence.where == "Observation/ATR-insertion-var.component:48013-7"
+    assert "(in 2 Observations)" in reference_sequence.text
+    assert reference_sequence.severity.value == "information"
+    assert not any(m.where.endswith(":48018-6") for m in unread)  # gene studied is read

@@ -18,9 +18,28 @@ class Notes:
     """Messages about the input: what was ignored or not understood, and where."""
 
     messages: list[Message] = field(default_factory=list)
+    # component code -> (its display, the Observations carrying it): what no reader uses
+    unread: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     def add(self, severity: Severity, where: str, text: str) -> None:
         self.messages.append(Message(severity, where, text))
+
+    def not_read(self, code: str, display: str, ref: str) -> None:
+        """A component no reader uses: said once per code for the whole input, not per Observation."""
+        self.unread.setdefault(code, (display, []))[1].append(ref)
+
+    def said(self) -> list[Message]:
+        """Every message, with one per component code that was not read."""
+        unread = [
+            Message(
+                Severity.INFORMATION,
+                f"{refs[0]}.component:{code}",
+                f"component {code}{f' ({display})' if display else ''} is not read by fhir_resist"
+                f" (in {len(refs)} Observation{'s' if len(refs) > 1 else ''})",
+            )
+            for code, (display, refs) in sorted(self.unread.items())
+        ]
+        return [*self.messages, *unread]
 
 
 @dataclass

@@ -97,7 +97,7 @@ def patient_context(
         tumours=tuple(found.tumours),
         specimens=tuple(found.specimens),
         reports=reports,
-        messages=tuple(notes.messages),
+        messages=tuple(notes.said()),
         tumour_override=tumour_override,
         patients=patients,
         inputs=tuple(found.inputs),

@@ -22,7 +22,7 @@ from fhir_resist.fhir.read.components import (
     quantity,
     value_codes,
 )
-from fhir_resist.fhir.read.elements import JSON, code_set, number, unit_of
+from fhir_resist.fhir.read.elements import JSON, code_set, codes_of, displays, items, number, unit_of
 from fhir_resist.fhir.read.links import Links
 from fhir_resist.reading_rules import CopyNumberCutoffs
 
@@ -47,6 +47,7 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
     if call is None:
         return None
     comps = components(res)
+    _note_unread(ref, res, notes)
     genes = [g for c in comps.get(terminology.GENE_STUDIED, ()) if (g := gene(c))[0] or g[1]]
     symbol, hgnc_id = genes[0] if genes else (None, None)
     common: dict[str, Any] = {
@@ -206,6 +207,34 @@ def _simple_variant(
         transcript=transcript,
         **common,
     )
+
+
+# The components of a variant Observation that some reader uses (this module, coverage.py).
+_READ_COMPONENTS = frozenset(
+    {
+        terminology.GENE_STUDIED,
+        terminology.SOURCE_CLASS,
+        terminology.DNA_CHANGE_TYPE,
+        terminology.MOLECULAR_CONSEQUENCE,
+        terminology.COPY_NUMBER,
+        terminology.VARIATION_CODE,
+        terminology.P_HGVS,
+        terminology.C_HGVS,
+        terminology.G_HGVS,
+        terminology.VAF,
+        terminology.TRANSCRIPT_REF,
+        terminology.ISCN,
+        terminology.GENE_FUSION,
+    }
+)
+
+
+def _note_unread(ref: str, res: JSON, notes: Notes) -> None:
+    """Each component no reader uses is said (once per code for the input), never dropped silently."""
+    for comp in items(res, "component"):
+        found = codes_of(comp.get("code"))
+        if found and _READ_COMPONENTS.isdisjoint(found):
+            notes.not_read(found[0], next(iter(displays(comp.get("code"))), ""), ref)
 
 
 def _call(ref: str, res: JSON, notes: Notes) -> Call | None:
