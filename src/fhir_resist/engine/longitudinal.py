@@ -73,6 +73,22 @@ def sample_date(alt: Alteration, context: PatientContext) -> tuple[date | None, 
     return None, "no date"
 
 
+def sample_of(alt: Alteration, context: PatientContext, adequate_fraction: float) -> Sample:
+    """One result as a dated sample, with its specimen's type and tumour fraction."""
+    when, source = sample_date(alt, context)
+    specimen = context.specimen(alt.specimen)
+    return Sample(
+        when=when,
+        date_source=source,
+        call=alt.call,
+        vaf=alt.vaf,
+        specimen_type=specimen.type if specimen else SpecimenType.UNKNOWN,
+        tumour_fraction=specimen.tumour_fraction if specimen else None,
+        source=alt.source,
+        adequate_fraction=adequate_fraction,
+    )
+
+
 def history(
     alt: Alteration, alterations: tuple[Alteration, ...], context: PatientContext, adequate_fraction: float
 ) -> History:
@@ -81,19 +97,6 @@ def history(
     for other in alterations:
         if other is not alt and not same_locus(alt, other):
             continue
-        when, source = sample_date(other, context)
-        specimen = context.specimen(other.specimen)
-        samples.append(
-            Sample(
-                when=when,
-                date_source=source,
-                call=other.call,
-                vaf=other.vaf,
-                specimen_type=specimen.type if specimen else SpecimenType.UNKNOWN,
-                tumour_fraction=specimen.tumour_fraction if specimen else None,
-                source=other.source,
-                adequate_fraction=adequate_fraction,
-            )
-        )
+        samples.append(sample_of(other, context, adequate_fraction))
     samples.sort(key=lambda s: (s.when is None, s.when or date.min, s.call is Call.PRESENT, s.source))
     return History(tuple(samples))

@@ -25,15 +25,14 @@ from fhir_resist.domain import (
     Origin,
     PatientContext,
     Severity,
-    SpecimenType,
     Therapy,
 )
 from fhir_resist.engine.longitudinal import (
     ADEQUATE_TUMOUR_FRACTION,
     History,
-    Sample,
     history,
     sample_date,
+    sample_of,
 )
 from fhir_resist.engine.match import exon_of, fits, locus_key
 from fhir_resist.engine.model import TimingCall, UncertainIssue
@@ -193,7 +192,7 @@ def _history(
     gene = catalogue.genes.get(alt.gene or "")
     exon = alt.exon or exon_of(gene, alt.codon)
     extra = [
-        _sample(other, context, adequate)
+        sample_of(other, context, adequate)
         for other in alterations
         if other.kind is Kind.VARIANT
         and other.call is Call.ABSENT
@@ -207,21 +206,6 @@ def _history(
         key=lambda s: (s.when is None, s.when or date.min, s.call is Call.PRESENT, s.source),
     )
     return History(tuple(samples))
-
-
-def _sample(alt: Alteration, context: PatientContext, adequate: float) -> Sample:
-    when, source = sample_date(alt, context)
-    specimen = context.specimen(alt.specimen)
-    return Sample(
-        when=when,
-        date_source=source,
-        call=alt.call,
-        vaf=alt.vaf,
-        specimen_type=specimen.type if specimen else SpecimenType.UNKNOWN,
-        tumour_fraction=specimen.tumour_fraction if specimen else None,
-        source=alt.source,
-        adequate_fraction=adequate,
-    )
 
 
 def _issue(

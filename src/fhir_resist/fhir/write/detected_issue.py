@@ -14,24 +14,20 @@ def detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, d
     finding = issue.finding
     rule = finding.rule
     preliminary = assessment.preliminary or any(a.preliminary for a in finding.alterations)
+    code = rule.effect.value
     return {
-        "resourceType": "DetectedIssue",
-        "meta": {"profile": [terminology.SD_DETECTED_ISSUE]},
-        "extension": _extensions(rule.id, assessment.catalogue_version, rule.evidence.level.value),
-        "identifier": [{"system": terminology.NS_FINDING, "value": issue.identifier}],
-        "status": "preliminary" if preliminary else "final",
-        "code": {
-            "coding": [{"system": terminology.CS_IMPLICATION, "code": rule.effect.value}],
-            "text": f"Targeted therapy {rule.effect.value.replace('-', ' ')}",
-        },
-        "severity": issue.severity.value,
-        "patient": {"reference": assessment.patient} if assessment.patient else None,
-        "identifiedDateTime": instant(assessment),
-        "author": {"reference": device},
-        "implicated": [
-            {"reference": issue.therapy.source},
-            *({"reference": obs} for obs in finding.observations),
-        ],
+        **_common(
+            assessment,
+            device,
+            rule_id=rule.id,
+            level=rule.evidence.level.value,
+            identifier=issue.identifier,
+            preliminary=preliminary,
+            code=code,
+            text=f"Targeted therapy {code.replace('-', ' ')}",
+            severity=issue.severity.value,
+            implicated=(issue.therapy.source, *finding.observations),
+        ),
         "evidence": [_evidence(issue)],
         "detail": issue.detail,
         "reference": rule_url(rule.id),
@@ -44,6 +40,37 @@ def detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, d
             }
             for rec in issue.countermeasures
         ],
+    }
+
+
+def _common(
+    assessment: Assessment,
+    device: str,
+    *,
+    rule_id: str,
+    level: str,
+    identifier: str,
+    preliminary: bool,
+    code: str,
+    text: str,
+    severity: str,
+    implicated: tuple[str, ...],
+) -> JSON:
+    """What every DetectedIssue states: its rule and evidence level, identifier and status, its
+    implication code, text and severity, the patient, when and by whom, and what it implicates
+    (the therapy first, then the Observations)."""
+    return {
+        "resourceType": "DetectedIssue",
+        "meta": {"profile": [terminology.SD_DETECTED_ISSUE]},
+        "extension": _extensions(rule_id, assessment.catalogue_version, level),
+        "identifier": [{"system": terminology.NS_FINDING, "value": identifier}],
+        "status": "preliminary" if preliminary else "final",
+        "code": {"coding": [{"system": terminology.CS_IMPLICATION, "code": code}], "text": text},
+        "severity": severity,
+        "patient": {"reference": assessment.patient} if assessment.patient else None,
+        "identifiedDateTime": instant(assessment),
+        "author": {"reference": device},
+        "implicated": [{"reference": ref} for ref in implicated],
     }
 
 
@@ -81,24 +108,20 @@ def uncertain_issue(issue: UncertainIssue, assessment: Assessment, device: str) 
     ``uncertain-resistance``, severity low, the gene set as ``rule-id``, and no mitigation."""
     gene_set = issue.gene_sets[0]
     preliminary = assessment.preliminary or issue.alteration.preliminary
+    text = "Uncertain resistance significance: new uncatalogued variant, expert review"
     return {
-        "resourceType": "DetectedIssue",
-        "meta": {"profile": [terminology.SD_DETECTED_ISSUE]},
-        "extension": _extensions(gene_set.id, assessment.catalogue_version, gene_set.evidence.level.value),
-        "identifier": [{"system": terminology.NS_FINDING, "value": issue.identifier}],
-        "status": "preliminary" if preliminary else "final",
-        "code": {
-            "coding": [{"system": terminology.CS_IMPLICATION, "code": UNCERTAIN_RESISTANCE}],
-            "text": "Uncertain resistance significance: new uncatalogued variant, expert review",
-        },
-        "severity": issue.severity.value,
-        "patient": {"reference": assessment.patient} if assessment.patient else None,
-        "identifiedDateTime": instant(assessment),
-        "author": {"reference": device},
-        "implicated": [
-            {"reference": issue.therapy.source},
-            *({"reference": obs} for obs in issue.observations),
-        ],
+        **_common(
+            assessment,
+            device,
+            rule_id=gene_set.id,
+            level=gene_set.evidence.level.value,
+            identifier=issue.identifier,
+            preliminary=preliminary,
+            code=UNCERTAIN_RESISTANCE,
+            text=text,
+            severity=issue.severity.value,
+            implicated=(issue.therapy.source, *issue.observations),
+        ),
         "evidence": [
             {
                 "code": [
