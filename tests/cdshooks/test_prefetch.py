@@ -179,6 +179,23 @@ def test_a_next_page_that_is_not_a_resource_is_412(pages: responses.RequestsMock
     assert refused.value.status == 412
 
 
+def test_a_prefetch_next_page_on_another_host_is_not_fetched_and_gets_no_token(
+    pages: responses.RequestsMock,
+) -> None:
+    """A prefetch whose next link points away from fhirServer (here a cloud metadata address):
+    nothing is fetched there and the EHR's token goes nowhere else; the call is answered 412."""
+    elsewhere = "http://169.254.169.254/latest/meta-data/"
+    pages.get(elsewhere, json={"resourceType": "Bundle", "type": "searchset"})
+    first = _page(1, last=None)
+    first["link"] = [{"relation": "next", "url": elsewhere}]
+    request = parse_request(_paged_request(first), SERVICE)
+    with pytest.raises(HttpError, match="not followed") as refused:
+        gather_with_source(request, lambda base, _token: _client(base, "ehr-token"))
+    assert refused.value.status == 412
+    assert [call.request.url for call in pages.calls] == []  # nothing asked of the other host
+    assert "ehr-token" not in refused.value.message
+
+
 def test_a_missing_key_whose_search_has_too_many_pages_is_412(pages: responses.RequestsMock) -> None:
     """The fetch of a missing key is ``FhirClient.search``, which refuses past its page limit."""
     body = _paged_request(_page(1, last=1))

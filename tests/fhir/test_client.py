@@ -271,3 +271,49 @@ def test_backend_services_bad_key_is_a_clear_error() -> None:
     auth = BackendServicesAuth(BackendServicesConfig("c", "not a key", token_url="https://auth.test/t"), BASE)
     with pytest.raises(ServerError, match="cannot sign RS384"):
         auth.assertion("https://auth.test/t")
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        "https://attacker.example.org/fhir?_getpages=abc",  # another host
+        "http://example.com/fhir?_getpages=abc",  # the same host without TLS
+        "https://example.com:8443/fhir?_getpages=abc",  # another port
+        "http://169.254.169.254/latest/meta-data/",  # a cloud metadata address
+    ],
+)
+def test_a_next_link_to_another_origin_is_not_followed_and_gets_no_token(
+    rsps: responses.RequestsMock, elsewhere: str
+) -> None:
+    page = {"resourceType": "Bundle", "type": "searchset", "link": [{"relation": "next", "url": elsewhere}]}
+    rsps.get("https://example.com/fhir/Observation", json=page)
+    rsps.get(elsewhere.split("?")[0], json={"resourceType": "Bundle", "type": "searchset"})
+    client = FhirClient("https://example.com/fhir", token="secret-token", sleep=lambda _: None)
+    with pytest.raises(ServerError, match="not followed") as refused:
+        client.search("Observation", [("patient", "p1")])
+    assert not refused.value.retryable
+    assert [(call.request.url or "").split("?")[0] for call in rsps.calls] == [
+        "https://example.com/fhir/Observation"
+    ]
+    assert "secret-token" not in str(refused.value)
+
+
+def test_a_next_link_on_the_same_origin_is_followed_whatever_its_spelling(
+    rsps: responses.RequestsMock,
+) -> None:
+    first = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": [{"relation": "next", "url": "HTTPS://Example.com:443/fhir?_getpages=abc&_getpagesoffset=1"}],
+        "entry": [{"resource": {"resourceType": "Observation", "id": "o1"}}],
+    }
+    second = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": {"resourceType": "Observation", "id": "o2"}}],
+    }
+    rsps.get("https://example.com/fhir/Observation", json=first)
+    rsps.get("https://example.com:443/fhir", json=second)
+    found = FhirClient("https://example.com/fhir", token="t").search("Observation", [])
+    assert [r["id"] for r in found] == ["o1", "o2"]
+    assert rsps.calls[1].request.headers["Authorization"] == "Bearer t"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
@@ -163,6 +163,14 @@ class FhirClient:
     ) -> requests.Response:
         """One request with bounded retries; the final failure raises ``ServerError``."""
         url = path if path.startswith(("http://", "https://")) else urljoin(self.base, path)
+        if origin(url) != origin(self.base):
+            # A link (a next page) to another server: never followed, so the access token never
+            # leaves the configured server and no other address is fetched on its behalf.
+            raise ServerError(
+                f"{method} {_what(path)}: the link points at {origin(url)}, not at the FHIR server "
+                f"{origin(self.base)}; not followed (the access token is sent only to that server)",
+                retryable=False,
+            )
         data = json.dumps(body).encode() if body is not None else None
         refreshed = False
         attempt = 0
@@ -300,6 +308,17 @@ def unique(resources: Iterable[JSON]) -> list[JSON]:
         seen.add(key)
         kept.append(resource)
     return kept
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, lower-cased, with the scheme's default port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None  # a port that is no number: no origin matches it
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _what(path: str) -> str:
