@@ -317,3 +317,24 @@ def test_a_next_link_on_the_same_origin_is_followed_whatever_its_spelling(
     found = FhirClient("https://example.com/fhir", token="t").search("Observation", [])
     assert [r["id"] for r in found] == ["o1", "o2"]
     assert rsps.calls[1].request.headers["Authorization"] == "Bearer t"
+
+
+@pytest.mark.parametrize("token", ["abc\ndef", "abc def", "tok\x00en", "ünïcode"])
+def test_a_token_a_bearer_header_cannot_carry_is_refused_without_repeating_it(token: str) -> None:
+    with pytest.raises(InputError, match="bearer token cannot have") as refused:
+        FhirClient("https://example.com/fhir", token=token)
+    assert token not in str(refused.value) and token not in (refused.value.where or "")
+
+
+def test_the_cli_refuses_an_unusable_token_in_one_line_without_printing_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from fhir_resist.cli import main
+
+    code = main(
+        ["evaluate", "--server", "https://example.com/fhir", "--patient", "p1", "--token", "s3cr3t\nX"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "s3cr3t" not in err and "Traceback" not in err
+    assert "bearer token cannot have" in err

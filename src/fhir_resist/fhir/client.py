@@ -100,6 +100,8 @@ class FhirClient:
         if not base.startswith(("http://", "https://")):
             raise InputError(f"'{base}' is not an http(s) URL", where="FHIR server")
         self.base = base.rstrip("/") + "/"
+        if token:
+            bearer_token(token)
         self._token = token
         self._auth = auth
         self.timeout = timeout
@@ -223,7 +225,7 @@ class FhirClient:
         }
         token = self._auth.token() if self._auth is not None else self._token
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {bearer_token(token)}"
         headers.update(extra or {})
         return headers
 
@@ -308,6 +310,20 @@ def unique(resources: Iterable[JSON]) -> list[JSON]:
         seen.add(key)
         kept.append(resource)
     return kept
+
+
+_BEARER = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
+
+
+def bearer_token(token: str) -> str:
+    """The token, when it is one a bearer header can carry (RFC 6750); refused otherwise, without
+    repeating it (a token never appears in a message or a log)."""
+    if not _BEARER.fullmatch(token):
+        raise InputError(
+            "the access token has characters a bearer token cannot have (RFC 6750); it is not sent",
+            where="FHIR server token",
+        )
+    return token
 
 
 def origin(url: str) -> str:
