@@ -174,3 +174,13 @@ def test_write_is_refused_when_the_input_was_not_read_whole(
     assert main(["evaluate", str(KRAS), "--tumour", "XYZ", "--server", BASE, "--write", *AT]) == 2
     assert "--tumour 'XYZ' is not an OncoTree code" in capsys.readouterr().err
     assert hapi.calls[before:] == []
+
+
+@pytest.mark.parametrize("patient", ["../pat-1", "pat-1/../x", "pat\n1", "Patient/..", "x" * 65])
+def test_a_patient_that_is_no_fhir_id_is_refused_before_anything_is_fetched(
+    hapi: HapiMock, capsys: pytest.CaptureFixture[str], patient: str
+) -> None:
+    assert main(["evaluate", "--server", BASE, "--patient", patient, *AT]) == 2
+    err = capsys.readouterr().err
+    assert "--patient" in err and "not a FHIR id" in err
+    assert hapi.calls == []

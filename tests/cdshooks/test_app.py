@@ -305,7 +305,16 @@ def test_paginated_prefetch_is_followed(client: TestClient, hapi: HapiMock) -> N
             json.dumps(
                 {"hook": "patient-view", "hookInstance": "1", "context": {"patientId": "Patient/p"}}
             ).encode(),
-            "bare patient id",
+            "bare FHIR patient id",
+        ),
+        *(
+            (
+                json.dumps(
+                    {"hook": "patient-view", "hookInstance": "1", "context": {"patientId": bad}}
+                ).encode(),
+                "bare FHIR patient id",
+            )
+            for bad in ("../p", "p\nq", "p\u0000", "..", "p q", "x" * 65)
         ),
         (
             json.dumps(

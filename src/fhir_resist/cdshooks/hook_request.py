@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fhir_resist.cdshooks.hook_services import HookService
 from fhir_resist.errors import HttpError
+from fhir_resist.fhir.client import is_fhir_id
 
 
 class _Model(BaseModel):
@@ -65,9 +66,11 @@ def _check_server(request: HookRequest) -> None:
 
 def _check_context(context: dict[str, Any], service: HookService) -> None:
     patient = context.get("patientId")
-    if not isinstance(patient, str) or not patient or "/" in patient:
+    if not isinstance(patient, str) or not is_fhir_id(patient):
         raise HttpError(
-            400, "context.patientId: a bare patient id is required", expression="context.patientId"
+            400,
+            "context.patientId: a bare FHIR patient id is required (letters, digits, '-', '.'; up to 64)",
+            expression="context.patientId",
         )
     if service.hook == "patient-view":
         return

@@ -22,6 +22,7 @@ from fhir_resist.engine.assess import CANCER_TYPE, assess
 from fhir_resist.engine.context import resolve_gene
 from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import InputError
+from fhir_resist.fhir.client import is_fhir_id
 from fhir_resist.fhir.delivery import deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
 from fhir_resist.fhir.read import read_context
@@ -202,4 +203,10 @@ def _cancer_type_hint(assessment: Assessment, tumour: str | None) -> str | None:
 
 
 def _patient_ref(patient: str | None) -> str | None:
-    return patient.removeprefix("Patient/") if patient else None
+    """The id a ``--patient`` names (``ID`` or ``Patient/ID``), refused unless it is a FHIR id."""
+    if not patient:
+        return None
+    pid = patient.removeprefix("Patient/")
+    if not is_fhir_id(pid):
+        raise InputError("not a FHIR id (letters, digits, '-' and '.', at most 64)", where="--patient")
+    return pid

@@ -146,6 +146,8 @@ class FhirClient:
 
     def patient_resources(self, patient_id: str) -> list[JSON]:
         """The patient and what fhir_resist reads of their record, each resource once."""
+        if not is_fhir_id(patient_id):
+            raise InputError("not a FHIR id (letters, digits, '-' and '.', at most 64)", where="patient")
         resources = [self.read("Patient", patient_id)]
         for rtype, template in PATIENT_QUERIES:
             params = [(k, v.format(pid=patient_id)) for k, v in template]
@@ -310,6 +312,14 @@ def unique(resources: Iterable[JSON]) -> list[JSON]:
         seen.add(key)
         kept.append(resource)
     return kept
+
+
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 id
+
+
+def is_fhir_id(value: str) -> bool:
+    """Whether a string is a FHIR resource id (no '/', '..' segments, NUL or newline can pass)."""
+    return _FHIR_ID.fullmatch(value) is not None and value not in {".", ".."}
 
 
 _BEARER = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
