@@ -96,12 +96,23 @@ def test_write_without_server_is_a_usage_error(capsys: pytest.CaptureFixture[str
     assert "FHIR_RESIST_FHIR_BASE" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FHIR_RESIST_TIMEOUT", "soon"),
+        ("FHIR_RESIST_TIMEOUT", "nan"),
+        ("FHIR_RESIST_TIMEOUT", "inf"),
+        ("FHIR_RESIST_RETRIES", "inf"),
+        ("FHIR_RESIST_RETRIES", "-1"),
+    ],
+)
 def test_bad_environment_is_named(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str
 ) -> None:
-    monkeypatch.setenv("FHIR_RESIST_TIMEOUT", "soon")
+    monkeypatch.setenv(name, value)
     assert main(["evaluate", str(KRAS)]) == 2
-    assert "FHIR_RESIST_TIMEOUT" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert name in err and "Traceback" not in err
 
 
 def test_serve_builds_the_app_and_runs_it(

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -106,6 +107,6 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(text)
     except ValueError as exc:
         raise InputError(f"'{text}' is not a number", where=name) from exc
-    if value <= 0:
-        raise InputError(f"must be positive, not {text}", where=name)
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"must be a positive finite number, not {text}", where=name)
     return value

@@ -76,6 +76,13 @@ def test_a_fresh_token_signed_with_the_spec_key_is_accepted(
     assert len(jwks.calls) == 1  # the JWK Set is cached
 
 
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer"])
+def test_the_bearer_scheme_is_case_insensitive(
+    jwks: responses.RequestsMock, verifier: Verifier, scheme: str
+) -> None:
+    assert verifier.verify(f"{scheme} {mint()}", SERVICE).issuer == ISSUER
+
+
 def test_audience_as_a_list(jwks: responses.RequestsMock, verifier: Verifier) -> None:
     caller = verifier.verify(f"Bearer {mint(aud=[SERVICE, 'https://other'])}", SERVICE)  # type: ignore[arg-type]
     assert caller.issuer == ISSUER
@@ -211,3 +218,13 @@ def test_reports_need_the_shared_token(app: TestClient) -> None:
     bundle = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
     assert app.post("/reports", json=bundle).status_code == 401
     assert app.post("/reports", json=bundle, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert (
+        app.post("/reports", json=bundle, headers={"Authorization": "Basic report-secret"}).status_code == 401
+    )
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer"])
+def test_the_report_token_is_accepted_whatever_the_scheme_case(app: TestClient, scheme: str) -> None:
+    bundle = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
+    answer = app.post("/reports", json=bundle, headers={"Authorization": f"{scheme} report-secret"})
+    assert answer.status_code != 401, answer.text

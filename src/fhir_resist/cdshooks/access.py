@@ -29,11 +29,12 @@ def authorise_report_poster(service: Service, request: Request) -> None:
     if service.settings.auth == "off":
         return
     token = service.settings.reports_token
-    given = request.headers.get("Authorization", "")
-    expected = f"Bearer {token}" if token else None
-    if expected is None:
+    if not token:
         raise Unauthorized("no report token is configured (FHIR_RESIST_REPORTS_TOKEN)")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 7235)
+        raise Unauthorized("no bearer token")
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise Unauthorized("not the report token")
 
 
