@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fhir_resist.errors import JsonProblem
-from fhir_resist.files import parse_json, read_files
+from fhir_resist.files import parse_json, read_files, valid_unicode
 
 
 def test_json_resource_list_ndjson_and_directory(tmp_path: Path) -> None:
@@ -51,3 +51,18 @@ def test_parse_json_names_the_position_of_a_syntax_error() -> None:
         parse_json(b'{"a": 1,\n "b": }')
     assert "not valid JSON" in str(caught.value)
     assert caught.value.where == ":2:7"
+
+
+def test_a_byte_order_mark_is_read_past_as_the_service_reads_it(tmp_path: Path) -> None:
+    body = b'\xef\xbb\xbf{"resourceType": "Patient", "id": "bom"}'
+    (tmp_path / "bom.json").write_bytes(body)
+    (tmp_path / "bom.ndjson").write_bytes(body + b"\n")
+    resources, problems = read_files([tmp_path / "bom.json", tmp_path / "bom.ndjson"])
+    assert problems == []
+    assert resources == [parse_json(body), parse_json(body)] == [{"resourceType": "Patient", "id": "bom"}] * 2
+
+
+def test_valid_unicode_repairs_lone_surrogates_and_copies_nothing_without_them() -> None:
+    clean = {"a": ["x", {"b": "é"}], "c": 1}
+    assert valid_unicode(clean) is clean
+    assert valid_unicode({"k\ud800": ["x\udfff", ("y",)]}) == {"k\ufffd": ["x\ufffd", ["y"]]}

@@ -12,6 +12,7 @@ from fhir_resist.engine.assess import assess
 from fhir_resist.engine.model import Assessment
 from fhir_resist.fhir.read import read_context as _read_context
 from fhir_resist.fhir.write import to_bundle
+from fhir_resist.files import valid_unicode
 
 _default: Catalogue | None = None
 
@@ -34,7 +35,7 @@ def read_context(
     """What fhir_resist understands of the resources (Bundles are unpacked), read with the
     catalogue's words and cut-offs (default: the configured catalogue)."""
     rules = (catalogue or default_catalogue()).reading
-    return _read_context(resources, tumour_override=tumour, patient=patient, rules=rules)
+    return _read_context(_usable(resources), tumour_override=tumour, patient=patient, rules=rules)
 
 
 def evaluate(
@@ -47,9 +48,15 @@ def evaluate(
 ) -> Assessment:
     """Assess one patient's resources against the catalogue at time ``at`` (default: now, UTC)."""
     used = catalogue or default_catalogue()
-    context = _read_context(resources, tumour_override=tumour, patient=patient, rules=used.reading)
+    context = _read_context(_usable(resources), tumour_override=tumour, patient=patient, rules=used.reading)
     when = at if at is not None else datetime.now(UTC)
     return assess(context, used, when)
+
+
+def _usable(resources: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The resources with lone UTF-16 surrogates (what ``json.load`` makes of ``"\\ud800"``)
+    replaced by U+FFFD, so that every id and text read can be hashed and written out."""
+    return [valid_unicode(resource) for resource in resources]
 
 
 __all__ = ["default_catalogue", "evaluate", "read_context", "to_bundle"]

@@ -14,6 +14,7 @@ from fhir_resist.errors import JsonProblem
 MAX_FILE_BYTES = 256 * 1024 * 1024
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_json(text: str | bytes) -> Any:
@@ -45,12 +46,36 @@ def parse_json(text: str | bytes) -> Any:
     return data
 
 
+def valid_unicode(node: Any) -> Any:
+    """``node`` with every unpaired UTF-16 surrogate in its strings (keys included) replaced by
+    U+FFFD; ``node`` itself when it holds none (nothing is copied then).
+
+    ``json.load`` turns ``"\\ud800"`` into a lone surrogate, which is no Unicode: it cannot be
+    encoded, hashed or written. The Python API calls this on what it is given; the CLI and the
+    service read through ``parse_json``, which repairs while parsing.
+    """
+    try:
+        return _valid_unicode(node) if _holds_surrogate(node) else node
+    except RecursionError:
+        raise JsonProblem("JSON nested too deeply; not read") from None
+
+
+def _holds_surrogate(node: Any) -> bool:
+    if isinstance(node, str):
+        return not node.isascii() and _SURROGATE.search(node) is not None
+    if isinstance(node, dict):
+        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in node.items())
+    if isinstance(node, list | tuple):
+        return any(_holds_surrogate(v) for v in node)
+    return False
+
+
 def _valid_unicode(node: Any) -> Any:
     if isinstance(node, str):
         return node.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if isinstance(node, dict):
         return {_valid_unicode(k): _valid_unicode(v) for k, v in node.items()}
-    if isinstance(node, list):
+    if isinstance(node, list | tuple):
         return [_valid_unicode(v) for v in node]
     return node
 
@@ -70,7 +95,7 @@ def read_files(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[Messag
                     )
                 )
                 continue
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is read past, as the service does
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             problems.append(Message(Severity.ERROR, str(path), f"cannot read file: {reason}"))
