@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fhir_resist.cdshooks.limits import Limits
+from fhir_resist.cdshooks.server import LimitedHttpTools
 from fhir_resist.cli import main
 from tests.conftest import EXAMPLES, ROOT, SCENARIOS, two_cancer_types
 
@@ -186,7 +188,18 @@ def test_serve_evaluates_in_one_process_per_core_by_default(monkeypatch: pytest.
     assert main(["serve", "--port", "8123"]) == 0
     (settings,) = served.settings
     assert settings.processes == usable_cores()
-    assert served.runs == [{"target": "app", "host": "127.0.0.1", "port": 8123, "log_level": "info"}]
+    (run,) = served.runs
+    protocol = run.pop("http")
+    assert run == {
+        "target": "app",
+        "host": "127.0.0.1",
+        "port": 8123,
+        "log_level": "info",
+        "limit_concurrency": 512,  # the limits before the app (FHIR_RESIST_MAX_CONNECTIONS ...)
+        "timeout_keep_alive": 5,
+    }
+    assert isinstance(protocol, type) and issubclass(protocol, LimitedHttpTools)
+    assert protocol.limits == Limits()
 
 
 def test_serve_processes_option_environment_and_http_workers(
@@ -204,6 +217,7 @@ def test_serve_processes_option_environment_and_http_workers(
     monkeypatch.delenv("FHIR_RESIST_PROCESSES")
     assert main(["serve", "--workers", "2"]) == 0  # HTTP workers, each evaluating in-process
     assert served.runs[-1]["workers"] == 2
+    assert served.runs[-1]["http"] == "fhir_resist.cdshooks.server:LimitedHttpTools"
     assert os.environ["FHIR_RESIST_PROCESSES"] == "0"
     assert main(["serve", "--processes", "-1"]) == 2
     assert "--processes: must be 0 or more" in capsys.readouterr().err

@@ -103,6 +103,11 @@ class EvaluatorsBroken(FhirResistError):
         super().__init__(message)
 
 
+class Abandoned(FhirResistError):
+    """Work stopped part-way because nobody waits for it any more: the caller has gone, its
+    deadline has passed, or the service is stopping."""
+
+
 class JsonProblem(InputError, ValueError):
     """Text that is not usable JSON.
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -383,6 +384,60 @@ def test_body_and_resource_limits(tmp_path: Path, catalogue: Catalogue) -> None:
             "prefetch": {"x": _searchset([{"resourceType": "Observation"}] * 4)},
         }
         assert small.post(f"/cds-services/{PV}", json=many).status_code == 413
+
+
+@pytest.mark.parametrize(
+    "key", ["resource\\u0054ype", "\\u0072esourc\\u0065Typ\\u0065", "res\\u006furceType"]
+)
+def test_escaped_resource_type_keys_are_counted(tmp_path: Path, catalogue: Catalogue, key: str) -> None:
+    settings = ServiceSettings(auth="off", feedback_path=tmp_path / "f.jsonl", max_resources=3)
+    observation = '{"' + key + '":"Observation","status":"final"}'
+    entries = ",".join('{"resource":' + observation + "}" for _ in range(4))
+    body = (
+        '{"hook":"patient-view","hookInstance":"1","context":{"patientId":"p"},'
+        '"prefetch":{"x":{"resourceType":"Bundle","type":"searchset","entry":[' + entries + "]}}}"
+    )
+    assert json.loads(body)["prefetch"]["x"]["entry"][0]["resource"]["resourceType"] == "Observation"
+    with TestClient(create_app(settings, catalogue=catalogue)) as small:
+        answer = small.post(f"/cds-services/{PV}", content=body.encode())
+    assert answer.status_code == 413
+    assert "more than 3 resources" in answer.text
+
+
+def test_an_aborted_upload_is_one_line_and_counted(
+    tmp_path: Path, catalogue: Catalogue, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(ServiceSettings(auth="off", feedback_path=tmp_path / "f.jsonl"), catalogue=catalogue)
+    part: dict[str, Any] = {"type": "http.request", "body": b'{"hook":', "more_body": True}
+    messages = iter([part, {"type": "http.disconnect"}])
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"/cds-services/{PV}",
+        "raw_path": f"/cds-services/{PV}".encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"x")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    caplog.set_level("INFO")
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    (record,) = [r for r in caplog.records if "disconnected" in r.getMessage()]
+    assert record.getMessage() == f"/cds-services/{PV}: the client disconnected after 8 bytes of the body"
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+    assert "fhir_resist_aborted_uploads_total{} 1" in app.state.service.metrics.render()
 
 
 def test_deadline(tmp_path: Path, catalogue: Catalogue) -> None:

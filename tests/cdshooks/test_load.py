@@ -25,6 +25,7 @@ import uvicorn
 
 from fhir_resist import Catalogue
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
+from fhir_resist.cdshooks.limits import Limits
 from fhir_resist.config import server_settings
 from fhir_resist.fhir.client import FhirClient, Retry
 from fhir_resist.fhir.outbox import Outbox
@@ -96,6 +97,7 @@ def test_no_result_is_lost_under_faults_and_load(
             base, token=token, retry=Retry(attempts=2, backoff=0.001)
         ),
         report_client=lambda: FhirClient(BASE, retry=Retry(attempts=3, backoff=0.001)),
+        limits=Limits(caller_fetches=8, reports_at_once=8),  # as many as the clients: no 429 here
     )
     base = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
     reports = [renamed(base, f"p{n}") for n in range(PATIENTS)]

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from fastapi.testclient import TestClient
 
 from fhir_resist import Catalogue
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
+from fhir_resist.cdshooks.limits import Limits
 from fhir_resist.config import server_settings
 from fhir_resist.fhir.client import FhirClient, Retry
 from fhir_resist.fhir.outbox import Outbox
-from tests.conftest import SCENARIOS, load_json
+from tests.conftest import SCENARIOS, load_json, renamed
 from tests.hapi import BASE, HapiMock
 
 KRAS = SCENARIOS / "crc-kras-g12d-cetuximab.json"
@@ -162,3 +165,122 @@ def test_without_a_fhir_server_reports_cannot_be_written(tmp_path: Path, catalog
         answer = bare.post("/reports", json=load_json(KRAS))
         assert answer.status_code == 503
         assert "FHIR_RESIST_FHIR_BASE" in answer.text
+
+
+WAIT = 60.0  # seconds a test waits for what must happen (never a measured figure)
+
+
+def _many(patients: int) -> dict[str, Any]:
+    """One posted Bundle holding the scenario's report for ``patients`` patients."""
+    base = load_json(KRAS)
+    entries = [e for n in range(patients) for e in renamed(base, f"p{n}")["entry"]]
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def test_a_report_naming_more_patients_than_the_limit_is_413_before_any_fetch(
+    client: TestClient, hapi: HapiMock
+) -> None:
+    answer = client.post("/reports", json=_many(21))
+    assert answer.status_code == 413
+    (issue,) = answer.json()["issue"]
+    assert issue["code"] == "too-costly"
+    assert issue["details"]["text"].startswith("the body names 21 patients; at most 20 may be posted at once")
+    assert "FHIR_RESIST_REPORT_PATIENTS" in issue["details"]["text"]
+    assert hapi.calls == []
+
+
+def test_a_notification_of_more_reports_than_the_limit_is_413_before_any_fetch(
+    client: TestClient, hapi: HapiMock
+) -> None:
+    body = _notification([{"fullUrl": f"{BASE}/DiagnosticReport/dr-{n}"} for n in range(21)])
+    answer = client.post("/reports", json=body)
+    assert answer.status_code == 413
+    assert "21 DiagnosticReports" in answer.json()["issue"][0]["details"]["text"]
+    assert hapi.calls == []
+
+
+class HeldFirst(requests.Session):
+    """The FHIR server's first answer held back until ``gate`` is set; then every request as sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.held = threading.Event()
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        if not self.held.is_set():
+            self.held.set()
+            self.gate.wait(WAIT)
+        return super().request(*args, **kwargs)
+
+
+def _held_app(
+    tmp_path: Path, catalogue: Catalogue, outbox: Outbox, session: HeldFirst, **settings: Any
+) -> TestClient:
+    service_settings = ServiceSettings(
+        auth="off",
+        feedback_path=tmp_path / "feedback.jsonl",
+        server=server_settings({}, base=BASE, outbox=str(outbox.directory)),
+        **settings,
+    )
+
+    def report_client() -> FhirClient:
+        return FhirClient(BASE, retry=Retry(attempts=2, backoff=0.001), session=session)
+
+    app = create_app(
+        service_settings, catalogue=catalogue, report_client=report_client, limits=Limits(reports_at_once=1)
+    )
+    return TestClient(app)
+
+
+def test_reports_beyond_those_evaluated_at_once_are_429(
+    tmp_path: Path, catalogue: Catalogue, outbox: Outbox, hapi: HapiMock
+) -> None:
+    session = HeldFirst()
+    with _held_app(tmp_path, catalogue, outbox, session, deadline=WAIT) as client:
+        first = threading.Thread(target=client.post, args=("/reports",), kwargs={"json": load_json(KRAS)})
+        first.start()
+        try:
+            assert session.held.wait(WAIT)
+            assert "fhir_resist_reports_in_flight 1\n" in client.get("/metrics").text
+            busy = client.post("/reports", json=load_json(KRAS))
+            assert busy.status_code == 429
+            assert busy.headers["Retry-After"] == str(int(WAIT))
+            assert "1 reports are being evaluated" in busy.json()["issue"][0]["details"]["text"]
+        finally:
+            session.gate.set()
+            first.join(WAIT)
+        again = client.post("/reports", json=load_json(KRAS))
+        assert again.status_code == 200, again.text
+        metrics = client.get("/metrics").text
+        assert "fhir_resist_reports_in_flight 0\n" in metrics
+        assert 'fhir_resist_report_work_total{ended="finished"} 2' in metrics
+
+
+def test_work_after_a_202_is_counted_and_stops_with_the_service(
+    tmp_path: Path, catalogue: Catalogue, outbox: Outbox, hapi: HapiMock
+) -> None:
+    session = HeldFirst()
+    for n in range(3):
+        hapi.seed(renamed(load_json(KRAS), f"p{n}"))
+    with _held_app(tmp_path, catalogue, outbox, session, deadline=0.1) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        try:
+            answer = client.post("/reports", json=_many(3))
+            assert answer.status_code == 202
+            assert answer.json()["status"] == "accepted"
+            metrics = client.get("/metrics").text
+            assert "fhir_resist_reports_in_flight 1\n" in metrics
+            assert 'fhir_resist_reports_total{outcome="still_evaluating"} 1' in metrics
+            service.close()  # the service stops while the first patient's record is being read
+        finally:
+            session.gate.set()
+        until = time.monotonic() + WAIT
+        while service.reports.held():
+            assert time.monotonic() < until, "the report's work did not end"
+            time.sleep(0.01)
+        metrics = client.get("/metrics").text
+        assert 'fhir_resist_report_work_total{ended="stopped"} 1' in metrics
+    patients = {g["subject"]["reference"] for g in hapi.all("GuidanceResponse")}
+    assert patients == {"Patient/pat-1-p0"}  # the first patient delivered; the others never fetched
+    assert not [url for _, url, _ in hapi.calls if "pat-1-p1" in url or "pat-1-p2" in url]

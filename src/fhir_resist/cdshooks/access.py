@@ -12,17 +12,20 @@ import logging
 
 from fastapi import Request
 
+from fhir_resist.cdshooks.auth import Caller
 from fhir_resist.cdshooks.service import Service
 from fhir_resist.errors import Unauthorized
 
 log = logging.getLogger("fhir_resist.service")
 
 
-def authorise_cds_client(service: Service, request: Request) -> None:
+def authorise_cds_client(service: Service, request: Request) -> Caller | None:
+    """The CDS client calling (None: authentication is off)."""
     if service.settings.auth == "off":
-        return
+        return None
     caller = service.verifier.verify(request.headers.get("Authorization"), _audience(service, request))
     log.info("call on %s from %s", request.url.path, caller.issuer)
+    return caller
 
 
 def authorise_report_poster(service: Service, request: Request) -> None:

@@ -3,7 +3,9 @@
 ``create_app`` builds one ``Service`` (service.py: settings, pools, lifespan, deadline) and an
 app over it: the routers of ``routes/`` (status, discovery, hooks, feedback, reports) and the
 one error handler of ``http_errors`` (the only place errors become HTTP responses). Limits:
-request body size and resources per request (bodies.py), and a deadline per request (a hook
+request heads, connections and keep-alive at the HTTP server (server.py), request body size and
+resources per request (bodies.py), calls waiting on a FHIR server per caller and posted reports
+at once (fetches.py, limits.py), and a deadline per request (a hook
 that misses it answers 503; a posted report that misses it answers 202 and finishes in the
 background, delivered or kept in the outbox). Logs carry service ids, statuses, counts and
 timings, never patient data or tokens.
@@ -20,6 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import http_errors
 from fhir_resist.cdshooks.auth import Verifier
+from fhir_resist.cdshooks.limits import Limits
 from fhir_resist.cdshooks.prefetch import ClientFactory
 from fhir_resist.cdshooks.routes import ROUTERS
 from fhir_resist.cdshooks.service import Service
@@ -49,14 +52,21 @@ def create_app(
     client_factory: ClientFactory | None = None,
     report_client: Callable[[], Any] | None = None,
     verifier: Verifier | None = None,
+    limits: Limits | None = None,
 ) -> FastAPI:
     """The app: settings from the environment and the bundled catalogue unless given;
     ``client_factory`` makes the client hook calls fetch through, ``report_client`` the one
-    posted reports are written back with (default: from the settings)."""
+    posted reports are written back with (default: from the settings); ``limits`` the service's
+    limits (default: from the environment)."""
     settings = settings or ServiceSettings.from_env()
     catalogue = catalogue or load_catalogue()
     service = Service.start(
-        settings, catalogue, client_factory=client_factory, report_client=report_client, verifier=verifier
+        settings,
+        catalogue,
+        client_factory=client_factory,
+        report_client=report_client,
+        verifier=verifier,
+        limits=limits,
     )
     app = FastAPI(lifespan=service.lifespan, title="fhir_resist", version=VERSION, description=DESCRIPTION)
     app.state.service = service

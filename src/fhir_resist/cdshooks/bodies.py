@@ -1,8 +1,17 @@
-"""Request bodies: read within the limits (413 past them), then as JSON (400 when not JSON)."""
+"""Request bodies: read within the limits (413 past them), then as JSON (400 when not JSON).
+
+Resources are counted by their ``"resourceType"`` keys, in any spelling JSON allows (a letter
+may be written ``\\u0054``: ``"resource\\u0054ype"`` is the same key). A client that disconnects
+before its body is complete is logged in one line and counted (``aborted_uploads``).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import TYPE_CHECKING, Any
+
+from starlette.requests import ClientDisconnect
 
 from fhir_resist.errors import HttpError, JsonProblem
 from fhir_resist.files import parse_json
@@ -11,6 +20,18 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from fhir_resist.cdshooks.settings import ServiceSettings
+
+log = logging.getLogger("fhir_resist.service")
+RESOURCE_TYPE = b'"resourceType"'
+# "resourceType" with any of its letters escaped as \u00XX (the hex digits in either case)
+
+
+def _letter(c: int) -> bytes:
+    hexes = b"".join(b"[%c%c]" % (h, h ^ 0x20) if h >= 0x41 else bytes([h]) for h in b"%02X" % c)
+    return b"(?:%c|\\\\u00%s)" % (c, hexes)
+
+
+_ESCAPED_KEY = re.compile(b'"' + b"".join(_letter(c) for c in RESOURCE_TYPE[1:-1]) + b'"')
 
 
 async def read_body(request: Request, settings: ServiceSettings) -> bytes:
@@ -22,15 +43,27 @@ async def read_body(request: Request, settings: ServiceSettings) -> bytes:
         raise HttpError(413, f"the body is over {max_body} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise HttpError(413, f"the body is over {max_body} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise HttpError(413, f"the body is over {max_body} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        request.app.state.service.metrics.inc("aborted_uploads")
+        log.info("%s: the client disconnected after %d bytes of the body", request.url.path, size)
+        raise HttpError(400, "the client disconnected before the body was complete") from None
     raw = b"".join(chunks)
-    if raw.count(b'"resourceType"') > max_resources:
+    if resources_in(raw) > max_resources:
         raise HttpError(413, f"more than {max_resources} resources in one request")
     return raw
+
+
+def resources_in(raw: bytes) -> int:
+    """How many ``"resourceType"`` keys the JSON text holds, however they are spelt."""
+    if b"\\u" not in raw:
+        return raw.count(RESOURCE_TYPE)  # no escape at all: the plain spelling is the only one
+    return len(_ESCAPED_KEY.findall(raw))
 
 
 def parse_body(raw: bytes) -> Any:

@@ -8,12 +8,15 @@ Accepted bodies:
   shape, ``id-only`` or ``full-resource``) or a bare DiagnosticReport: the report is read
   from the FHIR server, then the patient's record;
 Each patient is evaluated on their own and delivered through the outbox path: written once
-(idempotent) or kept.
+(idempotent) or kept. A body naming more than ``max_patients`` patients (or notifying more
+reports) is refused 413 before anything is fetched; ``should_stop`` is asked before each
+patient, so work stops between patients when the service stops (``Abandoned``: the results
+of the patients before are delivered or kept, the others were not evaluated).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 from fhir_resist.catalogue import Catalogue
 from fhir_resist.engine.assess import assess
 from fhir_resist.engine.model import Status
-from fhir_resist.errors import HttpError, ServerError
+from fhir_resist.errors import Abandoned, HttpError, ServerError
 from fhir_resist.fhir.client import FhirClient, unique
 from fhir_resist.fhir.delivery import Delivery, deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
@@ -55,10 +58,13 @@ def handle(
     *,
     strategy: WriteStrategy = "put",
     at: datetime | None = None,
+    max_patients: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> list[ReportResult]:
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
         raise HttpError(400, "the body is not a FHIR resource")
     posted, report_refs = _posted(body)
+    _at_most(len(report_refs), max_patients, "DiagnosticReports (each names a patient)")
     if report_refs:
         posted += [_read(client, ref) for ref in report_refs]
     patients = _patients(posted)
@@ -66,8 +72,11 @@ def handle(
         raise HttpError(
             400, "the posted report names no patient (DiagnosticReport.subject)", expression="subject"
         )
+    _at_most(len(patients), max_patients, "patients")
     results = []
-    for patient in patients:
+    for done, patient in enumerate(patients):
+        if should_stop():
+            raise Abandoned(f"{len(patients) - done} of {len(patients)} patients not evaluated")
         record = _record(client, patient)
         resources = unique([*posted, *record])
         context = read_context(resources, patient=patient, rules=catalogue.reading)
@@ -76,6 +85,15 @@ def handle(
         delivery = deliver(client, bundle, scope_of(assessment), outbox)
         results.append(ReportResult(assessment.patient, assessment.status, len(assessment.issues), delivery))
     return results
+
+
+def _at_most(count: int, limit: int | None, what: str) -> None:
+    if limit is not None and count > limit:
+        raise HttpError(
+            413,
+            f"the body names {count} {what}; at most {limit} may be posted at once "
+            "(FHIR_RESIST_REPORT_PATIENTS): post them in several bodies",
+        )
 
 
 def _posted(body: Mapping[str, Any]) -> tuple[list[JSON], list[str]]:

@@ -2,8 +2,10 @@
 
 One ``Service`` per app (``create_app``): the thread pool that evaluates (posted reports, and
 hook calls answered in this process), the evaluator processes (``processes`` > 0), the
-assessment cache, the feedback store, the counters, the verifier of CDS clients' JWTs and the
-FHIR clients' factories. Its lifespan closes the pools. Routes reach it as a FastAPI
+assessment cache, the feedback store, the counters, the verifier of CDS clients' JWTs, the
+FHIR clients' factories, the limits and the shares of work that waits on a FHIR server
+(``fetches``: per caller; ``reports``: posted reports at once). Its lifespan closes the pools
+and sets ``stopping``, which work still running checks. Routes reach it as a FastAPI
 dependency (``Current``).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,9 +26,12 @@ from fhir_resist.cdshooks.assessment_cache import AssessmentCache
 from fhir_resist.cdshooks.auth import Verifier
 from fhir_resist.cdshooks.evaluators import Evaluators
 from fhir_resist.cdshooks.feedback import FeedbackStore
+from fhir_resist.cdshooks.fetches import Shares
+from fhir_resist.cdshooks.limits import Limits
 from fhir_resist.cdshooks.metrics import Metrics
 from fhir_resist.cdshooks.prefetch import ClientFactory, default_client
 from fhir_resist.cdshooks.settings import ServiceSettings
+from fhir_resist.errors import Abandoned
 from fhir_resist.fhir.client import FhirClient
 
 T = TypeVar("T")
@@ -43,6 +49,10 @@ class Service:
     cache: AssessmentCache
     pool: ThreadPoolExecutor
     evaluators: Evaluators | None
+    limits: Limits
+    fetches: Shares  # hook calls waiting on a FHIR server, per caller
+    reports: Shares  # posted reports being evaluated (one key)
+    stopping: threading.Event  # set when the service stops: work still running ends early
 
     @classmethod
     def start(
@@ -53,8 +63,11 @@ class Service:
         client_factory: ClientFactory | None = None,
         report_client: Callable[[], Any] | None = None,
         verifier: Verifier | None = None,
+        limits: Limits | None = None,
     ) -> Service:
-        """The service with its pools started (and the evaluator processes checked)."""
+        """The service with its pools started (and the evaluator processes checked); the limits
+        from the environment unless given."""
+        limits = limits or Limits.from_env()
         return cls(
             settings=settings,
             catalogue=catalogue,
@@ -70,6 +83,10 @@ class Service:
                 if settings.processes > 0
                 else None
             ),
+            limits=limits,
+            fetches=Shares(limits.caller_fetches),
+            reports=Shares(limits.reports_at_once),
+            stopping=threading.Event(),
         )
 
     @contextlib.asynccontextmanager
@@ -78,17 +95,58 @@ class Service:
         self.close()
 
     def close(self) -> None:
+        self.stopping.set()
         if self.evaluators is not None:
             self.evaluators.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def within_deadline(self, future: Future[T]) -> T:
-        """The future's result; ``TimeoutError`` past the deadline (the work goes on regardless)."""
-        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.settings.deadline)
+        """The future's result; ``TimeoutError`` past the deadline (the work goes on regardless,
+        and its end, failed or not, is taken without a word)."""
+        waited = asyncio.wrap_future(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waited), self.settings.deadline)
+        except TimeoutError:
+            waited.add_done_callback(_taken)
+            raise
 
     async def run(self, work: Callable[[], T]) -> T:
         """The work, run in the thread pool, within the deadline."""
         return await self.within_deadline(self.pool.submit(work))
+
+    async def run_for(self, request: Request, work: Callable[[threading.Event], T]) -> T:
+        """The work, run in the thread pool for a caller waiting within the deadline; its ``stop``
+        event is set when the caller stops waiting: ``TimeoutError`` past the deadline,
+        ``Abandoned`` when the client disconnected first."""
+        stop = threading.Event()
+        waited = asyncio.wrap_future(self.pool.submit(work, stop))
+        gone = asyncio.ensure_future(_disconnected(request))
+        either: list[asyncio.Future[Any]] = [waited, gone]
+        try:
+            done, _ = await asyncio.wait(
+                either, timeout=self.settings.deadline, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            gone.cancel()
+        if waited in done:
+            return waited.result()
+        stop.set()
+        waited.add_done_callback(_taken)
+        if gone in done:
+            raise Abandoned("the client disconnected before the answer")
+        raise TimeoutError
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns once the client has disconnected (its body already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _taken(future: asyncio.Future[Any]) -> None:
+    """Takes the outcome of work nobody waits for any more (no 'exception never retrieved')."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def current(request: Request) -> Service:

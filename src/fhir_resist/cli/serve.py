@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fhir_resist.cli.exit_codes import EXIT_OK
 from fhir_resist.cli.options import catalogue_from
@@ -78,12 +78,22 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_level="info",
+            **_server_limits(args.workers),
         )
     else:
         app = create_app(settings, catalogue=catalogue)
         tune_gc()
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info", **_server_limits(1))
     return EXIT_OK
+
+
+def _server_limits(workers: int) -> dict[str, Any]:
+    """uvicorn's options for the limits before the app: request-head bytes and time, connections
+    at once, keep-alive (``FHIR_RESIST_MAX_HEAD`` ... ; refused here when malformed)."""
+    from fhir_resist.cdshooks.limits import Limits
+    from fhir_resist.cdshooks.server import uvicorn_options
+
+    return uvicorn_options(Limits.from_env(), workers=workers)
 
 
 def _evaluator_processes(args: argparse.Namespace, settings: ServiceSettings) -> int:

@@ -2,13 +2,17 @@
 
 With evaluator processes (``processes`` > 0) the raw body goes to one; a call that needs the
 FHIR server, or that no evaluator could take, is answered in this process's threads. Either
-way within the deadline (503 past it). Every answer after the body was read is counted by
-status; the 200s are logged with counts and timings, never patient data.
+way within the deadline (503 past it). A call answered here that must fetch from a FHIR server
+takes one of its caller's shares first (429 when the caller has none left, ``fetches.py``), and
+its fetching stops once nobody waits for it (past the deadline, or the client gone). Every
+answer after the body was read is counted by status; the 200s are logged with counts and
+timings, never patient data.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +24,10 @@ from fhir_resist.cdshooks import hooks
 from fhir_resist.cdshooks.access import authorise_cds_client
 from fhir_resist.cdshooks.bodies import parse_body, read_body
 from fhir_resist.cdshooks.evaluators import Answer, Evaluated, Evaluators, NeedsServer, Refused
+from fhir_resist.cdshooks.fetches import CallFetches
 from fhir_resist.cdshooks.hook_services import HookService, service_named
 from fhir_resist.cdshooks.service import Current, Service
-from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
+from fhir_resist.errors import Abandoned, CatalogueError, EvaluatorsBroken, HttpError
 
 JSON = dict[str, Any]
 log = logging.getLogger("fhir_resist.service")
@@ -39,21 +44,31 @@ class _Answered:
 @router.post("/cds-services/{service_id}", summary="Call a CDS Hooks service")
 async def call(service_id: str, request: Request, service: Current) -> Response:
     hook = service_named(service_id)
-    authorise_cds_client(service, request)
+    caller = authorise_cds_client(service, request)
     raw = await read_body(request, service.settings)
     started = time.perf_counter()
     try:
-        answered = await _answer(service, hook, raw)
+        answered = await _answer(service, hook, raw, _Call(request, caller.issuer if caller else None))
     except TimeoutError:
         service.metrics.inc("hook_calls", service=hook.id, status="503")
         raise HttpError(503, f"no answer within {service.settings.deadline:g} s") from None
+    except Abandoned:
+        service.metrics.inc("hook_calls", service=hook.id, status="abandoned")
+        log.info("%s: the client disconnected before the answer", hook.id)
+        return Response(status_code=499)  # nobody reads it
     except HttpError as error:
         service.metrics.inc("hook_calls", service=hook.id, status=str(error.status))
         raise
     return _cards(service, hook, answered, started)
 
 
-async def _answer(service: Service, hook: HookService, raw: bytes) -> _Answered:
+@dataclass(frozen=True, slots=True)
+class _Call:
+    request: Request
+    caller: str | None  # the CDS client's issuer (None: authentication is off)
+
+
+async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) -> _Answered:
     if service.evaluators is not None:
         match await _evaluated_elsewhere(service, service.evaluators, hook, raw):
             case Evaluated(cards, cached, seconds):
@@ -63,11 +78,19 @@ async def _answer(service: Service, hook: HookService, raw: bytes) -> _Answered:
             case NeedsServer() | None:
                 pass  # answered here
     body = parse_body(raw)
-    result = await service.run(
-        lambda: hooks.call(
-            hook, body, service.catalogue, client_factory=service.client_factory, raw=raw, cache=service.cache
+
+    def work(stop: threading.Event) -> hooks.HookResult:
+        fetches = CallFetches(
+            service.fetches, call.caller, service.client_factory, stop, service.settings.deadline
         )
-    )
+        try:
+            return hooks.call(
+                hook, body, service.catalogue, client_factory=fetches.client, raw=raw, cache=service.cache
+            )
+        finally:
+            fetches.release()
+
+    result = await service.run_for(call.request, work)
     return _Answered(result.cards, result.cached)
 
 

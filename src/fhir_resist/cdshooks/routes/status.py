@@ -1,4 +1,5 @@
-"""``GET /healthz`` (liveness and versions) and ``GET /metrics`` (the counters)."""
+"""``GET /healthz`` (liveness and versions) and ``GET /metrics`` (the counters, the request heads
+the HTTP server refused, and the posted reports being evaluated now)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
+from fhir_resist.cdshooks import server
 from fhir_resist.cdshooks.service import Current
 from fhir_resist.version import VERSION
 
@@ -20,4 +22,5 @@ def healthz(service: Current) -> dict[str, Any]:
 
 @router.get("/metrics", summary="Counters in Prometheus text format", response_class=PlainTextResponse)
 def metrics_text(service: Current) -> str:
-    return service.metrics.render()
+    in_flight = f"fhir_resist_reports_in_flight {service.reports.held()}\n"
+    return service.metrics.render() + server.refusals.render() + in_flight
