@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,15 @@ def bundle(catalogue: Catalogue) -> dict[str, Any]:
     return to_bundle(evaluate([load_json(SCENARIOS / f"{KRAS}.json")], catalogue=catalogue, at=AT))
 
 
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -45,9 +55,8 @@ def test_every_item_records_its_evaluation_time(bundle: dict[str, Any], tmp_path
 
 
 def test_outbox_files_are_private_and_lock_names_disclose_no_patient(
-    bundle: dict[str, Any], tmp_path: Path
+    bundle: dict[str, Any], tmp_path: Path, usual_umask: None
 ) -> None:
-    os.umask(0o022)
     outbox = Outbox(tmp_path / "state" / "fhir-resist" / "outbox")
     path = outbox.put(key_of(bundle), bundle, server=BASE, scope=SCOPE, error="503")
     with outbox.lock(f"{BASE}|Patient/pat-1") as held:
