@@ -18,6 +18,7 @@ import requests
 import responses
 
 from fhir_resist.cli import main
+from fhir_resist.fhir.outbox import Outbox
 from tests.conftest import SCENARIOS, load_json
 from tests.hapi import BASE, HapiMock
 
@@ -379,3 +380,23 @@ def test_outbox_list_shows_items_of_the_first_format(
 def _evaluated(capsys: pytest.CaptureFixture[str]) -> str:
     assert main(["evaluate", str(KRAS), *AT]) == 0
     return capsys.readouterr().out
+
+
+def test_outbox_list_shows_an_item_another_process_is_sending(
+    hapi: HapiMock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hapi.fail(times=2, method="POST", status=503)
+    assert main(["evaluate", str(KRAS), "--server", BASE, "--write", *AT]) == 3
+    capsys.readouterr()
+    outbox = Outbox(tmp_path / "outbox")
+    (item,), _ = outbox.items()
+    with outbox.lock(item.lock_name) as held:
+        assert held
+        assert main(["outbox", "list", "--json"]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["state"] == "sending"
+        assert main(["outbox", "retry"]) == 0  # that process reports it; nothing is sent here
+        assert "being sent by another process" in capsys.readouterr().out
+    assert len(hapi.all("DetectedIssue")) == 0
+    assert main(["outbox", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["state"] == "pending"
