@@ -175,3 +175,29 @@ def test_evaluated_at_is_empty_without_a_guidance_response(catalogue: Catalogue)
     bundle = to_bundle(assessment)
     assert scope_of(assessment).patient == "Patient/pat-1"
     assert evaluated_at({"resourceType": "Bundle", "entry": bundle["entry"][:1]}) == ""
+
+
+def test_a_failed_atomic_write_leaves_the_old_item_and_no_leftover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "item.json"
+    target.write_text("old")
+
+    def broken(source: str, destination: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError, match="No space"):
+        state_files.atomic_write(target, b"new")
+    assert [p.name for p in tmp_path.iterdir()] == ["item.json"]
+    assert target.read_text() == "old"
+
+
+def test_an_evaluation_of_unknown_time_supersedes_nothing_and_is_never_superseded() -> None:
+    from fhir_resist.fhir.superseding import Candidate, is_newer
+
+    known = Candidate("b", "2026-04-02T09:00:00Z", "", "on the server")
+    unknown = Candidate("b", "not a time", "", "on the server")
+    assert is_newer(known, "a", "2026-04-01T09:00:00Z", "")
+    assert not is_newer(known, "a", "", "")
+    assert not is_newer(unknown, "a", "2026-04-01T09:00:00Z", "")
