@@ -3,7 +3,8 @@
 Every item is appended to a JSON-lines file and fsynced before the call is answered, so an
 acknowledged item is never lost; an item the store cannot keep fails the call (the client can
 send it again). The same item sent twice is recorded once. Logs carry outcome and reason code,
-never the clinician's comment.
+never the clinician's comment. The file holds clinicians' comments about patients: it is ``0600``
+and a directory created for it ``0700``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fhir_resist.errors import FeedbackError
+from fhir_resist.fhir.state_files import PRIVATE_FILE, private_directory
 
 log = logging.getLogger("fhir_resist.feedback")
 JSON = dict[str, Any]
@@ -111,8 +113,11 @@ class FeedbackStore:
                     json.dumps({"key": key, "received": received, "service": service, "feedback": data})
                 )
             if lines:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.path, "a", encoding="utf-8") as out:
+                private_directory(self.path.parent)
+                handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+                with open(handle, "a", encoding="utf-8") as out:
+                    if os.name == "posix":  # a file an earlier version made readable to others
+                        os.fchmod(out.fileno(), PRIVATE_FILE)
                     out.write("\n".join(lines) + "\n")
                     out.flush()
                     os.fsync(out.fileno())

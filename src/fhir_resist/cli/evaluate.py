@@ -15,7 +15,7 @@ from typing import Any
 from fhir_resist.catalogue import Catalogue
 from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.options import add_server_options, catalogue_from, server_settings_from
-from fhir_resist.cli.outbox import delivered
+from fhir_resist.cli.outbox import delivered, keep_unsaved
 from fhir_resist.config import client_for
 from fhir_resist.domain import Alteration, Message, PatientContext
 from fhir_resist.engine.assess import CANCER_TYPE, assess
@@ -59,6 +59,8 @@ def add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _evaluate(args: argparse.Namespace) -> int:
     catalogue = catalogue_from(args)
     settings = server_settings_from(args)
+    if args.write and settings.base:  # a result the server fails must have somewhere to wait
+        Outbox(settings.outbox).ensure_writable()
     at = _at(args.at)
     if args.paths:
         resources, problems = _read(args.paths)
@@ -90,6 +92,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"fhir-resist: --write refused: {refusal}; nothing was written", file=sys.stderr)
         return EXIT_INPUT
     delivery = deliver(client_for(settings), bundle, scope_of(assessment), Outbox(settings.outbox))
+    if delivery.outcome == "unsaved":
+        return keep_unsaved(delivery, bundle, summary=args.summary, out=args.out)
     print(f"fhir-resist: {delivered(delivery)}", file=sys.stderr)
     return EXIT_OK if delivery.outcome == "delivered" else EXIT_SERVER
 

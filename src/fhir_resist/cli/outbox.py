@@ -1,21 +1,22 @@
-"""The ``outbox`` commands: results kept because the FHIR server failed or refused them, listed or
-sent again; and how a delivery went, in words."""
+"""The ``outbox`` commands: results waiting for the FHIR server (not yet sent, failed or refused),
+listed or sent again; and how a delivery went, in words."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import Any
 
 from fhir_resist.cli.exit_codes import EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.options import add_server_options, server_settings_from
 from fhir_resist.config import client_for
 from fhir_resist.fhir.delivery import Delivery, retry
-from fhir_resist.fhir.outbox import Outbox
+from fhir_resist.fhir.outbox import Outbox, OutboxItem
 
 
 def add_outbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    box = commands.add_parser("outbox", help="results kept because the FHIR server failed or refused them")
+    box = commands.add_parser("outbox", help="results waiting for the FHIR server, or refused by it")
     box_sub = box.add_subparsers(dest="action", required=True)
     box_list = box_sub.add_parser("list", help="show what is waiting")
     box_list.add_argument("--json", action="store_true")
@@ -38,8 +39,30 @@ def delivered(delivery: Delivery) -> str:
             f"wrote {len(delivery.written)} resources to {delivery.server} "
             f"({delivery.created} created, {delivery.unchanged_or_updated} updated or unchanged){withdrawn}"
         )
+    if delivery.outcome == "superseded":
+        return f"not written: {delivery.error}; the result is kept for the record in {delivery.outbox_path}"
+    if delivery.outcome == "busy":
+        return f"not sent now: {delivery.error}"
+    if delivery.outcome == "unsaved":
+        return f"{delivery.error}"
     verb = "kept as pending" if delivery.outcome == "queued" else "rejected by the server; kept"
     return f"{delivery.error}\nfhir-resist: the result was {verb} in {delivery.outbox_path}"
+
+
+def keep_unsaved(delivery: Delivery, bundle: dict[str, Any], *, summary: bool, out: str | None) -> int:
+    """The result was neither sent nor kept in the outbox: it must not be lost. The transaction
+    Bundle is on standard output (or in ``--out``) already unless a summary was asked for; then
+    it is printed now. Says on standard error where it is; exit 3."""
+    if summary:
+        print(json.dumps(bundle, indent=2))
+    where = out if out and not summary else "standard output"
+    print(
+        f"fhir-resist: {delivered(delivery)}\n"
+        f"fhir-resist: the result was NOT kept: the transaction Bundle is in {where}; keep it, and "
+        "run this command again (with the same --at) once the server and the outbox are usable",
+        file=sys.stderr,
+    )
+    return EXIT_SERVER
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -47,39 +70,50 @@ def _list(args: argparse.Namespace) -> int:
     items, problems = outbox.items()
     for problem in problems:
         print(f"fhir-resist: {problem.where}: {problem.text}", file=sys.stderr)
-    rows = [
-        {
-            "key": i.key,
-            "state": i.state,
-            "server": i.server,
-            "patient": i.scope.patient,
-            "created": i.created,
-            "attempts": i.attempts,
-            "error": i.error,
-            "file": str(i.path),
-        }
-        for i in items
-    ]
+    rows = [_row(outbox, i) for i in items]
     if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:
         print(f"the outbox ({outbox.directory}) is empty")
     for row in [] if args.json else rows:
         print(
-            f"{row['state']:8} {row['created']}  {row['patient']}  -> {row['server']}  "
-            f"({row['attempts']} attempts)"
+            f"{row['state']:10} evaluated {row['evaluated'] or 'at an unknown time'}  {row['patient']}  "
+            f"-> {row['server']}  (kept {row['created']}, {row['attempts']} attempts)"
         )
-        print(f"         {row['error']}")
+        print(f"           {row['error']}")
     return EXIT_OK
 
 
+def _row(outbox: Outbox, item: OutboxItem) -> dict[str, Any]:
+    state: str = item.state
+    if state == "pending":
+        with outbox.lock(item.lock_name, blocking=False) as free:
+            state = "pending" if free else "sending"
+    return {
+        "key": item.key,
+        "state": state,
+        "server": item.server,
+        "patient": item.scope.patient,
+        "evaluated": item.evaluated or None,
+        "created": item.created,
+        "attempts": item.attempts,
+        "error": item.error,
+        "file": str(item.path),
+    }
+
+
 def _retry(args: argparse.Namespace) -> int:
+    """Exit 0 only when every waiting result reached the server or was superseded; 3 while any is
+    still pending, rejected (also when left out without ``--include-rejected``) or unsaved.
+    Items another process is sending now are that process's to report."""
     settings = server_settings_from(args)
+    outbox = Outbox(settings.outbox)
     results = retry(
         lambda server: client_for(settings, args.server or server),
-        Outbox(settings.outbox),
+        outbox,
         include_rejected=args.include_rejected,
     )
+    left = [] if args.include_rejected else [i for i in outbox.items()[0] if i.state == "rejected"]
     if args.json:
         print(json.dumps([d.as_json() for _, d in results], indent=2))
     else:
@@ -87,4 +121,11 @@ def _retry(args: argparse.Namespace) -> int:
             print(f"{delivery.key}: {delivered(delivery)}")
         if not results:
             print("nothing to retry")
-    return EXIT_OK if all(d.outcome == "delivered" for _, d in results) else EXIT_SERVER
+    if left:
+        print(
+            f"fhir-resist: {len(left)} result(s) the server refused are still waiting; see `fhir-resist "
+            "outbox list`, fix the cause, then run `fhir-resist outbox retry --include-rejected`",
+            file=sys.stderr,
+        )
+    settled = all(d.outcome in ("delivered", "superseded", "busy") for _, d in results)
+    return EXIT_OK if settled and not left else EXIT_SERVER
