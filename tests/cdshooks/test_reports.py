@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from fhir_resist import Catalogue
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
 from fhir_resist.cdshooks.limits import Limits
 from fhir_resist.config import server_settings
+from fhir_resist.errors import InputError
 from fhir_resist.fhir.client import FhirClient, Retry
 from fhir_resist.fhir.outbox import Outbox
 from tests.conftest import SCENARIOS, load_json, renamed
@@ -129,6 +131,33 @@ def test_refused_write_is_502_and_kept_with_the_reason(
     delivery = answer.json()["results"][0]["delivery"]
     assert delivery["outcome"] == "rejected" and "HAPI-1094" in delivery["error"]
     assert outbox.items()[0][0].state == "rejected"
+
+
+def test_a_result_neither_written_nor_kept_is_503_so_the_poster_sends_again(
+    client: TestClient, hapi: HapiMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("fhir_resist.fhir.outbox.atomic_write", full)
+    hapi.fail(times=2, method="POST", status=503)
+    answer = client.post("/reports", json=load_json(KRAS))
+    assert answer.status_code == 503
+    assert answer.json()["results"][0]["delivery"]["outcome"] == "unsaved"
+
+
+def test_a_service_whose_outbox_cannot_be_written_does_not_start(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    settings = ServiceSettings(
+        auth="off",
+        feedback_path=tmp_path / "feedback.jsonl",
+        server=server_settings({}, base=BASE, outbox=str(blocked / "outbox")),
+    )
+    with pytest.raises(InputError, match=r"outbox directory .* is not writable"):
+        create_app(settings, catalogue=catalogue)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ from fhir_resist.cdshooks.prefetch import ClientFactory, default_client
 from fhir_resist.cdshooks.settings import ServiceSettings
 from fhir_resist.errors import Abandoned
 from fhir_resist.fhir.client import FhirClient
+from fhir_resist.fhir.outbox import Outbox
 
 T = TypeVar("T")
 
@@ -68,6 +69,8 @@ class Service:
         """The service with its pools started (and the evaluator processes checked); the limits
         from the environment unless given."""
         limits = limits or Limits.from_env()
+        if settings.server.base:  # a posted report's result the server fails must have somewhere to wait
+            Outbox(settings.server.outbox).ensure_writable()
         return cls(
             settings=settings,
             catalogue=catalogue,

@@ -1,9 +1,10 @@
 """``POST /reports``: a genomic report or a Subscription notification, evaluated and written back.
 
-Answers: 200 every result written, 202 one kept in the outbox for later (or still evaluating at
-the deadline: it finishes in the background, delivered or kept), 502 one refused by the server
-(kept with the reason) or the server could not be read, 503 no usable FHIR server configured,
-413 more patients than ``report_patients`` in one body, 429 (with ``Retry-After``) while
+Answers: 200 every result written (or superseded by a newer one), 202 one kept in the outbox
+for later (or still evaluating at the deadline: it finishes in the background, delivered or
+kept), 502 one refused by the server (kept with the reason) or the server could not be read,
+503 no usable FHIR server configured or a result that could be neither written nor kept (a full
+disk: post again), 413 more patients than ``report_patients`` in one body, 429 (with ``Retry-After``) while
 ``reports_at_once`` reports are being evaluated. The reports being evaluated (those answered
 202 included) are on ``/metrics`` (``reports_in_flight``, ``report_work_total`` by end); when
 the service stops, work still running ends before its next patient.
@@ -91,6 +92,11 @@ def _write_back_client(service: Service) -> FhirClient:
 
 
 def _status(results: list[reports.ReportResult]) -> int:
-    """502 when the server refused a result, 202 when one is kept for later, else 200."""
+    """503 when a result could be neither written nor kept (the poster must send the report
+    again), 502 when the server refused one, 202 when one is kept for later, else 200 (written,
+    or superseded by a newer evaluation of the patient)."""
     outcomes = {r.delivery.outcome for r in results}
+    if "unsaved" in outcomes:
+        log.error("a posted report's result could be neither written nor kept; the poster is told to resend")
+        return 503
     return 502 if "rejected" in outcomes else 202 if "queued" in outcomes else 200
