@@ -26,6 +26,7 @@ from fhir_resist.cdshooks.feedback import FeedbackStore
 from fhir_resist.cdshooks.metrics import Metrics
 from fhir_resist.cdshooks.prefetch import ClientFactory, default_client
 from fhir_resist.cdshooks.settings import ServiceSettings
+from fhir_resist.cdshooks.shared_state import SharedState
 from fhir_resist.fhir.client import FhirClient
 
 T = TypeVar("T")
@@ -55,13 +56,14 @@ class Service:
         verifier: Verifier | None = None,
     ) -> Service:
         """The service with its pools started (and the evaluator processes checked)."""
+        state = SharedState(settings.state_dir)  # token ids seen and counters, shared by the processes
         return cls(
             settings=settings,
             catalogue=catalogue,
-            verifier=verifier or Verifier(settings.trust),
+            verifier=verifier or Verifier(settings.trust, seen=state),
             client_factory=client_factory or default_client,
             report_client=report_client,
-            metrics=Metrics(),
+            metrics=Metrics(state),
             feedback=FeedbackStore(settings.feedback_path),
             cache=AssessmentCache(settings.hook_cache),
             pool=ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fhir-resist"),
@@ -81,6 +83,7 @@ class Service:
         if self.evaluators is not None:
             self.evaluators.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.verifier.close()
 
     async def within_deadline(self, future: Future[T]) -> T:
         """The future's result; ``TimeoutError`` past the deadline (the work goes on regardless)."""

@@ -17,10 +17,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from fhir_resist.cdshooks import hooks
-from fhir_resist.cdshooks.access import authorise_cds_client
+from fhir_resist.cdshooks.access import authorise_cds_client, client_factory_for
 from fhir_resist.cdshooks.bodies import parse_body, read_body
 from fhir_resist.cdshooks.evaluators import Answer, Evaluated, Evaluators, NeedsServer, Refused
 from fhir_resist.cdshooks.hook_services import HookService, service_named
+from fhir_resist.cdshooks.prefetch import ClientFactory
 from fhir_resist.cdshooks.service import Current, Service
 from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
 
@@ -39,11 +40,11 @@ class _Answered:
 @router.post("/cds-services/{service_id}", summary="Call a CDS Hooks service")
 async def call(service_id: str, request: Request, service: Current) -> Response:
     hook = service_named(service_id)
-    authorise_cds_client(service, request)
+    caller = await authorise_cds_client(service, request)
     raw = await read_body(request, service.settings)
     started = time.perf_counter()
     try:
-        answered = await _answer(service, hook, raw)
+        answered = await _answer(service, hook, raw, client_factory_for(service, caller))
     except TimeoutError:
         service.metrics.inc("hook_calls", service=hook.id, status="503")
         raise HttpError(503, f"no answer within {service.settings.deadline:g} s") from None
@@ -53,7 +54,7 @@ async def call(service_id: str, request: Request, service: Current) -> Response:
     return _cards(service, hook, answered, started)
 
 
-async def _answer(service: Service, hook: HookService, raw: bytes) -> _Answered:
+async def _answer(service: Service, hook: HookService, raw: bytes, factory: ClientFactory) -> _Answered:
     if service.evaluators is not None:
         match await _evaluated_elsewhere(service, service.evaluators, hook, raw):
             case Evaluated(cards, cached, seconds):
@@ -65,7 +66,7 @@ async def _answer(service: Service, hook: HookService, raw: bytes) -> _Answered:
     body = parse_body(raw)
     result = await service.run(
         lambda: hooks.call(
-            hook, body, service.catalogue, client_factory=service.client_factory, raw=raw, cache=service.cache
+            hook, body, service.catalogue, client_factory=factory, raw=raw, cache=service.cache
         )
     )
     return _Answered(result.cards, result.cached)
