@@ -131,7 +131,8 @@ def test_serve_builds_the_app_and_runs_it(
     assert ran["tuned"] is True
     assert ran["port"] == 8123 and ran["host"] == "127.0.0.1"
     assert not isinstance(ran["app"], str)
-    assert "NOT authenticated" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "NOT authenticated" in err and "any fhirServer" in err
     assert main(["serve", "--workers", "2"]) == 0
     assert ran["app"] == "fhir_resist.cdshooks.app:service_app"
     assert (ran["factory"], ran["workers"]) == (True, 2)

@@ -494,3 +494,40 @@ def test_a_silent_jwks_host_does_not_hold_up_healthz(
     assert pending == 3  # /healthz was answered while every call still waited on the JWK Set
     assert statuses == [401, 401, 401]
     assert len(silent.accepted) == 1  # one fetch for every token naming that URL, none after it failed
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"status": 302, "headers": {"Location": "http://169.254.169.254/"}}, "HTTP 302"),
+        ({"status": 500, "body": "down"}, "HTTP 500"),
+        ({"json": {"kid": "no keys list"}}, "not a JWK Set"),
+        ({"body": "x" * (jwks_cache.MAX_BYTES + 10)}, "too big"),
+    ],
+    ids=["redirect", "error", "not-a-set", "too-big"],
+)
+def test_only_a_jwk_set_answered_by_the_url_itself_is_taken(answer: dict[str, Any], problem: str) -> None:
+    with responses.RequestsMock() as rsps:
+        rsps.get(JKU, **answer)
+        with pytest.raises(ValueError, match=problem):
+            jwks_cache.fetch_jwks(JKU)
+        assert len(rsps.calls) == 1  # a redirect is not followed
+
+
+def test_the_last_jwk_set_is_used_while_its_host_is_down() -> None:
+    answers: list[Any] = [VECTOR["jwks_public"], requests.ConnectionError("down")]
+    clock = [time.time()]
+
+    def fetch(url: str) -> Any:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    verifier = Verifier(
+        Trust.of(TrustedClient(ISSUER, jku=frozenset({JKU}))), fetch=fetch, clock=lambda: clock[0]
+    )
+    assert verify(verifier, f"Bearer {mint()}", SERVICE).issuer == ISSUER
+    clock[0] += jwks_cache.TTL + 1  # stale: fetched again, which fails; the last set still verifies
+    assert verify(verifier, f"Bearer {mint()}", SERVICE).issuer == ISSUER
+    assert answers == []

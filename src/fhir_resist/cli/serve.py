@@ -91,6 +91,12 @@ def _check_start(settings: ServiceSettings) -> None:
             "fhir-resist: FHIR_RESIST_CDS_AUTH=off: callers are NOT authenticated (local development only)",
             file=sys.stderr,
         )
+        if settings.trust.servers_without_auth() is None:
+            print(
+                "fhir-resist: hook calls may fetch from any fhirServer they name "
+                "(FHIR_RESIST_CDS_FHIR_SERVERS limits them)",
+                file=sys.stderr,
+            )
     elif not settings.trust.issuers:
         print(
             "fhir-resist: no trusted CDS clients (FHIR_RESIST_CDS_ISSUERS or FHIR_RESIST_CDS_CLIENTS): "
