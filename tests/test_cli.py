@@ -158,7 +158,7 @@ def test_an_internal_error_is_one_line_without_traceback(
 class _Served:
     """``serve`` up to the point where uvicorn would take over: what it would run, with what."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, state_dir: Path) -> None:
         import uvicorn
 
         from fhir_resist.cdshooks import app, tuning
@@ -179,12 +179,15 @@ class _Served:
         monkeypatch.delenv("FHIR_RESIST_PROCESSES", raising=False)
         monkeypatch.delenv("FHIR_RESIST_CATALOGUE", raising=False)
         monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "off")
+        monkeypatch.setenv("FHIR_RESIST_STATE_DIR", str(state_dir))
 
 
-def test_serve_evaluates_in_one_process_per_core_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_evaluates_in_one_process_per_core_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from fhir_resist.cdshooks.evaluators import usable_cores
 
-    served = _Served(monkeypatch)
+    served = _Served(monkeypatch, tmp_path)
     assert main(["serve", "--port", "8123"]) == 0
     (settings,) = served.settings
     assert settings.processes == usable_cores()
@@ -203,11 +206,11 @@ def test_serve_evaluates_in_one_process_per_core_by_default(monkeypatch: pytest.
 
 
 def test_serve_processes_option_environment_and_http_workers(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     import os
 
-    served = _Served(monkeypatch)
+    served = _Served(monkeypatch, tmp_path)
     assert main(["--catalogue", str(ROOT / "catalogue"), "serve", "--processes", "0"]) == 0
     assert served.settings[-1].processes == 0
     assert served.settings[-1].catalogue_path == (ROOT / "catalogue").resolve()

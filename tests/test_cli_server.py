@@ -124,9 +124,10 @@ def test_bad_environment_is_named(
 
 
 def test_serve_builds_the_app_and_runs_it(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     ran: dict[str, object] = {}
+    monkeypatch.setenv("FHIR_RESIST_STATE_DIR", str(tmp_path / "state"))
 
     def run(app: object, **options: object) -> None:
         ran.update(app=app, **options)
@@ -138,10 +139,47 @@ def test_serve_builds_the_app_and_runs_it(
     assert ran["tuned"] is True
     assert ran["port"] == 8123 and ran["host"] == "127.0.0.1"
     assert not isinstance(ran["app"], str)
-    assert "NOT authenticated" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "NOT authenticated" in err and "any fhirServer" in err
     assert main(["serve", "--workers", "2"]) == 0
     assert ran["app"] == "fhir_resist.cdshooks.app:service_app"
     assert (ran["factory"], ran["workers"]) == (True, 2)
+
+
+def test_serve_needs_the_public_url_with_authentication(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("must not start"))
+    monkeypatch.setenv("FHIR_RESIST_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "jwt")
+    monkeypatch.setenv("FHIR_RESIST_CDS_ISSUERS", "https://ehr.example.org")
+    monkeypatch.delenv("FHIR_RESIST_PUBLIC_URL", raising=False)
+    assert main(["serve", "--processes", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "FHIR_RESIST_PUBLIC_URL: required with FHIR_RESIST_CDS_AUTH=jwt" in err
+    assert "Traceback" not in err
+
+
+def test_serve_refuses_an_unusable_state_directory_and_warns_of_missing_servers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ran: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr("fhir_resist.cdshooks.tuning.tune_gc", lambda: None)
+    monkeypatch.setenv("FHIR_RESIST_CDS_AUTH", "jwt")
+    monkeypatch.setenv("FHIR_RESIST_CDS_ISSUERS", "https://ehr.example.org")
+    monkeypatch.setenv("FHIR_RESIST_PUBLIC_URL", "https://cds.example.org")
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("FHIR_RESIST_STATE_DIR", str(tmp_path / "file" / "state"))
+    assert main(["serve", "--processes", "0"]) == 2
+    assert "state directory" in capsys.readouterr().err and not ran
+    monkeypatch.setenv("FHIR_RESIST_STATE_DIR", str(tmp_path / "state"))
+    from fhir_resist.cdshooks.shared_state import SharedState
+
+    SharedState(tmp_path / "state").add("hook_calls", "")  # a count of an earlier run
+    assert main(["serve", "--processes", "0"]) == 0
+    assert "no FHIR servers configured for https://ehr.example.org" in capsys.readouterr().err
+    assert SharedState(tmp_path / "state").counts() == []  # counters start from zero
 
 
 def test_serve_refuses_a_bad_auth_setting(

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from fhir_resist import Catalogue
 from fhir_resist.cdshooks import http_errors
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
-from fhir_resist.cdshooks.auth import Trust
+from fhir_resist.cdshooks.auth import Trust, TrustedClient
 from fhir_resist.config import server_settings
 from fhir_resist.errors import (
     CatalogueError,
@@ -137,7 +137,8 @@ def apps(tmp_path: Path, catalogue: Catalogue, hapi: HapiMock) -> Iterator[dict[
         ),
         "guarded": ServiceSettings(
             auth="jwt",
-            trust=Trust(issuers=frozenset({"https://ehr.example"})),
+            trust=Trust.of(TrustedClient("https://ehr.example")),
+            public_url="http://testserver",
             reports_token="secret",
             feedback_path=tmp_path / "c.jsonl",
         ),

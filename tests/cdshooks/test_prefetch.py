@@ -227,3 +227,29 @@ def test_the_hook_answers_412_past_the_page_limit(
     assert issue["expression"] == ["prefetch.reports"]
     assert f"more than {MAX_PAGES} pages" in issue["details"]["text"]
     assert f'fhir_resist_hook_calls_total{{service="{PV}",status="412"}} 1' in metrics
+
+
+def test_a_next_page_that_is_not_json_is_412_without_its_text(
+    pages: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    pages.get(f"{EHR}/odd", body="SECRET-INTERNAL-DATA root:x:0:0", content_type="text/plain")
+    first = _page(1, last=None)
+    first["link"] = [{"relation": "next", "url": f"{EHR}/odd"}]
+    with pytest.raises(
+        HttpError, match=r"next page could not be read from fhirServer \(not JSON\)"
+    ) as refused:
+        gather_with_source(parse_request(_paged_request(first), SERVICE), _client)
+    assert refused.value.status == 412
+    assert "SECRET" not in refused.value.message and "SECRET" not in caplog.text
+
+
+def test_a_next_page_that_fails_is_412_with_its_status_only(pages: responses.RequestsMock) -> None:
+    pages.get(f"{EHR}/gone", status=410, body="<html>expired page for Patient/pat-1</html>")
+    first = _page(1, last=None)
+    first["link"] = [{"relation": "next", "url": f"{EHR}/gone"}]
+    with pytest.raises(HttpError) as refused:
+        gather_with_source(parse_request(_paged_request(first), SERVICE), _client)
+    assert (
+        refused.value.message
+        == "prefetch.reports: its next page could not be read from fhirServer (it answered HTTP 410)"
+    )

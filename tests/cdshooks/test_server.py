@@ -15,7 +15,9 @@ import uvicorn
 from fhir_resist import Catalogue
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
 from fhir_resist.cdshooks.limits import Limits
+from fhir_resist.cdshooks.metrics import Metrics
 from fhir_resist.cdshooks.server import LimitedHttpTools, refusals, uvicorn_options, with_limits
+from fhir_resist.cdshooks.shared_state import SharedState
 
 LIMITS = Limits(max_head=8 * 1024, head_timeout=0.5, max_connections=4, keep_alive=1)
 WAIT = 30.0  # seconds a test waits for what must happen (never a measured figure)
@@ -163,3 +165,16 @@ def test_several_workers_name_the_protocol_by_its_path() -> None:
     assert options["limit_concurrency"] == LIMITS.max_connections
     assert with_limits(LIMITS).limits == LIMITS
     assert LimitedHttpTools.limits is None  # read from the environment in each worker
+
+
+def test_refusals_are_counted_where_every_worker_renders_them(tmp_path: Path) -> None:
+    this_worker = Metrics(SharedState(tmp_path))
+    other_worker = Metrics(SharedState(tmp_path))
+    refusals.attach(this_worker)
+    try:
+        refusals.inc("time")
+    finally:
+        refusals.detach(this_worker)
+    assert other_worker.value("request_heads_refused", reason="time") == 1
+    refusals.detach(other_worker)  # not the one attached: nothing changes
+    assert not refusals.shared

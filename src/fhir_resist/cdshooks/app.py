@@ -26,7 +26,7 @@ from fhir_resist.cdshooks.limits import Limits
 from fhir_resist.cdshooks.prefetch import ClientFactory
 from fhir_resist.cdshooks.routes import ROUTERS
 from fhir_resist.cdshooks.service import Service
-from fhir_resist.cdshooks.settings import ServiceSettings
+from fhir_resist.cdshooks.settings import ServiceSettings, check
 from fhir_resist.cdshooks.tuning import tune_gc
 from fhir_resist.version import VERSION
 
@@ -57,8 +57,10 @@ def create_app(
     """The app: settings from the environment and the bundled catalogue unless given;
     ``client_factory`` makes the client hook calls fetch through, ``report_client`` the one
     posted reports are written back with (default: from the settings); ``limits`` the service's
-    limits (default: from the environment)."""
+    limits (default: from the environment). Settings the service cannot run with
+    (``settings.check``) are an ``InputError`` naming the setting."""
     settings = settings or ServiceSettings.from_env()
+    check(settings)
     catalogue = catalogue or load_catalogue()
     service = Service.start(
         settings,

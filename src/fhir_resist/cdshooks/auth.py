@@ -2,56 +2,41 @@
 
 Every call carries ``Authorization: Bearer <JWT>`` signed by the EHR. Accepted only when:
 - ``alg`` is ES384 or RS384 (never ``none`` or an HMAC), the header names a ``kid``;
-- ``iss`` is on the issuer allow-list;
-- the key is found: from the header's ``jku`` if that URL is on the allow-list (JWK Set fetched
-  and cached; fetched again once when a ``kid`` is unknown, at most once a minute), or from the
-  keys configured out of band for that issuer;
-- the signature verifies; ``aud`` (string or list) contains the exact URL being called; ``exp``
-  has not passed; ``iat`` and ``jti`` are present; the token lives at most an hour;
-- the ``jti`` has not been seen before from that issuer (kept until the token expires).
+- ``iss`` is a trusted client (``trust.Trust``), and the key is that client's own: from the
+  header's ``jku`` if that URL is on the client's list (``jwks.JwksCache``: cached, fetched off
+  the event loop, failures remembered), or from the JWK Set configured for it out of band. A key
+  of another trusted client never verifies its tokens;
+- the signature verifies; ``aud`` (string or list) contains the exact URL being called, as the
+  configured public URL names it; ``exp`` has not passed; ``iat`` and ``jti`` are present; the
+  token lives at most an hour;
+- the ``jti`` has not been seen before from that issuer by any process of the service (the shared
+  state, kept until the token expires).
 Any failure is ``Unauthorized`` with a reason for the service log; the client only ever sees 401.
 Tokens are never logged.
 """
 
 from __future__ import annotations
 
-import json
-import threading
+import logging
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
-import requests
 
+from fhir_resist.cdshooks.fhir_servers import AllowedServer
+from fhir_resist.cdshooks.jwks import Fetch, JwksCache, fetch_jwks
+from fhir_resist.cdshooks.shared_state import SharedState
+from fhir_resist.cdshooks.trust import Trust, TrustedClient
 from fhir_resist.errors import Unauthorized
 
+__all__ = ["Caller", "Trust", "TrustedClient", "Verifier"]
+
+log = logging.getLogger("fhir_resist.service")
 ALGORITHMS = frozenset({"ES384", "RS384"})
 MAX_LIFETIME = 3600
-JWKS_TTL = 3600
-JWKS_REFETCH_GAP = 60
-
-
-@dataclass(frozen=True, slots=True)
-class Trust:
-    issuers: frozenset[str]
-    jku: frozenset[str] = frozenset()
-    keys: Mapping[str, Any] = field(default_factory=dict)  # a JWK Set trusted out of band
-    leeway: float = 30.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Trust:
-        keys: Mapping[str, Any] = {}
-        path = env.get("FHIR_RESIST_CDS_JWKS")
-        if path:
-            keys = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(
-            issuers=frozenset(_list(env.get("FHIR_RESIST_CDS_ISSUERS"))),
-            jku=frozenset(_list(env.get("FHIR_RESIST_CDS_JKU"))),
-            keys=keys,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +44,16 @@ class Caller:
     issuer: str
     jti: str
     tenant: str | None
+    fhir_servers: tuple[AllowedServer, ...] = ()  # the fhirServer values its hook calls may name
 
 
-def _list(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
-def _fetch_jwks(url: str) -> Mapping[str, Any]:
-    response = requests.get(url, headers={"Accept": "application/json"}, timeout=5)
-    response.raise_for_status()
-    data = response.json()
-    if not isinstance(data, dict):
-        raise ValueError("not a JWK Set")
-    return data
+@dataclass(frozen=True, slots=True)
+class _Unverified:
+    token: str
+    alg: str
+    kid: str
+    jku: Any
+    issuer: str
 
 
 class Verifier:
@@ -79,17 +61,48 @@ class Verifier:
         self,
         trust: Trust,
         *,
-        fetch: Callable[[str], Mapping[str, Any]] = _fetch_jwks,
+        fetch: Fetch = fetch_jwks,
         clock: Callable[[], float] = time.time,
+        seen: SharedState | None = None,
     ) -> None:
         self.trust = trust
-        self._fetch = fetch
         self._clock = clock
-        self._jwks: dict[str, tuple[float, Mapping[str, Any]]] = {}
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+        self._jwks = JwksCache(fetch, clock=clock)
+        self._seen = seen if seen is not None else SharedState()
 
-    def verify(self, authorization: str | None, audience: str) -> Caller:
+    async def verify(self, authorization: str | None, audience: str) -> Caller:
+        """The trusted caller of ``audience`` (the URL called), or ``Unauthorized``."""
+        claimed = self._claimed(authorization)
+        client = self.trust.client(claimed.issuer)
+        if client is None:
+            raise Unauthorized(f"issuer {claimed.issuer!r} not trusted")
+        key = await self._key(client, claimed.kid, claimed.jku)
+        try:
+            claims = jwt.decode(
+                claimed.token,
+                key,
+                algorithms=[claimed.alg],
+                audience=audience,
+                issuer=claimed.issuer,
+                leeway=self.trust.leeway,
+                options={"require": ["exp", "iat", "jti", "iss", "aud"]},
+            )
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:  # a key of another type raises TypeError
+            raise Unauthorized(f"rejected ({type(exc).__name__})") from exc
+        if float(claims["exp"]) - float(claims["iat"]) > MAX_LIFETIME:
+            raise Unauthorized("token lifetime over an hour")
+        self._replay(claimed.issuer, str(claims["jti"]), float(claims["exp"]))
+        tenant = claims.get("tenant")
+        return Caller(
+            claimed.issuer,
+            str(claims["jti"]),
+            tenant if isinstance(tenant, str) else None,
+            client.fhir_servers,
+        )
+
+    @staticmethod
+    def _claimed(authorization: str | None) -> _Unverified:
+        """What the token claims, before anything is verified."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():  # the scheme is case-insensitive (RFC 7235)
             raise Unauthorized("no bearer token")
@@ -106,67 +119,38 @@ class Verifier:
         if not isinstance(kid, str) or not kid:
             raise Unauthorized("no kid")
         issuer = unverified.get("iss")
-        if not isinstance(issuer, str) or issuer not in self.trust.issuers:
-            raise Unauthorized(f"issuer {issuer!r} not trusted")
-        key = self._key(kid, header.get("jku"))
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[alg],
-                audience=audience,
-                issuer=issuer,
-                leeway=self.trust.leeway,
-                options={"require": ["exp", "iat", "jti", "iss", "aud"]},
-            )
-        except (jwt.PyJWTError, TypeError, ValueError) as exc:  # a key of another type raises TypeError
-            raise Unauthorized(f"rejected ({type(exc).__name__})") from exc
-        if float(claims["exp"]) - float(claims["iat"]) > MAX_LIFETIME:
-            raise Unauthorized("token lifetime over an hour")
-        self._replay(issuer, str(claims["jti"]), float(claims["exp"]))
-        tenant = claims.get("tenant")
-        return Caller(issuer, str(claims["jti"]), tenant if isinstance(tenant, str) else None)
+        if not isinstance(issuer, str):
+            raise Unauthorized("no issuer")
+        return _Unverified(token, str(alg), kid, header.get("jku"), issuer)
 
-    def _key(self, kid: str, jku: Any) -> Any:
+    async def _key(self, client: TrustedClient, kid: str, jku: Any) -> Any:
+        """The key named ``kid`` among the client's own keys, never another client's."""
         if jku is not None:
-            if not isinstance(jku, str) or jku not in self.trust.jku:
-                raise Unauthorized("jku not on the allow-list")
-            found = _find(self._jwks_of(jku, refresh=False), kid)
+            if not isinstance(jku, str) or jku not in client.jku:
+                raise Unauthorized("jku not on the issuer's allow-list")
+            found = _find(await self._jwks.keys(jku), kid)
             if found is None:
-                found = _find(self._jwks_of(jku, refresh=True), kid)
+                found = _find(await self._jwks.keys(jku, refresh=True), kid)
         else:
-            found = _find(self.trust.keys, kid)
+            found = _find(client.keys, kid)
         if found is None:
-            raise Unauthorized("no trusted key with that kid")
+            raise Unauthorized("no key of the issuer with that kid")
         try:
             return jwt.PyJWK.from_dict(dict(found)).key
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise Unauthorized(f"unusable key ({type(exc).__name__})") from exc
 
-    def _jwks_of(self, url: str, *, refresh: bool) -> Mapping[str, Any]:
-        now = self._clock()
-        with self._lock:
-            cached = self._jwks.get(url)
-        if cached and (now - cached[0] < JWKS_TTL) and not (refresh and now - cached[0] > JWKS_REFETCH_GAP):
-            return cached[1]
-        try:
-            keys = self._fetch(url)
-        except (requests.RequestException, ValueError) as exc:
-            if cached:
-                return cached[1]
-            raise Unauthorized(f"JWK Set not available ({type(exc).__name__})") from exc
-        with self._lock:
-            self._jwks[url] = (now, keys)
-        return keys
-
     def _replay(self, issuer: str, jti: str, exp: float) -> None:
-        now = self._clock()
-        with self._lock:
-            for key in [k for k, until in self._seen.items() if until < now]:
-                del self._seen[key]
-            if (issuer, jti) in self._seen:
-                raise Unauthorized("jti replayed")
-            self._seen[(issuer, jti)] = exp + self.trust.leeway
+        try:
+            first = self._seen.first_use(issuer, jti, exp + self.trust.leeway, now=self._clock())
+        except sqlite3.Error as exc:
+            log.error("the token ids seen cannot be checked (%s): the call is refused", exc)
+            raise Unauthorized("replay check unavailable") from None
+        if not first:
+            raise Unauthorized("jti replayed")
+
+    def close(self) -> None:
+        self._jwks.close()
 
 
 def _find(jwks: Mapping[str, Any], kid: str) -> Mapping[str, Any] | None:

@@ -1,4 +1,9 @@
-"""A hook call's request body (CDS Hooks 2.0), checked: a 400 naming the element, or the request."""
+"""A hook call's request body (CDS Hooks 2.0), checked: a 400 naming the element, or the request.
+
+``fhirServer`` must be a well-formed http(s) base URL (``fhir_servers.problem``) and
+``fhirAuthorization.access_token`` a token a bearer header can carry (RFC 6750); either refusal
+names the element and never repeats the token.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fhir_resist.cdshooks.fhir_servers import problem
 from fhir_resist.cdshooks.hook_services import HookService
-from fhir_resist.errors import HttpError
-from fhir_resist.fhir.client import is_fhir_id
+from fhir_resist.errors import HttpError, InputError
+from fhir_resist.fhir.client import bearer_token, is_fhir_id
 
 
 class _Model(BaseModel):
@@ -60,8 +66,18 @@ def parse_request(body: Any, service: HookService) -> HookRequest:
 def _check_server(request: HookRequest) -> None:
     if request.fhirAuthorization is not None and not request.fhirServer:
         raise HttpError(400, "fhirServer: required when fhirAuthorization is sent", expression="fhirServer")
-    if request.fhirServer and not request.fhirServer.startswith(("http://", "https://")):
-        raise HttpError(400, "fhirServer: not an http(s) URL", expression="fhirServer")
+    wrong = problem(request.fhirServer) if request.fhirServer else None
+    if wrong:
+        raise HttpError(400, f"fhirServer: {wrong}", expression="fhirServer")
+    if request.token is not None:
+        try:
+            bearer_token(request.token)
+        except InputError:
+            raise HttpError(
+                400,
+                "fhirAuthorization.access_token: has characters a bearer token cannot have (RFC 6750)",
+                expression="fhirAuthorization.access_token",
+            ) from None
 
 
 def _check_context(context: dict[str, Any], service: HookService) -> None:

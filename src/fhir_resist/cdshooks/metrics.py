@@ -1,30 +1,46 @@
 """The service's counters, rendered in Prometheus text format (``GET /metrics``).
 
-Counters carry service ids, statuses, outcomes and card indicators; never patient data.
+Counters carry service ids, statuses, outcomes and card indicators; never patient data. They are
+kept in the shared state (``shared_state``), so with ``serve --workers N`` every process counts
+into, and renders, the same numbers. A counter that cannot be stored (the state file unusable)
+is logged and skipped: the call it counts is answered regardless.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
+import logging
+import sqlite3
+
+from fhir_resist.cdshooks.shared_state import SharedState
+
+log = logging.getLogger("fhir_resist.service")
 
 
 class Metrics:
-    def __init__(self) -> None:
-        self._counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
-        self._lock = threading.Lock()
+    def __init__(self, state: SharedState | None = None) -> None:
+        self._state = state if state is not None else SharedState()
 
     def inc(self, name: str, **labels: str) -> None:
-        with self._lock:
-            self._counts[(name, tuple(sorted(labels.items())))] += 1
+        try:
+            self._state.add(name, _labels(labels))
+        except sqlite3.Error as exc:
+            log.error("counter %s not stored: %s", name, exc)
 
     def value(self, name: str, **labels: str) -> int:
-        return self._counts[(name, tuple(sorted(labels.items())))]
+        wanted = _labels(labels)
+        return sum(v for n, lbl, v in self._state.counts() if (n, lbl) == (name, wanted))
 
     def render(self) -> str:
-        with self._lock:
-            lines = []
-            for (name, labels), count in sorted(self._counts.items()):
-                label = ",".join(f'{k}="{v}"' for k, v in labels)
-                lines.append(f"fhir_resist_{name}_total{{{label}}} {count}")
+        lines = [
+            f"fhir_resist_{name}_total{{{labels}}} {count}" for name, labels, count in self._state.counts()
+        ]
         return "\n".join(lines) + "\n"
+
+
+def _labels(labels: dict[str, str]) -> str:
+    """The labels as Prometheus writes them, sorted by name, values escaped."""
+    return ",".join(f'{k}="{_escaped(v)}"' for k, v in sorted(labels.items()))
+
+
+def _escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

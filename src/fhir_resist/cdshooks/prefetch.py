@@ -3,24 +3,31 @@
 CDS Hooks 2.0: a key sent with ``null`` means "no data"; a missing key (or an OperationOutcome
 in its place) means "not tried", and is fetched; a prefetched Bundle with a ``next`` link has
 its further pages read. When the data cannot be had: 412, and no cards from part of the record.
+
+Fetching goes only to a ``fhirServer`` the caller may name (``allowed_only``; else 412 before any
+request). A 412 states which key failed and how (the status code, or that the server could not be
+reached); never the server's answer, which, with the status, goes to the log without its body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 from urllib.parse import parse_qsl
 
+from fhir_resist.cdshooks.fhir_servers import AllowedServer, allowed
 from fhir_resist.cdshooks.hook_request import HookRequest
 from fhir_resist.cdshooks.hook_services import PREFETCH
 from fhir_resist.errors import HttpError, ServerError
-from fhir_resist.fhir.client import FhirClient, Retry, next_link, unique
+from fhir_resist.fhir.client import FhirClient, Retry, next_link, origin, unique
 from fhir_resist.fhir.read import iter_resources
 from fhir_resist.files import parse_json
 
 JSON = dict[str, Any]
+log = logging.getLogger("fhir_resist.service")
 ClientFactory = Callable[[str, str | None], FhirClient]
 MAX_PAGES = 100  # pages of one prefetch key, the prefetched one included (as FhirClient.search)
 
@@ -66,6 +73,29 @@ def default_client(base: str, token: str | None) -> FhirClient:
     return FhirClient(
         base, token=token, timeout=(2.0, 4.0), retry=Retry(attempts=2, max_backoff=0.5, max_wait=1.0)
     )
+
+
+def allowed_only(
+    factory: ClientFactory, servers: Iterable[AllowedServer] | None, caller: str
+) -> ClientFactory:
+    """``factory``, for a ``fhirServer`` on ``servers`` only (None: any); another is refused 412
+    before any client exists, so nothing is fetched there and the access token goes nowhere."""
+    listed = tuple(servers) if servers is not None else None
+
+    def make(base: str, token: str | None) -> FhirClient:
+        if not allowed(base, listed):
+            log.warning(
+                "fhirServer %s is not a FHIR server %s may name: nothing fetched", origin(base), caller
+            )
+            raise HttpError(
+                412,
+                "fhirServer: not a FHIR server this service may fetch from for the calling EHR; "
+                "send the data as prefetch, or have the server added to the EHR's configured FHIR servers",
+                expression="fhirServer",
+            )
+        return factory(base, token)
+
+    return make
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +148,9 @@ def _fetch(client: FhirClient, query: str, key: str) -> list[JSON]:
             return [client.read(rtype, rid)]
         return client.search(path, parse_qsl(raw, keep_blank_values=True))
     except ServerError as exc:
-        raise HttpError(412, f"prefetch.{key} was not sent and fhirServer failed: {exc}") from exc
+        raise HttpError(
+            412, f"prefetch.{key} was not sent and fhirServer failed: {_failure(exc, key)}"
+        ) from None
 
 
 def _follow(client: FhirClient, url: str, key: str) -> list[JSON]:
@@ -147,16 +179,44 @@ def _follow(client: FhirClient, url: str, key: str) -> list[JSON]:
 
 def _page(client: FhirClient, url: str, key: str) -> JSON:
     try:
-        page = parse_json(client.request("GET", url).content)
-    except (ServerError, ValueError) as exc:
+        response = client.request("GET", url)
+    except ServerError as exc:
         raise HttpError(
-            412, f"prefetch.{key}: its next page could not be read from fhirServer ({exc})"
-        ) from exc
+            412, f"prefetch.{key}: its next page could not be read from fhirServer ({_failure(exc, key)})"
+        ) from None
+    try:
+        page = parse_json(response.content)
+    except ValueError:
+        log.warning(
+            "prefetch.%s: a next page from fhirServer is not JSON (HTTP %d)", key, response.status_code
+        )
+        raise HttpError(
+            412, f"prefetch.{key}: its next page could not be read from fhirServer (not JSON)"
+        ) from None
     if not isinstance(page, dict):
         raise HttpError(
             412, f"prefetch.{key}: its next page could not be read from fhirServer (not a FHIR resource)"
         )
     return page
+
+
+def _failure(exc: ServerError, key: str) -> str:
+    """How fetching failed, in the service's words: the status code, never the server's answer.
+    The log gets the same, without the answer's body (it may hold patient data)."""
+    log.warning(
+        "prefetch.%s: fhirServer failed (status %s, %s, %d attempt(s))",
+        key,
+        exc.status if exc.status is not None else "none",
+        "retryable" if exc.retryable else "not retryable",
+        exc.attempts,
+    )
+    if exc.status is not None and exc.status >= 400:
+        return f"it answered HTTP {exc.status}"
+    if exc.status is not None:
+        return f"its answer (HTTP {exc.status}) is not a FHIR resource"
+    if not exc.retryable:  # the client's own refusal: a page limit, or a link to another server
+        return str(exc)
+    return "it could not be reached, did not answer in time, or did not answer with a Bundle"
 
 
 def unpack(value: Mapping[str, Any]) -> list[JSON]:

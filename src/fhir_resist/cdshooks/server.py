@@ -21,25 +21,47 @@ import functools
 import logging
 import threading
 from collections import Counter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fhir_resist.cdshooks.limits import Limits
 
+if TYPE_CHECKING:
+    from fhir_resist.cdshooks.metrics import Metrics
+
 log = logging.getLogger("fhir_resist.service")
 
 
 class _Refusals:
-    """How many request heads the server refused, by reason (this process)."""
+    """How many request heads the server refused, by reason: counted in this process, and in the
+    service's shared counters once the service attaches them (``attach``), so that with several
+    worker processes ``/metrics`` shows every process's refusals."""
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._sink: Metrics | None = None
+
+    def attach(self, sink: Metrics) -> None:
+        """Count refusals into the service's counters too."""
+        self._sink = sink
+
+    def detach(self, sink: Metrics) -> None:
+        """Count in this process only again, if ``sink`` is the one attached."""
+        if self._sink is sink:
+            self._sink = None
+
+    @property
+    def shared(self) -> bool:
+        return self._sink is not None
 
     def inc(self, reason: str) -> None:
         with self._lock:
             self._counts[reason] += 1
+        sink = self._sink
+        if sink is not None:
+            sink.inc("request_heads_refused", reason=reason)
 
     def value(self, reason: str) -> int:
         return self._counts[reason]

@@ -22,6 +22,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Request
 
 from fhir_resist.catalogue import Catalogue
+from fhir_resist.cdshooks import server
 from fhir_resist.cdshooks.assessment_cache import AssessmentCache
 from fhir_resist.cdshooks.auth import Verifier
 from fhir_resist.cdshooks.evaluators import Evaluators
@@ -31,6 +32,7 @@ from fhir_resist.cdshooks.limits import Limits
 from fhir_resist.cdshooks.metrics import Metrics
 from fhir_resist.cdshooks.prefetch import ClientFactory, default_client
 from fhir_resist.cdshooks.settings import ServiceSettings
+from fhir_resist.cdshooks.shared_state import SharedState
 from fhir_resist.errors import Abandoned
 from fhir_resist.fhir.client import FhirClient
 from fhir_resist.fhir.outbox import Outbox
@@ -71,13 +73,16 @@ class Service:
         limits = limits or Limits.from_env()
         if settings.server.base:  # a posted report's result the server fails must have somewhere to wait
             Outbox(settings.server.outbox).ensure_writable()
+        state = SharedState(settings.state_dir)  # token ids seen and counters, shared by the processes
+        metrics = Metrics(state)
+        server.refusals.attach(metrics)
         return cls(
             settings=settings,
             catalogue=catalogue,
-            verifier=verifier or Verifier(settings.trust),
+            verifier=verifier or Verifier(settings.trust, seen=state),
             client_factory=client_factory or default_client,
             report_client=report_client,
-            metrics=Metrics(),
+            metrics=metrics,
             feedback=FeedbackStore(settings.feedback_path),
             cache=AssessmentCache(settings.hook_cache),
             pool=ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fhir-resist"),
@@ -102,6 +107,8 @@ class Service:
         if self.evaluators is not None:
             self.evaluators.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.verifier.close()
+        server.refusals.detach(self.metrics)
 
     async def within_deadline(self, future: Future[T]) -> T:
         """The future's result; ``TimeoutError`` past the deadline (the work goes on regardless,

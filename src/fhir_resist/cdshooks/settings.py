@@ -1,4 +1,8 @@
-"""The service's settings, from ``FHIR_RESIST_*`` environment variables (README, "The service")."""
+"""The service's settings, from ``FHIR_RESIST_*`` environment variables (README, "The service").
+
+``check`` refuses what the service must not run with: authentication on without the public URL
+(the ``aud`` of every token is checked against it, never against request headers).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast, get_args
+from urllib.parse import urlsplit
 
-from fhir_resist.cdshooks.auth import Trust
+from fhir_resist.cdshooks.trust import Trust
 from fhir_resist.config import ServerSettings, server_settings
+from fhir_resist.errors import InputError
 
 AuthMode = Literal["jwt", "off"]  # "off": callers are not authenticated (local development only)
 
@@ -17,9 +23,9 @@ AuthMode = Literal["jwt", "off"]  # "off": callers are not authenticated (local 
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
     auth: AuthMode = "jwt"
-    trust: Trust = field(default_factory=lambda: Trust(frozenset()))
+    trust: Trust = field(default_factory=Trust)
     reports_token: str | None = None
-    public_url: str | None = None
+    public_url: str | None = None  # the external base URL CDS clients call: required with auth "jwt"
     max_body: int = 10 * 1024 * 1024
     max_resources: int = 20_000
     deadline: float = 10.0
@@ -30,6 +36,7 @@ class ServiceSettings:
     feedback_path: Path = Path("fhir-resist-feedback.jsonl")
     cors_origins: tuple[str, ...] = ("*",)
     server: ServerSettings = field(default_factory=server_settings)
+    state_dir: Path | None = None  # where the processes share token ids and counters (None: in memory)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -52,7 +59,26 @@ class ServiceSettings:
                 o.strip() for o in env.get("FHIR_RESIST_CORS_ORIGINS", "*").split(",") if o.strip()
             ),
             server=server,
+            state_dir=Path(env.get("FHIR_RESIST_STATE_DIR") or server.outbox.parent),
         )
+
+
+def check(settings: ServiceSettings) -> None:
+    """An ``InputError`` naming the setting the service cannot run with."""
+    url = settings.public_url
+    if settings.auth == "jwt" and not url:
+        raise InputError(
+            "required with FHIR_RESIST_CDS_AUTH=jwt: the service's external base URL as CDS clients "
+            "call it (e.g. https://cds.example.org), which every token's aud must name",
+            where="FHIR_RESIST_PUBLIC_URL",
+        )
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise InputError(
+                f"{url!r} is not an http(s) base URL without query or fragment",
+                where="FHIR_RESIST_PUBLIC_URL",
+            )
 
 
 def _auth_mode(value: str) -> AuthMode:

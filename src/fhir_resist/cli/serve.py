@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -50,16 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings = ServiceSettings.from_env()
     except (ValueError, OSError) as exc:
         raise InputError(str(exc), where="service configuration") from exc
-    if settings.auth == "off":
-        print(
-            "fhir-resist: FHIR_RESIST_CDS_AUTH=off: callers are NOT authenticated (local development only)",
-            file=sys.stderr,
-        )
-    elif not settings.trust.issuers:
-        print(
-            "fhir-resist: no trusted CDS clients (FHIR_RESIST_CDS_ISSUERS): every hook call will be refused",
-            file=sys.stderr,
-        )
+    _check_start(settings)
     catalogue = catalogue_from(args)  # checked here, so a broken catalogue stops the start with its problems
     processes = _evaluator_processes(args, settings)
     if args.catalogue:
@@ -94,6 +86,50 @@ def _server_limits(workers: int) -> dict[str, Any]:
     from fhir_resist.cdshooks.server import uvicorn_options
 
     return uvicorn_options(Limits.from_env(), workers=workers)
+
+
+def _check_start(settings: ServiceSettings) -> None:
+    """Refuses to start on settings the service cannot run with (an ``InputError``, exit 2); warns
+    of a configuration that refuses every call or every fetch; opens the state shared by the HTTP
+    processes, its counters from zero."""
+    from fhir_resist.cdshooks.settings import check
+    from fhir_resist.cdshooks.shared_state import SharedState
+    from fhir_resist.fhir.outbox import Outbox
+
+    check(settings)
+    if settings.auth == "off":
+        print(
+            "fhir-resist: FHIR_RESIST_CDS_AUTH=off: callers are NOT authenticated (local development only)",
+            file=sys.stderr,
+        )
+        if settings.trust.servers_without_auth() is None:
+            print(
+                "fhir-resist: hook calls may fetch from any fhirServer they name "
+                "(FHIR_RESIST_CDS_FHIR_SERVERS limits them)",
+                file=sys.stderr,
+            )
+    elif not settings.trust.issuers:
+        print(
+            "fhir-resist: no trusted CDS clients (FHIR_RESIST_CDS_ISSUERS or FHIR_RESIST_CDS_CLIENTS): "
+            "every hook call will be refused",
+            file=sys.stderr,
+        )
+    for client in settings.trust.clients.values():
+        if not client.fhir_servers:
+            print(
+                f"fhir-resist: no FHIR servers configured for {client.issuer}: its hook calls must bring "
+                "their data as prefetch (412 otherwise)",
+                file=sys.stderr,
+            )
+    if settings.server.base:  # a posted report's result the server fails must have somewhere to wait
+        Outbox(settings.server.outbox).ensure_writable()
+    state = SharedState(settings.state_dir)
+    try:
+        state.reset_counters()
+    except (OSError, sqlite3.Error) as exc:
+        raise InputError(f"cannot be used ({exc})", where=f"state directory {settings.state_dir}") from exc
+    finally:
+        state.close()
 
 
 def _evaluator_processes(args: argparse.Namespace, settings: ServiceSettings) -> int:

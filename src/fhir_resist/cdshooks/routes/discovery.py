@@ -14,6 +14,6 @@ router = APIRouter()
 
 
 @router.get("/cds-services", summary="CDS Hooks discovery")
-def discovery(request: Request, service: Current) -> dict[str, Any]:
-    authorise_cds_client(service, request)
+async def discovery(request: Request, service: Current) -> dict[str, Any]:
+    await authorise_cds_client(service, request)
     return {"services": [s.discovery() for s in SERVICES]}

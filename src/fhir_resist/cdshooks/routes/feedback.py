@@ -21,7 +21,7 @@ router = APIRouter()
 @router.post("/cds-services/{service_id}/feedback", summary="Feedback on cards")
 async def feedback(service_id: str, request: Request, service: Current) -> dict[str, Any]:
     service_named(service_id)
-    authorise_cds_client(service, request)
+    await authorise_cds_client(service, request)
     checked = fb.parse(parse_body(await read_body(request, service.settings)))
     try:
         recorded = service.feedback.record(service_id, checked)

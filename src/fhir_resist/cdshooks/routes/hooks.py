@@ -21,11 +21,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from fhir_resist.cdshooks import hooks
-from fhir_resist.cdshooks.access import authorise_cds_client
+from fhir_resist.cdshooks.access import authorise_cds_client, client_factory_for
 from fhir_resist.cdshooks.bodies import parse_body, read_body
 from fhir_resist.cdshooks.evaluators import Answer, Evaluated, Evaluators, NeedsServer, Refused
 from fhir_resist.cdshooks.fetches import CallFetches
 from fhir_resist.cdshooks.hook_services import HookService, service_named
+from fhir_resist.cdshooks.prefetch import ClientFactory
 from fhir_resist.cdshooks.service import Current, Service
 from fhir_resist.errors import Abandoned, CatalogueError, EvaluatorsBroken, HttpError
 
@@ -44,11 +45,12 @@ class _Answered:
 @router.post("/cds-services/{service_id}", summary="Call a CDS Hooks service")
 async def call(service_id: str, request: Request, service: Current) -> Response:
     hook = service_named(service_id)
-    caller = authorise_cds_client(service, request)
+    caller = await authorise_cds_client(service, request)
     raw = await read_body(request, service.settings)
     started = time.perf_counter()
+    call_of = _Call(request, caller.issuer if caller else None, client_factory_for(service, caller))
     try:
-        answered = await _answer(service, hook, raw, _Call(request, caller.issuer if caller else None))
+        answered = await _answer(service, hook, raw, call_of)
     except TimeoutError:
         service.metrics.inc("hook_calls", service=hook.id, status="503")
         raise HttpError(503, f"no answer within {service.settings.deadline:g} s") from None
@@ -66,6 +68,7 @@ async def call(service_id: str, request: Request, service: Current) -> Response:
 class _Call:
     request: Request
     caller: str | None  # the CDS client's issuer (None: authentication is off)
+    factory: ClientFactory  # the client factory for the FHIR servers this caller may name
 
 
 async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) -> _Answered:
@@ -80,9 +83,7 @@ async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) 
     body = parse_body(raw)
 
     def work(stop: threading.Event) -> hooks.HookResult:
-        fetches = CallFetches(
-            service.fetches, call.caller, service.client_factory, stop, service.settings.deadline
-        )
+        fetches = CallFetches(service.fetches, call.caller, call.factory, stop, service.settings.deadline)
         try:
             return hooks.call(
                 hook, body, service.catalogue, client_factory=fetches.client, raw=raw, cache=service.cache

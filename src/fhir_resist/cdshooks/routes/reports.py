@@ -42,6 +42,7 @@ async def report(request: Request, service: Current) -> Response:
     if not service.reports.take(REPORTS):
         service.metrics.inc("reports", outcome="busy")
         raise busy(f"{service.reports.limit} reports are being evaluated", service.settings.deadline)
+    service.metrics.inc("report_work_started")  # in flight until its report_work end is counted
 
     def work() -> list[reports.ReportResult]:
         ended = "failed"

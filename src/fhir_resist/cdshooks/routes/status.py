@@ -1,5 +1,6 @@
 """``GET /healthz`` (liveness and versions) and ``GET /metrics`` (the counters, the request heads
-the HTTP server refused, and the posted reports being evaluated now)."""
+the HTTP server refused, and the posted reports being evaluated now), shared by every worker
+process."""
 
 from __future__ import annotations
 
@@ -22,5 +23,8 @@ def healthz(service: Current) -> dict[str, Any]:
 
 @router.get("/metrics", summary="Counters in Prometheus text format", response_class=PlainTextResponse)
 def metrics_text(service: Current) -> str:
-    in_flight = f"fhir_resist_reports_in_flight {service.reports.held()}\n"
-    return service.metrics.render() + server.refusals.render() + in_flight
+    metrics = service.metrics
+    ended = sum(metrics.value("report_work", ended=end) for end in ("finished", "failed", "stopped"))
+    in_flight = f"fhir_resist_reports_in_flight {metrics.value('report_work_started') - ended}\n"
+    local = "" if server.refusals.shared else server.refusals.render()
+    return metrics.render() + local + in_flight
