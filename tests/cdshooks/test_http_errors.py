@@ -46,7 +46,11 @@ TOO_BIG: dict[str, Any] = {
     [
         (HttpError(412, "prefetch.x: no", expression="prefetch.x"), 412, "prefetch.x: no"),
         (Unauthorized("jti replayed"), 401, "unauthorised"),  # the reason is for the log only
-        (ServerError("GET Patient: the server answered 503"), 502, "the FHIR server could not be read: "),
+        (
+            ServerError("GET Patient: the server answered 503: <html>secret</html>", status=503),
+            502,
+            "the FHIR server could not be read: it answered 503",
+        ),
         (FeedbackError("feedback.0.outcome: bad"), 400, "feedback.0.outcome: bad"),
         (InputError("not a Bundle", where="body"), 400, "body: not a Bundle"),
         (CatalogueError(["rules/x.yaml:1: broken"]), 400, "rules/x.yaml:1: broken"),
@@ -57,7 +61,7 @@ def test_each_error_type_has_its_http_error(error: FhirResistError, status: int,
     answered = http_errors.http_error_of(error)
     assert answered.status == status
     assert answered.message.startswith(message)
-    assert "jti" not in answered.message
+    assert "jti" not in answered.message and "secret" not in answered.message
     assert (answered.headers == {"WWW-Authenticate": "Bearer"}) is isinstance(error, Unauthorized)
 
 
@@ -77,6 +81,7 @@ def test_an_http_error_is_answered_as_it_is() -> None:
         (422, "invalid"),
         (500, "exception"),
         (502, "exception"),
+        (429, "throttled"),
         (503, "exception"),
     ],
 )

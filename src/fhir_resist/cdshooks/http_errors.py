@@ -21,7 +21,14 @@ JSON = dict[str, Any]
 log = logging.getLogger("fhir_resist.service")
 
 # The OperationOutcome issue code for each status (anything else: "exception").
-ISSUE_CODES = {400: "invalid", 401: "security", 412: "processing", 413: "too-costly", 422: "invalid"}
+ISSUE_CODES = {
+    400: "invalid",
+    401: "security",
+    412: "processing",
+    413: "too-costly",
+    422: "invalid",
+    429: "throttled",
+}
 
 
 def _as_is(error: FhirResistError) -> HttpError:
@@ -34,7 +41,11 @@ def _unauthorised(_: FhirResistError) -> HttpError:
 
 
 def _server_unreadable(error: FhirResistError) -> HttpError:
-    return HttpError(502, f"the FHIR server could not be read: {error}")
+    """A 502 that states the FHIR server's status, never its answer (that goes to the log)."""
+    assert isinstance(error, ServerError)
+    log.warning("the FHIR server could not be read: %s", error)
+    said = f"it answered {error.status}" if error.status else "no usable answer (network, timeout, not FHIR)"
+    return HttpError(502, f"the FHIR server could not be read: {said}")
 
 
 def _refused_input(error: FhirResistError) -> HttpError:
