@@ -160,6 +160,9 @@ public class FhirServerConfig {
 		server.setServerConformanceProvider(capabilities);
 		server.setDefaultResponseEncoding(EncodingEnum.JSON);
 		server.setDefaultPrettyPrint(true);
+		// Pages of 20, at most 200 on request (_count), as HAPI's JPA starter ships.
+		pagingProvider.setDefaultPageSize(20);
+		pagingProvider.setMaximumPageSize(200);
 		server.setPagingProvider(pagingProvider);
 		server.setServerAddressStrategy(new IncomingRequestAddressStrategy());
 		if (serverSettings.validateRequests()) {
