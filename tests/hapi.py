@@ -79,6 +79,10 @@ TYPES = frozenset(
         "Encounter",
         "Parameters",
         "Subscription",
+        "StructureDefinition",
+        "CodeSystem",
+        "ValueSet",
+        "PlanDefinition",
     ]
 )
 _STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified"}

@@ -17,6 +17,7 @@ from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strat
 from fhir_resist.engine.conditions import CONDITION_REQUIREMENTS
 from fhir_resist.engine.model import UNCERTAIN_RESISTANCE, Offer, TimingCall
 from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS, expression_rules
+from fhir_resist.fhir.package import package_manifest
 from fhir_resist.fhir.r4 import FHIR_VERSION, validated
 from fhir_resist.version import VERSION
 
@@ -144,8 +145,9 @@ def _extension(key: str, title: str, value_type: str, context: list[str], versio
     }
 
 
-def _element(path: str, *, min_: int | None = None, max_: str | None = None, **extra: Any) -> JSON:
-    element: JSON = {"id": path, "path": path}
+def _element(id_: str, *, min_: int | None = None, max_: str | None = None, **extra: Any) -> JSON:
+    """An ElementDefinition; a slice's ``id`` names it (``X.extension:rule``), its ``path`` never does."""
+    element: JSON = {"id": id_, "path": ".".join(part.split(":")[0] for part in id_.split("."))}
     if min_ is not None:
         element["min"] = min_
     if max_ is not None:
@@ -294,6 +296,7 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
     }
     checked = {name: validated(resource) for name, resource in resources.items()}
     checked["index.json"] = _index(checked, catalogue, VERSION)
+    checked["package.json"] = package_manifest(VERSION)
     return checked
 
 
