@@ -145,9 +145,8 @@ def _extension(key: str, title: str, value_type: str, context: list[str], versio
     }
 
 
-def _element(id_: str, *, min_: int | None = None, max_: str | None = None, **extra: Any) -> JSON:
-    """An ElementDefinition; a slice's ``id`` names it (``X.extension:rule``), its ``path`` never does."""
-    element: JSON = {"id": id_, "path": ".".join(part.split(":")[0] for part in id_.split("."))}
+def _element(path: str, *, min_: int | None = None, max_: str | None = None, **extra: Any) -> JSON:
+    element: JSON = {"id": path, "path": path}
     if min_ is not None:
         element["min"] = min_
     if max_ is not None:
