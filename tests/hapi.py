@@ -1,13 +1,16 @@
 """A stateful HAPI FHIR (R4 JPA, 8.x) stand-in for ``responses``, faithful to what clients see.
 
-Behaviour follows the HAPI digest (and the recorded replies in tests/data/hapi/):
+Behaviour follows the HAPI digest (and the recorded replies in tests/data/hapi/), checked against a
+real HAPI FHIR 8.8.0 JPA server by ``tests/fhir/test_real_hapi_mock.py``:
 - server ids sequential and numeric across all types; ``meta.versionId``/``lastUpdated``/``source``;
-- ``Location`` absolute and versioned, ``ETag: W/"n"``, ``Last-Modified``, ``X-Request-ID``
-  (echoed), ``X-Powered-By``, ``Content-Type: application/fhir+json;charset=UTF-8``;
+- ``Content-Location`` absolute and versioned on every write, read and vread, ``Location`` as well
+  only on a POST (and on the 410 of a deleted resource); ``ETag: W/"n"``, ``Last-Modified`` (on
+  searches too), ``X-Request-ID`` (echoed), ``X-Powered-By``,
+  ``Content-Type: application/fhir+json;charset=UTF-8``;
 - ``Prefer: return=minimal | representation | OperationOutcome``;
 - create 201; ``If-None-Exist``: 0 matches → 201, 1 → 200 with the existing resource, ≥2 → 412
   HAPI-0958; PUT: existing → 200 (no new version when unchanged), new alphanumeric id → 201,
-  new all-digit id → 400 HAPI-0960, ``If-Match`` mismatch → 409 HAPI-0989;
+  new all-digit id → 400 HAPI-0960, ``If-Match`` mismatch → 409 ``HAPI-0550: HAPI-0989``;
 - with a validating interceptor (``validating``): a resource claiming a profile the server does
   not know → 422 with the validator's OperationOutcome (``location`` with line and column);
 - read: unknown 404 HAPI-2001, deleted 410, unknown type 404 HAPI-0302; references to missing
@@ -49,6 +52,11 @@ import responses
 JSON = dict[str, Any]
 BASE = "http://hapi.test/fhir"
 POWERED_BY = "HAPI FHIR 8.10.0 REST Server (FHIR Server; FHIR 4.0.1/R4)"
+SUBSETTED = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "SUBSETTED",
+    "display": "Resource encoded in summary mode",
+}
 STORAGE_CS = "https://hapifhir.io/fhir/CodeSystem/hapi-fhir-storage-response-code"
 TYPES = frozenset(
     [
@@ -71,6 +79,10 @@ TYPES = frozenset(
         "Encounter",
         "Parameters",
         "Subscription",
+        "StructureDefinition",
+        "CodeSystem",
+        "ValueSet",
+        "PlanDefinition",
     ]
 )
 _STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified"}
@@ -105,9 +117,10 @@ SEARCH_PARAMS = frozenset(
 
 
 class HapiError(Exception):
-    def __init__(self, status: int, diagnostics: str) -> None:
+    def __init__(self, status: int, diagnostics: str, headers: dict[str, str] | None = None) -> None:
         self.status = status
         self.diagnostics = diagnostics
+        self.headers = headers or {}
         super().__init__(diagnostics)
 
     def outcome(self) -> JSON:
@@ -301,7 +314,7 @@ class HapiMock:
         try:
             status, extra, payload = self._route(request, body, rid)
         except HapiError as exc:
-            return exc.status, headers, json.dumps(exc.outcome(), indent=2)
+            return exc.status, headers | exc.headers, json.dumps(exc.outcome(), indent=2)
         headers.update(extra)
         return status, headers, json.dumps(payload, indent=2) if payload is not None else ""
 
@@ -322,9 +335,12 @@ class HapiMock:
             if parts == ["metadata"]:
                 return 200, {}, self._capability()
             if not parts and any(k == "_getpages" for k, _ in params):
-                return 200, {}, self._page(dict(params))
+                page = self._page(dict(params))
+                # HAPI names the stored search as a Bundle in Content-Location on later pages.
+                where = f"{self.base}/Bundle/{dict(params)['_getpages']}"
+                return 200, {"Content-Location": where, "Last-Modified": _http_date(_now())}, page
             if len(parts) == 1:
-                return 200, {}, self._search(parts[0], params)
+                return 200, {"Last-Modified": _http_date(_now())}, self._search(parts[0], params)
             if len(parts) == 2:
                 return self._read(parts[0], parts[1], None)
             if len(parts) == 4 and parts[2] == "_history":
@@ -332,14 +348,16 @@ class HapiMock:
         resource = self._body(body) if method in ("POST", "PUT") else None
         if method == "POST" and not parts:
             with self._lock:
-                return 200, {}, self._bundle(resource or {}, rid)
+                answer = self._bundle(resource or {}, rid)
+            where = f"{self.base}/Bundle/{answer['id']}"
+            return 200, {"Content-Location": where, "Location": where}, answer
         if method == "POST" and len(parts) == 1:
             assert resource is not None
             with self._lock:
                 status, stored, code = self._create(
                     parts[0], resource, request.headers.get("If-None-Exist"), rid
                 )
-            return self._written(status, stored, code, prefer)
+            return self._written(status, stored, code, prefer, posted=True)
         if method == "PUT" and len(parts) == 2:
             assert resource is not None
             with self._lock:
@@ -350,11 +368,15 @@ class HapiMock:
         if method == "DELETE" and len(parts) == 2:
             with self._lock:
                 key = (parts[0], parts[1])
-                if key in self.store and self.store[key].deleted is None:
-                    self.store[key].deleted = _now()
+                where = f"{self.base}/{parts[0]}/{parts[1]}"
+                if key in self.store:
+                    # HAPI's deletion is a new version; Content-Location names it.
+                    where += f"/_history/{len(self.store[key].versions) + 1}"
+                    if self.store[key].deleted is None:
+                        self.store[key].deleted = _now()
             return (
                 200,
-                {},
+                {"Content-Location": where},
                 _storage_outcome(
                     "SUCCESSFUL_DELETE", "Delete succeeded.", "Successfully deleted 1 resource(s). Took 6ms."
                 ),
@@ -494,7 +516,7 @@ class HapiMock:
             if wanted != have:
                 raise HapiError(
                     409,
-                    f"HAPI-0989: Trying to update {rtype}/{rid}/_history/{wanted} "
+                    f"HAPI-0550: HAPI-0989: Trying to update {rtype}/{rid}/_history/{wanted} "
                     "but this is not the current version",
                 )
         self._check_references(resource, pending)
@@ -504,14 +526,19 @@ class HapiMock:
         return 200, stored, "SUCCESSFUL_UPDATE" if changed else "SUCCESSFUL_UPDATE_NO_CHANGE"
 
     def _written(
-        self, status: int, stored: JSON, code: str, prefer: str
+        self, status: int, stored: JSON, code: str, prefer: str, *, posted: bool = False
     ) -> tuple[int, dict[str, str], JSON | None]:
+        """Headers as HAPI 8 sends them: ``Content-Location`` on every write, ``Location`` too on a
+        POST (create, matched conditional create), never on a PUT."""
         rtype, rid, version = stored["resourceType"], stored["id"], stored["meta"]["versionId"]
+        where = f"{self.base}/{rtype}/{rid}/_history/{version}"
         headers = {
-            "Location": f"{self.base}/{rtype}/{rid}/_history/{version}",
+            "Content-Location": where,
             "ETag": f'W/"{version}"',
             "Last-Modified": _http_date(stored["meta"]["lastUpdated"]),
         }
+        if posted:
+            headers["Location"] = where
         if "return=minimal" in prefer:
             return status, headers, None
         if "return=OperationOutcome" in prefer:
@@ -539,13 +566,14 @@ class HapiMock:
             resource = stored.versions[int(version) - 1]
         else:
             if stored.deleted is not None:
-                raise HapiError(410, f"Resource was deleted at {stored.deleted}")
+                gone = f"{self.base}/{rtype}/{rid}/_history/{len(stored.versions) + 1}"
+                raise HapiError(410, f"Resource was deleted at {stored.deleted}", {"Location": gone})
             resource = stored.versions[-1]
         v = resource["meta"]["versionId"]
         headers = {
             "ETag": f'W/"{v}"',
             "Last-Modified": _http_date(resource["meta"]["lastUpdated"]),
-            "Location": f"{self.base}/{rtype}/{rid}/_history/{v}",
+            "Content-Location": f"{self.base}/{rtype}/{rid}/_history/{v}",
         }
         return 200, headers, copy.deepcopy(resource)
 
@@ -576,7 +604,11 @@ class HapiMock:
             f"?{urlencode(params, quote_via=quote, safe='')}" if params else ""
         )
         if ("_summary", "count") in params:
-            return self._searchset(self_url, [], len(matches), [])
+            # A count alone: no links, and the SUBSETTED tag of a summary.
+            counted = self._searchset(self_url, [], len(matches), [])
+            del counted["link"]
+            counted["meta"]["tag"] = [SUBSETTED]
+            return counted
         count = next((int(v) for k, v in params if k == "_count" and v.isdigit()), self.page_size)
         includes = [v for k, v in params if k == "_include"]
         iterate = [v for k, v in params if k == "_include:iterate"]

@@ -161,3 +161,66 @@ def test_metadata(hapi: HapiMock) -> None:
     capability = requests.get(f"{BASE}/metadata", timeout=5).json()
     assert capability["fhirVersion"] == "4.0.1"
     assert capability["software"]["name"] == "HAPI FHIR Server"
+
+
+# ---- as a real HAPI FHIR 8.8.0 JPA server answered (tests/fhir/test_real_hapi_mock.py) ----------
+
+
+def test_put_answers_with_content_location_and_no_location(hapi: HapiMock) -> None:
+    created = _put("Patient/p1", {"resourceType": "Patient", "id": "p1"})
+    assert created.status_code == 201
+    assert created.headers["Content-Location"] == f"{BASE}/Patient/p1/_history/1"
+    assert "Location" not in created.headers
+    read = requests.get(f"{BASE}/Patient/p1", headers=JSON_HEADERS, timeout=5)
+    assert read.headers["Content-Location"] == f"{BASE}/Patient/p1/_history/1"
+    assert "Location" not in read.headers
+    posted = _post("Patient", {"resourceType": "Patient"})
+    assert posted.headers["Location"] == posted.headers["Content-Location"]
+
+
+def test_if_match_conflict_carries_both_hapi_codes(hapi: HapiMock) -> None:
+    _put("Patient/p1", {"resourceType": "Patient", "id": "p1"})
+    stale = _put(
+        "Patient/p1", {"resourceType": "Patient", "id": "p1", "active": True}, **{"If-Match": 'W/"3"'}
+    )
+    assert stale.status_code == 409
+    assert stale.json()["issue"][0]["diagnostics"].startswith(
+        "HAPI-0550: HAPI-0989: Trying to update Patient/p1"
+    )
+
+
+def test_delete_and_gone_name_the_deleted_version(hapi: HapiMock) -> None:
+    _put("Patient/p1", {"resourceType": "Patient", "id": "p1"})
+    deleted = requests.delete(f"{BASE}/Patient/p1", headers=JSON_HEADERS, timeout=5)
+    assert deleted.headers["Content-Location"] == f"{BASE}/Patient/p1/_history/2"
+    gone = requests.get(f"{BASE}/Patient/p1", headers=JSON_HEADERS, timeout=5)
+    assert gone.status_code == 410
+    assert gone.headers["Location"] == f"{BASE}/Patient/p1/_history/2"
+    never = requests.delete(f"{BASE}/Patient/p2", headers=JSON_HEADERS, timeout=5)
+    assert never.headers["Content-Location"] == f"{BASE}/Patient/p2"
+
+
+def test_transaction_and_search_headers(hapi: HapiMock) -> None:
+    answer = _post("", {"resourceType": "Bundle", "type": "transaction", "entry": []})
+    bundle = f"{BASE}/Bundle/{answer.json()['id']}"
+    assert answer.headers["Location"] == answer.headers["Content-Location"] == bundle
+    for n in range(3):
+        _put(f"Patient/p{n}", {"resourceType": "Patient", "id": f"p{n}"})
+    first = requests.get(f"{BASE}/Patient", params={"_count": "2"}, headers=JSON_HEADERS, timeout=5)
+    assert first.headers["Last-Modified"].endswith("GMT")
+    assert "Content-Location" not in first.headers
+    following = next(x["url"] for x in first.json()["link"] if x["relation"] == "next")
+    second = requests.get(following, headers=JSON_HEADERS, timeout=5)
+    search_id = re.search(r"_getpages=([^&]+)", following)
+    assert search_id is not None
+    assert second.headers["Content-Location"] == f"{BASE}/Bundle/{search_id[1]}"
+
+
+def test_a_count_has_no_links_and_is_marked_subsetted(hapi: HapiMock) -> None:
+    _put("Patient/p1", {"resourceType": "Patient", "id": "p1"})
+    counted = requests.get(
+        f"{BASE}/Patient", params={"_summary": "count"}, headers=JSON_HEADERS, timeout=5
+    ).json()
+    assert counted["total"] == 1
+    assert "link" not in counted and "entry" not in counted
+    assert counted["meta"]["tag"][0]["code"] == "SUBSETTED"

@@ -17,6 +17,7 @@ from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strat
 from fhir_resist.engine.conditions import CONDITION_REQUIREMENTS
 from fhir_resist.engine.model import UNCERTAIN_RESISTANCE, Offer, TimingCall
 from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS, expression_rules
+from fhir_resist.fhir.package import package_manifest
 from fhir_resist.fhir.r4 import FHIR_VERSION, validated
 from fhir_resist.version import VERSION
 
@@ -294,6 +295,7 @@ def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
     }
     checked = {name: validated(resource) for name, resource in resources.items()}
     checked["index.json"] = _index(checked, catalogue, VERSION)
+    checked["package.json"] = package_manifest(VERSION)
     return checked
 
 
