@@ -92,9 +92,8 @@ def test_msi_high_braf_v600e_is_not_offered_the_first_line_triplet(
     conditional = {r.countermeasure.key for r in assessment.countermeasures if r.offer is Offer.CONDITIONAL}
     assert conditional == {
         "combine encorafenib+cetuximab",
-        "combine encorafenib+binimetinib+cetuximab",
         "clinical-trial",  # after encorafenib, which the record does not show
-    }
+    }  # the triplet with binimetinib is recorded as failed against the doublet (BEACON CRC final OS)
     assert "countermeasure-prior-lines" in {d.code for d in assessment.data_requirements}
     out = _summary("crc-braf-v600e-msi-high-cetuximab", capsys)
     assert "MSI-high present (Observation/b-msi)" in out.split("WITHHELD")[1]

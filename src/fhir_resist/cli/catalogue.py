@@ -21,10 +21,14 @@ def add_catalogue(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     for name, helptext, run in (
         ("validate", "check schema, references and per-rule cases", _validate),
         ("list", "list the rules", _list),
-        ("stats", "count rules by area, mechanism, level", _stats),
+        ("stats", "count rules by family, tumour, mechanism, level; cases, genes, drugs per family", _stats),
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true")
+        if name == "stats":
+            p.add_argument(
+                "--markdown", action="store_true", help="print the coverage table of the catalogue README"
+            )
         p.set_defaults(run=run)
     schema = sub.add_parser("schema", help="print the catalogue's JSON Schema")
     schema.set_defaults(run=_schema)
@@ -68,12 +72,22 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from fhir_resist.catalogue.coverage import coverage, markdown_table
+
     catalogue = catalogue_from(args)
-    stats = _counts([_rule_row(catalogue, r) for r in catalogue.rules])
+    families = coverage(catalogue)
+    if args.markdown:
+        print(markdown_table(families))
+        return EXIT_OK
+    stats: dict[str, Any] = _counts([_rule_row(catalogue, r) for r in catalogue.rules])
+    stats["rules"]["cases"] = sum(f.cases for f in families)
+    stats["family"] = {f.family: f.rules for f in families}
+    if args.json:
+        stats["families"] = {f.family: f.as_json() for f in families}
+        print(json.dumps(stats, indent=2))
+        return EXIT_OK
     print(
-        json.dumps(stats, indent=2)
-        if args.json
-        else "\n".join(
+        "\n".join(
             f"{group}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
             for group, counts in stats.items()
         )
