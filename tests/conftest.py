@@ -26,6 +26,36 @@ def catalogue() -> Catalogue:
     return load_catalogue(ROOT / "catalogue")
 
 
+# Profiles of the IGs the scenario inputs claim (mCODE, Genomics Reporting), which a test server
+# need not hold: a server validating requests refuses a resource claiming a profile it does not know.
+INPUT_IG_PROFILES = ("http://hl7.org/fhir/us/mcode/", "http://hl7.org/fhir/uv/genomics-reporting/")
+
+
+def seed_transaction(bundle: dict[str, Any], base: str) -> dict[str, Any]:
+    """A scenario Bundle as the transaction that puts each resource on a FHIR server at ``base``
+    under its own id: each entry with its absolute fullUrl and without claims of the input IGs'
+    profiles, so a server validating requests accepts the EHR's data the scenario stands for."""
+    entries = []
+    for entry in bundle["entry"]:
+        resource = dict(entry["resource"])
+        meta = dict(resource.get("meta") or {})
+        kept = [p for p in meta.get("profile", []) if not p.startswith(INPUT_IG_PROFILES)]
+        if "profile" in meta:
+            meta["profile"] = kept
+            resource["meta"] = {k: v for k, v in meta.items() if v}
+            if not resource["meta"]:
+                del resource["meta"]
+        url = f"{resource['resourceType']}/{resource['id']}"
+        entries.append(
+            {
+                "fullUrl": f"{base.rstrip('/')}/{url}",
+                "resource": resource,
+                "request": {"method": "PUT", "url": url},
+            }
+        )
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
 def renamed(bundle: dict[str, Any], tag: str) -> dict[str, Any]:
     """A copy of a scenario Bundle whose ids (and references to them) end in ``-tag``: another patient."""
     ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]}

@@ -169,6 +169,7 @@ OVERRIDE_REASONS: Final = (
 )
 SD_DETECTED_ISSUE: Final = f"{BASE}/StructureDefinition/resistance-detected-issue"
 SD_GUIDANCE: Final = f"{BASE}/StructureDefinition/resistance-guidance-response"
+SD_REQUEST_GROUP: Final = f"{BASE}/StructureDefinition/resistance-request-group"
 PLAN: Final = f"{BASE}/PlanDefinition/resistance-assessment"
 EXT_RULE: Final = f"{BASE}/StructureDefinition/rule-id"
 EXT_CATALOGUE_VERSION: Final = f"{BASE}/StructureDefinition/catalogue-version"

@@ -28,8 +28,8 @@ def test_load_puts_each_resource_and_a_second_load_changes_nothing(
     assert main(["profiles", str(ROOT / "profiles"), "--load", BASE]) == 0
     first = capsys.readouterr().out
     assert "StructureDefinition/resistance-detected-issue: created (version 1)" in first
-    assert "loaded 23 of 23 conformance resources" in first
-    assert len(hapi.all("StructureDefinition")) == 8
+    assert "loaded 24 of 24 conformance resources" in first
+    assert len(hapi.all("StructureDefinition")) == 9
     assert main(["profiles", str(ROOT / "profiles"), "--load", BASE]) == 0
     assert "CodeSystem/countermeasure: unchanged (version 1)" in capsys.readouterr().out
 
@@ -41,7 +41,7 @@ def test_a_refused_resource_is_reported_and_the_rest_still_loaded(
     assert main(["profiles", str(ROOT / "profiles"), "--load", BASE]) == 3
     out = capsys.readouterr().out
     assert "CodeSystem/countermeasure-offer: refused (GET CodeSystem: the server answered 403" in out
-    assert "loaded 22 of 23" in out
+    assert "loaded 23 of 24" in out
 
 
 def test_bad_directories_are_named(tmp_path: Path) -> None:

@@ -359,7 +359,9 @@ def test_a_validating_server_that_does_not_know_our_profiles_refuses_with_422(
     (item,), _ = outbox.items()
     assert item.outcome is not None and item.outcome["issue"][0]["location"][1] == "Line 1, Col 2"
     # once our profiles are loaded on the server, the kept result goes through
-    hapi.validating = frozenset({terminology.SD_DETECTED_ISSUE, terminology.SD_GUIDANCE})
+    hapi.validating = frozenset(
+        {terminology.SD_DETECTED_ISSUE, terminology.SD_GUIDANCE, terminology.SD_REQUEST_GROUP}
+    )
     ((_, again),) = retry(lambda server: FhirClient(server), outbox, include_rejected=True)
     assert again.outcome == "delivered"
 

@@ -19,7 +19,7 @@ import pytest
 from fhir_resist import Catalogue, evaluate, to_bundle
 from fhir_resist.fhir.client import FhirClient
 from fhir_resist.fhir.conformance_load import load_conformance, read_conformance
-from tests.conftest import ROOT, SCENARIOS, load_json, renamed
+from tests.conftest import ROOT, SCENARIOS, load_json, renamed, seed_transaction
 
 SERVER = os.environ.get("FHIR_RESIST_TEST_SERVER")
 pytestmark = [
@@ -47,11 +47,7 @@ def _validation_issues(catalogue: Catalogue) -> dict[str, list[str]]:
     load_conformance(client, read_conformance(ROOT / "profiles"))
     tag = uuid.uuid4().hex[:8]
     scenario = renamed(load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json"), tag)
-    entries = [
-        {"resource": e["resource"], "request": {"method": "PUT", "url": e["fullUrl"]}}
-        for e in scenario["entry"]
-    ]
-    client.transaction({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    client.transaction(seed_transaction(scenario, client.base))
     assessment = evaluate(client.patient_resources(f"pat-1-{tag}"), catalogue=catalogue, at=AT)
     written = client.transaction(to_bundle(assessment))
     found: dict[str, list[str]] = {}
@@ -77,13 +73,6 @@ def _ours(issues: list[str]) -> list[str]:
     return [i for i in issues if i.startswith(("error", "fatal")) or "fhir-resist.org" in i]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defects HAPI's validator shows: the DetectedIssue profile uses slice ids as element "
-    "paths ('DetectedIssue.extension:rule'), so HAPI cannot snapshot it (HAPI-0707, 500); RequestGroup "
-    "actions break rqg-1 (neither a resource nor sub-actions); written displays differ from our "
-    "CodeSystems' displays (countermeasure, data-requirement)",
-)
 def test_what_we_write_validates_against_our_profiles(catalogue: Catalogue, tmp_path: Path) -> None:
     found = _validation_issues(catalogue)
     assert set(found) >= {"Device", "DetectedIssue", "RequestGroup", "GuidanceResponse", "Provenance"}

@@ -23,7 +23,7 @@ from fhir_resist.errors import ServerError
 from fhir_resist.fhir.client import FhirClient
 from fhir_resist.fhir.delivery import deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
-from tests.conftest import SCENARIOS, load_json, renamed
+from tests.conftest import SCENARIOS, load_json, renamed, seed_transaction
 
 SERVER = os.environ.get("FHIR_RESIST_TEST_SERVER")
 pytestmark = [
@@ -46,11 +46,7 @@ def _scenario(tag: str) -> JSON:
 
 def _load(client: FhirClient, bundle: JSON) -> None:
     """Put a scenario's resources on the server under their own ids, in one transaction."""
-    entries = [
-        {"resource": e["resource"], "request": {"method": "PUT", "url": e["fullUrl"]}}
-        for e in bundle["entry"]
-    ]
-    client.transaction({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    client.transaction(seed_transaction(bundle, client.base))
 
 
 def _assess(client: FhirClient, catalogue: Catalogue, tag: str) -> Assessment:

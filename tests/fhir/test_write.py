@@ -167,3 +167,69 @@ def test_a_standalone_observation_is_named(catalogue: Catalogue) -> None:
     scenario["entry"] = [e for e in scenario["entry"] if e["resource"]["resourceType"] != "DiagnosticReport"]
     (guidance,) = _of(to_bundle(evaluate([scenario], catalogue=catalogue, at=AT)), "GuidanceResponse")
     assert {"reference": "Observation/v-braf-neg"} in guidance["reasonReference"]
+
+
+def _request_groups(catalogue: Catalogue) -> list[tuple[str, dict[str, Any]]]:
+    names = sorted(p.name.removesuffix(".json") for p in SCENARIOS.glob("*.json"))
+    return [
+        (name, group)
+        for name in names
+        if not name.endswith(".expect")
+        for group in _of(_out(name, catalogue), "RequestGroup")
+    ]
+
+
+def test_every_countermeasure_action_proposes_contained_requests(catalogue: Catalogue) -> None:
+    """rqg-1: an action has a resource or sub-actions, not both; dom-3: each contained request is
+    referenced from the group; each request is a draft proposal about the patient."""
+    kinds: set[str] = set()
+    for name, group in _request_groups(catalogue):
+        contained = {c["id"]: c for c in group.get("contained", [])}
+        referenced: list[str] = []
+        for action in group.get("action", []):
+            leaves = action.get("action", [action])
+            assert ("resource" in action) != ("action" in action), (name, action["title"])
+            for leaf in leaves:
+                assert "action" not in leaf
+                referenced.append(leaf["resource"]["reference"].removeprefix("#"))
+        assert sorted(referenced) == sorted(contained), name
+        for request in contained.values():
+            assert (request["status"], request["intent"]) == ("draft", "proposal")
+            assert request["subject"] == group["subject"]
+            kinds.add(request["resourceType"])
+    assert kinds == {"MedicationRequest", "ServiceRequest"}
+
+
+def test_a_combination_is_proposed_whole_and_a_drug_as_prescribable(catalogue: Catalogue) -> None:
+    bundle = _out("crc-braf-v600e-panitumumab", catalogue)
+    (group,) = _of(bundle, "RequestGroup")
+    contained = {f"#{c['id']}": c for c in group["contained"]}
+    combine = next(a for a in group["action"] if a["code"][0]["coding"][0]["code"] == "combine")
+    assert combine["selectionBehavior"] == "all" and len(combine["action"]) >= 2
+    drugs = [contained[a["resource"]["reference"]] for a in combine["action"]]
+    assert [d["medicationCodeableConcept"]["text"] for d in drugs] == [a["title"] for a in combine["action"]]
+    systems = {c["system"] for d in drugs for c in d["medicationCodeableConcept"].get("coding", [])}
+    assert terminology.RXNORM in systems
+    assert systems <= {terminology.RXNORM, terminology.ATC, terminology.NCIT}
+
+
+def test_a_trial_is_a_referral_coded_as_the_countermeasure(catalogue: Catalogue) -> None:
+    (group,) = _of(_out("crc-kras-g12d-cetuximab", catalogue), "RequestGroup")
+    contained = {f"#{c['id']}": c for c in group["contained"]}
+    trial = next(a for a in group["action"] if a["title"] == "Clinical trial")
+    referral = contained[trial["resource"]["reference"]]
+    assert referral["resourceType"] == "ServiceRequest"
+    assert referral["code"]["coding"] == [trial["code"][0]["coding"][0]]
+    assert referral["code"]["text"].startswith("Clinical trial: ")
+
+
+def test_without_a_patient_the_proposals_say_so(catalogue: Catalogue) -> None:
+    bundle = load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json")
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Patient"]
+    for entry in bundle["entry"]:
+        entry["resource"].pop("subject", None)
+    (group,) = _of(to_bundle(evaluate([bundle], catalogue=catalogue, at=AT)), "RequestGroup")
+    assert "subject" not in group
+    assert {c["subject"]["display"] for c in group.get("contained", [])} <= {
+        "patient not identified in the input"
+    }

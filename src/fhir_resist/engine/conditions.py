@@ -47,6 +47,15 @@ CONDITION_REQUIREMENTS = {
     "or acquired on it.",
     CONDITION_TUMOUR: "The cancer type, which decides whether a countermeasure applies.",
 }
+# Their displays in the data-requirement CodeSystem. A DataRequirement's own text names the
+# biomarker or setting asked for (its reason names it too).
+CONDITION_REQUIREMENT_DISPLAYS = {
+    CONDITION_BIOMARKER: "Biomarker status",
+    CONDITION_LINES: "Earlier lines of systemic therapy",
+    CONDITION_SETTING: "Disease setting",
+    CONDITION_TIMING: "An earlier sample for the finding",
+    CONDITION_TUMOUR: "Cancer type",
+}
 
 # The engine's timing call that meets a catalogue condition on the finding's timing.
 _TIMING_CALL = {Timing.PRIMARY: TimingCall.PRIMARY, Timing.ACQUIRED: TimingCall.ACQUIRED}
@@ -115,7 +124,7 @@ def _prior_therapy(criterion: PriorTherapy, facts: Facts) -> Verdict:
         # Earlier therapy is often missing from the input: not finding it does not show it was not given.
         need = DataRequirement(
             CONDITION_LINES,
-            "Earlier lines of systemic therapy",
+            CONDITION_REQUIREMENT_DISPLAYS[CONDITION_LINES],
             f"the option is for patients who received {what}; none is recorded",
         )
         return Verdict(Outcome.UNKNOWN, f"{what} received before (not recorded)", need)
@@ -134,7 +143,7 @@ def _prior_lines(criterion: PriorLines, facts: Facts) -> Verdict:
         return Verdict(Outcome.MET, f"{count} earlier regimens recorded")
     need = DataRequirement(
         CONDITION_LINES,
-        "Earlier lines of systemic therapy",
+        CONDITION_REQUIREMENT_DISPLAYS[CONDITION_LINES],
         f"{count} earlier regimens recorded; options that depend on the line of therapy are conditional",
     )
     return Verdict(Outcome.UNKNOWN, f"{wording} (earlier lines not fully recorded)", need)
@@ -226,7 +235,9 @@ def _tumour(criterion: TumourCondition, facts: Facts) -> Verdict:
     catalogue = facts.catalogue
     names = ", ".join(catalogue.tumour_name(c) for c in criterion.include)
     if facts.tumour is None:
-        need = DataRequirement(CONDITION_TUMOUR, "Cancer type", f"the option is for {names}")
+        need = DataRequirement(
+            CONDITION_TUMOUR, CONDITION_REQUIREMENT_DISPLAYS[CONDITION_TUMOUR], f"the option is for {names}"
+        )
         return Verdict(Outcome.UNKNOWN, f"{names} (cancer type unknown)", need)
     name = catalogue.tumour_name(facts.tumour)
     if catalogue.tumour_in_scope(facts.tumour, criterion.include):
@@ -239,7 +250,7 @@ def _timing(criterion: FindingTiming, timing: TimingCall | None) -> Verdict:
     if timing is None or timing is TimingCall.UNDETERMINED:
         need = DataRequirement(
             CONDITION_TIMING,
-            "An earlier sample for the finding",
+            CONDITION_REQUIREMENT_DISPLAYS[CONDITION_TIMING],
             f"the option is for resistance {wanted} on the therapy; whether it was cannot be told",
         )
         return Verdict(Outcome.UNKNOWN, f"finding {wanted} on the therapy (not determined)", need)

@@ -24,7 +24,11 @@ from fhir_resist.domain import Call, Message, Severity, Therapy
 from fhir_resist.engine.longitudinal import ADEQUATE_TUMOUR_FRACTION
 from fhir_resist.engine.model import DataRequirement, Finding, Offer, Recommendation, TimingCall
 from fhir_resist.engine.regimens import Resolved
-from fhir_resist.engine.requirements import CTDNA_BEFORE_RECHALLENGE, CTDNA_TUMOUR_FRACTION
+from fhir_resist.engine.requirements import (
+    CTDNA_BEFORE_RECHALLENGE,
+    CTDNA_TUMOUR_FRACTION,
+    ENGINE_REQUIREMENT_DISPLAYS,
+)
 from fhir_resist.engine.timing import timing_for
 
 
@@ -106,7 +110,7 @@ def _verdict(
     if therapy.end is not None and (latest.when is None or latest.when <= therapy.end):
         need = DataRequirement(
             CTDNA_BEFORE_RECHALLENGE,
-            "ctDNA (RAS, BRAF V600E, EGFR extracellular domain) before any rechallenge",
+            ENGINE_REQUIREMENT_DISPLAYS[CTDNA_BEFORE_RECHALLENGE],
             f"no sample after {therapy.label} was stopped on {therapy.end.isoformat()}; "
             f"{finding.trigger.label} was last seen on it",
         )
@@ -185,7 +189,7 @@ def _offered(
     labels = ", ".join(sorted({f.trigger.label for f in unproven}))
     need = DataRequirement(
         CTDNA_TUMOUR_FRACTION,
-        "Tumour fraction of the latest plasma sample, or a tissue retest",
+        ENGINE_REQUIREMENT_DISPLAYS[CTDNA_TUMOUR_FRACTION],
         f"{labels} not detected in plasma of unknown tumour fraction: rechallenge is an "
         "option only if the sample had enough tumour DNA to show the clone has gone",
     )

@@ -26,6 +26,14 @@ ENGINE_REQUIREMENTS = {
     CTDNA_TUMOUR_FRACTION: "Tumour fraction of a negative plasma (ctDNA) sample, or a tissue retest: a "
     "negative ctDNA result at low or unknown tumour fraction does not prove a variant is gone.",
 }
+# What each of them asks for, in words: the display of the code in the data-requirement CodeSystem
+# and the text of every DataRequirement the engine raises with it.
+ENGINE_REQUIREMENT_DISPLAYS = {
+    TUMOUR_TYPE: "Cancer type (a Condition coded in SNOMED CT, ICD-10-CM, NCIt or OncoTree)",
+    UNINTERPRETABLE_VARIANT: "The protein or coding change of the variants named",
+    CTDNA_BEFORE_RECHALLENGE: "ctDNA (RAS, BRAF V600E, EGFR extracellular domain) before any rechallenge",
+    CTDNA_TUMOUR_FRACTION: "Tumour fraction of the latest plasma sample, or a tissue retest",
+}
 
 
 def data_requirements(
@@ -44,7 +52,7 @@ def data_requirements(
         needs.append(
             DataRequirement(
                 TUMOUR_TYPE,
-                "Cancer type (a Condition coded in SNOMED CT, ICD-10-CM, NCIt or OncoTree)",
+                ENGINE_REQUIREMENT_DISPLAYS[TUMOUR_TYPE],
                 "no cancer diagnosis the catalogue recognises; tumour-specific rules were not applied",
             )
         )
@@ -72,7 +80,7 @@ def _unreadable_variants(catalogue: Catalogue, alterations: tuple[Alteration, ..
     return [
         DataRequirement(
             UNINTERPRETABLE_VARIANT,
-            "The protein or coding change of the variants named",
+            ENGINE_REQUIREMENT_DISPLAYS[UNINTERPRETABLE_VARIANT],
             f"{', '.join(unreadable)}: the change could not be read, so its effect on therapy is "
             "undetermined (the lab report should be checked)",
         )
@@ -87,7 +95,7 @@ def _unconfirmed_negatives(findings: tuple[Finding, ...]) -> list[DataRequiremen
     return [
         DataRequirement(
             CTDNA_TUMOUR_FRACTION,
-            "Tumour fraction of the latest plasma sample, or a tissue retest",
+            ENGINE_REQUIREMENT_DISPLAYS[CTDNA_TUMOUR_FRACTION],
             f"{', '.join(unconfirmed)} not detected in the latest plasma sample, whose tumour fraction "
             "is unknown or low: that is not proof the variant is gone",
         )
@@ -167,6 +175,12 @@ def expression_rules(catalogue: Catalogue) -> tuple[Rule, ...]:
     )
 
 
+def expression_requirement_display(rule: Rule) -> str:
+    """What an expression-only rule asks for: 'AREG, EREG expression (<the rule's title>)'."""
+    genes = sorted({p.gene for p in rule.alterations if p.gene})
+    return f"{', '.join(genes)} expression ({rule.title})"
+
+
 def _expression_needs(
     catalogue: Catalogue, tumour: str, alterations: tuple[Alteration, ...], taking: set[str]
 ) -> list[DataRequirement]:
@@ -182,7 +196,7 @@ def _expression_needs(
             needs.append(
                 DataRequirement(
                     rule.id,
-                    f"{', '.join(genes)} expression ({rule.title})",
+                    expression_requirement_display(rule),
                     f"would refine the outlook for {', '.join(drugs)} "
                     f"(evidence {rule.evidence.level.value}); not reported in the input",
                 )

@@ -1,7 +1,8 @@
 """The check of an output resource against the profile it claims (``profiles.py`` publishes them).
 
 Only the profile's differential is checked: cardinalities, fixed values and required bindings
-to our CodeSystems.
+to our CodeSystems. An element is named by its ``id`` (``DetectedIssue.extension:rule``); a slice
+(``sliceName``) of an extension element holds the extensions whose url is the slice's profile.
 """
 
 from __future__ import annotations
@@ -42,22 +43,21 @@ def conformance_problems(resource: Mapping[str, Any], catalogue: Catalogue) -> l
 def _check_element(
     resource: Mapping[str, Any], element: JSON, value_sets: dict[str, str], systems: dict[str, set[str]]
 ) -> list[str]:
-    path = element["path"]
-    parts = path.split(".")[1:]
-    slice_url = next((t.get("profile", [None])[0] for t in element.get("type", []) if "profile" in t), None)
-    if parts and parts[-1].startswith("extension:") and slice_url:
-        values = [e for e in resource.get("extension", []) if e.get("url") == slice_url]
-        return _cardinality(element, path, values)
+    path = element.get("id") or element["path"]
+    parts = element["path"].split(".")[1:]
     problems: list[str] = []
     parents: list[Any] = [resource]
     for part in parts[:-1]:
         parents = [v for p in parents for v in _values(p, part)]
     for parent in parents:
         values = list(_values(parent, parts[-1])) if parts else [resource]
+        if "sliceName" in element:
+            values = [v for v in values if _in_slice(v, element)]
         problems += _cardinality(element, path, values)
         for value in values:
-            if "fixedUri" in element and value != element["fixedUri"]:
-                problems.append(f"{path}: must be {element['fixedUri']}, is {value}")
+            fixed = next((v for k, v in element.items() if k.startswith("fixed")), None)
+            if fixed is not None and value != fixed:
+                problems.append(f"{path}: must be {fixed}, is {value}")
             binding = element.get("binding")
             if binding and binding.get("strength") == "required":
                 system = value_sets[binding["valueSet"]]
@@ -74,6 +74,12 @@ def _check_element(
                     if c.get("code") not in systems[system]
                 ]
     return problems
+
+
+def _in_slice(value: Any, element: JSON) -> bool:
+    """Whether an extension belongs to the slice (its url is the slice's extension profile)."""
+    urls = {url for t in element.get("type", []) for url in t.get("profile", [])}
+    return isinstance(value, Mapping) and value.get("url") in urls
 
 
 def _values(node: Any, name: str) -> Iterator[Any]:

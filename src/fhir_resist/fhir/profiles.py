@@ -1,116 +1,23 @@
 """The conformance resources fhir_resist publishes (``profiles/``).
 
-CodeSystems and ValueSets are generated from the catalogue schema's enumerations, so the codes
-written and the codes published cannot drift apart. StructureDefinitions are differentials on
-R4 DetectedIssue and GuidanceResponse; ``conformance.conformance_problems`` checks an output
-resource against its profile.
+CodeSystems and ValueSets come from ``code_systems``. StructureDefinitions are differentials on
+R4 DetectedIssue, GuidanceResponse and RequestGroup (slices named by ``sliceName``, their element
+``id`` ``Type.extension:name``, their ``path`` without the name, as FHIR requires);
+``conformance.conformance_problems`` checks an output resource against its profile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from fhir_resist import terminology
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Effect, EvidenceLevel, Mechanism, Strategy
-from fhir_resist.engine.conditions import CONDITION_REQUIREMENTS
-from fhir_resist.engine.model import UNCERTAIN_RESISTANCE, Offer, TimingCall
-from fhir_resist.engine.requirements import ENGINE_REQUIREMENTS, expression_rules
+from fhir_resist.fhir.code_systems import pascal_name, terminologies
 from fhir_resist.fhir.package import package_manifest
 from fhir_resist.fhir.r4 import FHIR_VERSION, validated
 from fhir_resist.version import VERSION
 
 JSON = dict[str, Any]
-
-_DEFINITIONS: dict[str, str] = {
-    "on-target": "An alteration of the drug's own target that stops the drug binding or acting.",
-    "bypass": "Activation of a parallel receptor or pathway that supplies the signal the drug blocks.",
-    "downstream": "Activation of a signal downstream of the drug's target, independent of it.",
-    "phenotypic": "A change of cell identity (histological transformation) that removes the target role.",
-    "drug-efflux": "Transporters that pump the drug out of the tumour cell.",
-    "apoptosis-evasion": "Alterations that let tumour cells survive the drug's pro-apoptotic effect.",
-    "epigenetic": "Epigenetic silencing or activation (promoter methylation) that changes drug response.",
-    "microenvironment": "Stromal, immune or vascular factors outside the tumour cell.",
-    "mismatch-repair": "Mismatch-repair deficiency / microsatellite instability.",
-    "primary": "Present before the therapy started (intrinsic resistance).",
-    "acquired": "Absent before, and present after the therapy started (emerged under treatment).",
-    "undetermined": "The data do not show whether the alteration preceded the therapy.",
-    "switch": "Stop the failing drug and use another.",
-    "combine": "Add a drug that overcomes the mechanism to the current one.",
-    "rechallenge": "Give the same drug class again after the resistant clones have declined.",
-    "retest": "Test again (tissue or ctDNA) before deciding.",
-    "clinical-trial": "Offer a clinical trial.",
-    "monitor": "Continue and monitor (e.g. serial ctDNA).",
-    "A": "FDA label or professional guideline in this tumour type (AMP/ASCO/CAP level A).",
-    "B": "Well-powered clinical studies with expert consensus (AMP/ASCO/CAP level B).",
-    "C": "Multiple small studies, or level A/B evidence in another tumour type (AMP/ASCO/CAP level C).",
-    "D": "Preclinical studies or case reports (AMP/ASCO/CAP level D).",
-    "resistance": "The drug is expected not to work.",
-    "reduced-response": "The drug is expected to work less well.",
-    "no-known-effect": "The finding is not known to change the drug's effect.",
-    "sensitivity": "The finding predicts that the drug works.",
-    UNCERTAIN_RESISTANCE: "A new variant that the catalogue does not list, in a gene it ties to resistance "
-    "to the drug, first seen after the drug started: of uncertain significance, for expert review; "
-    "not a prediction that the drug fails (DetectedIssue code only, never a rule's effect).",
-    "offered": "Every condition of the countermeasure is met by the patient's facts.",
-    "conditional": "No condition fails, but some cannot be decided from the data; the GuidanceResponse "
-    "names the data that would decide them.",
-    "withheld": "The patient's facts rule the countermeasure out (reported with the reason, never proposed).",
-}
-
-_SYSTEMS: dict[str, tuple[str, str, Iterable[str]]] = {
-    "resistance-mechanism": ("Resistance mechanism", terminology.CS_MECHANISM, [m.value for m in Mechanism]),
-    "resistance-timing": ("Resistance timing", terminology.CS_TIMING, [t.value for t in TimingCall]),
-    "countermeasure": ("Countermeasure strategy", terminology.CS_COUNTERMEASURE, [s.value for s in Strategy]),
-    "evidence-level": (
-        "Evidence level (AMP/ASCO/CAP)",
-        terminology.CS_EVIDENCE,
-        [e.value for e in EvidenceLevel],
-    ),
-    "therapy-implication": (
-        "Therapy implication",
-        terminology.CS_IMPLICATION,
-        [*(e.value for e in Effect), UNCERTAIN_RESISTANCE],
-    ),
-    "countermeasure-offer": ("Countermeasure offer", terminology.CS_OFFER, [o.value for o in Offer]),
-}
-
-
-def _code_system(key: str, title: str, url: str, concepts: list[JSON], version: str) -> JSON:
-    return {
-        "resourceType": "CodeSystem",
-        "id": key,
-        "url": url,
-        "version": version,
-        "name": _name(key),
-        "title": title,
-        "status": "active",
-        "publisher": "fhir_resist",
-        "caseSensitive": True,
-        "valueSet": f"{terminology.BASE}/ValueSet/{key}",
-        "content": "complete",
-        "count": len(concepts),
-        "concept": concepts,
-    }
-
-
-def _value_set(key: str, title: str, system: str, version: str) -> JSON:
-    return {
-        "resourceType": "ValueSet",
-        "id": key,
-        "url": f"{terminology.BASE}/ValueSet/{key}",
-        "version": version,
-        "name": _name(key),
-        "title": title,
-        "status": "active",
-        "publisher": "fhir_resist",
-        "compose": {"include": [{"system": system}]},
-    }
-
-
-def _name(key: str) -> str:
-    return "".join(part.capitalize() for part in key.split("-"))
 
 
 def _extension(key: str, title: str, value_type: str, context: list[str], version: str) -> JSON:
@@ -120,7 +27,7 @@ def _extension(key: str, title: str, value_type: str, context: list[str], versio
         "id": key,
         "url": url,
         "version": version,
-        "name": _name(key),
+        "name": pascal_name(key),
         "title": title,
         "status": "active",
         "fhirVersion": FHIR_VERSION,
@@ -155,6 +62,23 @@ def _element(path: str, *, min_: int | None = None, max_: str | None = None, **e
     return element
 
 
+def _slicing(path: str) -> JSON:
+    """An extension element sliced by the extensions' url (open: other extensions may follow)."""
+    return _element(path, slicing={"discriminator": [{"type": "value", "path": "url"}], "rules": "open"})
+
+
+def _extension_slice(path: str, name: str, url: str, min_: int, max_: str) -> JSON:
+    """The slice ``name`` of the extension element ``path``: the extensions whose url is ``url``."""
+    return {
+        "id": f"{path}:{name}",
+        "path": path,
+        "sliceName": name,
+        "min": min_,
+        "max": max_,
+        "type": [{"code": "Extension", "profile": [url]}],
+    }
+
+
 def _binding(key: str) -> JSON:
     return {"strength": "required", "valueSet": f"{terminology.BASE}/ValueSet/{key}"}
 
@@ -165,7 +89,7 @@ def _profile(key: str, title: str, base: str, elements: list[JSON], version: str
         "id": key,
         "url": f"{terminology.BASE}/StructureDefinition/{key}",
         "version": version,
-        "name": _name(key),
+        "name": pascal_name(key),
         "title": title,
         "status": "active",
         "fhirVersion": FHIR_VERSION,
@@ -184,30 +108,13 @@ def detected_issue_profile(version: str) -> JSON:
         "Targeted-therapy resistance DetectedIssue",
         "DetectedIssue",
         [
-            _element(
-                "DetectedIssue.extension",
-                slicing={"discriminator": [{"type": "value", "path": "url"}], "rules": "open"},
+            _slicing("DetectedIssue.extension"),
+            _extension_slice("DetectedIssue.extension", "rule", terminology.EXT_RULE, 1, "1"),
+            _extension_slice(
+                "DetectedIssue.extension", "catalogueVersion", terminology.EXT_CATALOGUE_VERSION, 1, "1"
             ),
-            _element(
-                "DetectedIssue.extension:rule",
-                min_=1,
-                max_="1",
-                type=[{"code": "Extension", "profile": [terminology.EXT_RULE]}],
-                sliceName="rule",
-            ),
-            _element(
-                "DetectedIssue.extension:catalogueVersion",
-                min_=1,
-                max_="1",
-                sliceName="catalogueVersion",
-                type=[{"code": "Extension", "profile": [terminology.EXT_CATALOGUE_VERSION]}],
-            ),
-            _element(
-                "DetectedIssue.extension:evidenceLevel",
-                min_=1,
-                max_="1",
-                sliceName="evidenceLevel",
-                type=[{"code": "Extension", "profile": [terminology.EXT_EVIDENCE_LEVEL]}],
+            _extension_slice(
+                "DetectedIssue.extension", "evidenceLevel", terminology.EXT_EVIDENCE_LEVEL, 1, "1"
             ),
             _element("DetectedIssue.identifier", min_=1, max_="1"),
             _element("DetectedIssue.identifier.system", min_=1, fixedUri=terminology.NS_FINDING),
@@ -252,6 +159,36 @@ def guidance_response_profile(version: str) -> JSON:
     ], version)  # fmt: skip
 
 
+def request_group_profile(version: str) -> JSON:
+    """The countermeasures on offer: each action with its rules and offer, and what it proposes."""
+    action_extension = "RequestGroup.action.extension"
+    title = "Targeted-therapy resistance countermeasures"
+    return _profile("resistance-request-group", title, "RequestGroup", [
+        _element("RequestGroup.identifier", min_=1, max_="1"),
+        _element("RequestGroup.identifier.system", min_=1, fixedUri=terminology.NS_EVALUATION),
+        _element("RequestGroup.identifier.value", min_=1),
+        _element("RequestGroup.intent", fixedCode="proposal"),
+        _element("RequestGroup.authoredOn", min_=1),
+        _element("RequestGroup.author", min_=1),
+        _slicing(action_extension),
+        _extension_slice(action_extension, "rule", terminology.EXT_RULE, 1, "*"),
+        _extension_slice(action_extension, "offer", terminology.EXT_OFFER, 1, "1"),
+        _extension_slice(action_extension, "condition", terminology.EXT_CONDITION, 0, "*"),
+        _element("RequestGroup.action.title", min_=1),
+        _element("RequestGroup.action.code", min_=1, short="The countermeasure's code, then its drugs"),
+        _element(
+            "RequestGroup.action.resource",
+            short="The request proposed (a contained MedicationRequest or ServiceRequest, intent "
+            "proposal), when the countermeasure proposes one; else the sub-actions hold them",
+        ),
+        _element(
+            "RequestGroup.action.action.resource",
+            min_=1,
+            short="One of the requests the countermeasure proposes (contained)",
+        ),
+    ], version)  # fmt: skip
+
+
 def plan_definition(catalogue: Catalogue) -> JSON:
     return {
         "resourceType": "PlanDefinition",
@@ -287,54 +224,17 @@ def plan_definition(catalogue: Catalogue) -> JSON:
 def conformance_resources(catalogue: Catalogue) -> dict[str, JSON]:
     """Every conformance resource, keyed by file name under ``profiles/``."""
     resources = {
-        **_terminologies(catalogue, VERSION),
+        **terminologies(catalogue, VERSION),
         **_extensions(VERSION),
         "StructureDefinition-resistance-detected-issue.json": detected_issue_profile(VERSION),
         "StructureDefinition-resistance-guidance-response.json": guidance_response_profile(VERSION),
+        "StructureDefinition-resistance-request-group.json": request_group_profile(VERSION),
         "PlanDefinition-resistance-assessment.json": plan_definition(catalogue),
     }
     checked = {name: validated(resource) for name, resource in resources.items()}
     checked["index.json"] = _index(checked, catalogue, VERSION)
     checked["package.json"] = package_manifest(VERSION)
     return checked
-
-
-def _terminologies(catalogue: Catalogue, version: str) -> dict[str, JSON]:
-    """The CodeSystems, each enumeration's with its ValueSet, then data requirements and override reasons."""
-    out: dict[str, JSON] = {}
-    for key, (title, url, values) in _SYSTEMS.items():
-        concepts = [_concept(v, _DEFINITIONS[v]) for v in values]
-        out[f"CodeSystem-{key}.json"] = _code_system(key, title, url, concepts, version)
-        out[f"ValueSet-{key}.json"] = _value_set(key, title, url, version)
-    out["CodeSystem-data-requirement.json"] = _code_system(
-        "data-requirement",
-        "Data that would change the answer",
-        terminology.CS_DATA_NEED,
-        _requirement_concepts(catalogue),
-        catalogue.version,
-    )
-    out["CodeSystem-override-reason.json"] = _code_system(
-        "override-reason",
-        "Why a resistance card was overridden",
-        terminology.CS_OVERRIDE,
-        [{"code": c, "display": d, "definition": d} for c, d in terminology.OVERRIDE_REASONS],
-        version,
-    )
-    return out
-
-
-def _requirement_concepts(catalogue: Catalogue) -> list[JSON]:
-    """Every data requirement: the engine's, the conditions', the catalogue's and its expressions'."""
-    return [
-        *(_concept(code, definition) for code, definition in ENGINE_REQUIREMENTS.items()),
-        *(_concept(code, definition) for code, definition in CONDITION_REQUIREMENTS.items()),
-        *(_concept(r.id, r.title) for r in catalogue.requirements),
-        *(_concept(r.id, r.title) for r in expression_rules(catalogue)),
-    ]
-
-
-def _concept(code: str, definition: str) -> JSON:
-    return {"code": code, "display": code.replace("-", " "), "definition": definition}
 
 
 def _extensions(version: str) -> dict[str, JSON]:

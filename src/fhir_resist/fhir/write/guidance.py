@@ -13,6 +13,7 @@ from fhir_resist.engine.model import (
     Recommendation,
     RegimenException,
 )
+from fhir_resist.fhir.code_systems import data_requirement_display
 from fhir_resist.fhir.write.elements import JSON, drug_concept, instant, rule_url, strategy_coding
 from fhir_resist.fhir.write.provenance import sources
 from fhir_resist.fhir.write.wording import countermeasure_text
@@ -38,7 +39,8 @@ def guidance_response(
         "evaluationMessage": [{"reference": "#messages"}],
         "outputParameters": {"reference": "#implications"},
         "result": {"reference": group_url},
-        "dataRequirement": [_data_requirement(need) for need in assessment.data_requirements] or None,
+        "dataRequirement": [_data_requirement(need, catalogue) for need in assessment.data_requirements]
+        or None,
     }
 
 
@@ -128,14 +130,16 @@ def _outcome(assessment: Assessment) -> JSON:
     }
 
 
-def _data_requirement(need: DataRequirement) -> JSON:
-    """Data that would change the answer, as an Observation code filter with the reason."""
+def _data_requirement(need: DataRequirement, catalogue: Catalogue) -> JSON:
+    """Data that would change the answer, as an Observation code filter with the reason. The code's
+    display is its CodeSystem's (the biomarker or setting asked for is named in the reason)."""
+    display = data_requirement_display(need.code, catalogue) or need.text
     return {
         "type": "Observation",
         "codeFilter": [
             {
                 "path": "code",
-                "code": [{"system": terminology.CS_DATA_NEED, "code": need.code, "display": need.text}],
+                "code": [{"system": terminology.CS_DATA_NEED, "code": need.code, "display": display}],
             }
         ],
         "extension": [

@@ -1,4 +1,5 @@
-"""The RequestGroup: one proposed action per countermeasure on offer (withheld ones never)."""
+"""The RequestGroup: one proposed action per countermeasure on offer (withheld ones never), each
+pointing at the requests it proposes, contained in the group (``proposals``)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,35 @@ from fhir_resist.catalogue.schema import Countermeasure, Reference
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Offer, Recommendation
 from fhir_resist.fhir.write.elements import JSON, STRATEGY_DISPLAY, drug_concept, instant, strategy_coding
+from fhir_resist.fhir.write.proposals import NO_PATIENT, proposals
 from fhir_resist.fhir.write.wording import countermeasure_text
 
 
 def request_group(assessment: Assessment, catalogue: Catalogue, group_id: str, device: str) -> JSON:
     """The countermeasures of the assessment as a draft proposal (completed when there are none)."""
+    subject = {"reference": assessment.patient} if assessment.patient else None
+    actions: list[JSON] = []
+    contained: list[JSON] = []
+    for n, rec in enumerate(assessment.countermeasures, 1):
+        pointer, requests = proposals(rec.countermeasure, catalogue, f"proposal-{n}", subject or NO_PATIENT)
+        actions.append({**_action(rec, catalogue), **pointer})
+        contained += requests
     return {
         "resourceType": "RequestGroup",
+        "meta": {"profile": [terminology.SD_REQUEST_GROUP]},
+        "contained": contained or None,
         "identifier": [{"system": terminology.NS_EVALUATION, "value": group_id}],
         "status": "draft" if assessment.countermeasures else "completed",
         "intent": "proposal",
-        "subject": {"reference": assessment.patient} if assessment.patient else None,
+        "subject": subject,
         "authoredOn": instant(assessment),
         "author": {"reference": device},
-        "action": [_action(rec, catalogue) for rec in assessment.countermeasures] or None,
+        "action": actions or None,
     }
 
 
 def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
+    """The action's words, codes, evidence and extensions (what it proposes: ``proposals``)."""
     cm = rec.countermeasure
     concepts: list[JSON] = [{"coding": [strategy_coding(cm.strategy)]}]
     for drug_id in cm.drugs:
