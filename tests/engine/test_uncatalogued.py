@@ -182,8 +182,8 @@ def test_the_drug_s_own_target_is_never_new_resistance(catalogue: Catalogue) -> 
 
 
 def test_a_tumour_outside_the_gene_set_s_scope_is_not_flagged(catalogue: Catalogue) -> None:
-    before = _variant("ABL1", "E255K", "Observation/a-0", BASELINE, call=Call.ABSENT)
-    after = _variant("ABL1", "E255K", "Observation/a-1", PROGRESSION)
+    before = _variant("ABL1", "H396R", "Observation/a-0", BASELINE, call=Call.ABSENT)
+    after = _variant("ABL1", "H396R", "Observation/a-1", PROGRESSION)
     in_cml = _assess(catalogue, "CML", (_therapy("imatinib"),), before, after)
     assert len(in_cml.uncertain) == 1
     in_gist = _assess(catalogue, "GIST", (_therapy("imatinib"),), before, after)
