@@ -25,15 +25,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urljoin, urlsplit
-
-import requests
 
 from fhir_resist import terminology
 from fhir_resist.errors import InputError, ServerError
 from fhir_resist.files import parse_json
 from fhir_resist.version import VERSION
+
+if TYPE_CHECKING:  # requests is imported by the first client, not by importing this module
+    import requests
 
 JSON = dict[str, Any]
 log = logging.getLogger("fhir_resist.client")
@@ -106,7 +107,11 @@ class FhirClient:
         self._auth = auth
         self.timeout = timeout
         self.retry = retry
-        self.session = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.session = session
         self._sleep = sleep
 
     # ---- resource-level operations -------------------------------------------------------
@@ -166,6 +171,8 @@ class FhirClient:
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """One request with bounded retries; the final failure raises ``ServerError``."""
+        import requests
+
         url = path if path.startswith(("http://", "https://")) else urljoin(self.base, path)
         if origin(url) != origin(self.base):
             # A link (a next page) to another server: never followed, so the access token never
@@ -356,6 +363,8 @@ def _what(path: str) -> str:
 
 
 def _network(exc: Exception) -> str:
+    import requests
+
     if isinstance(exc, requests.Timeout):
         return "the server did not answer in time"
     return "the server could not be reached"

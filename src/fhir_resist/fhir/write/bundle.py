@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Literal
 
 from fhir_resist import terminology
 from fhir_resist.engine.model import Assessment
@@ -14,12 +13,11 @@ from fhir_resist.fhir.write.elements import JSON
 from fhir_resist.fhir.write.guidance import guidance_response
 from fhir_resist.fhir.write.provenance import device, provenance
 from fhir_resist.fhir.write.request_group import request_group
+from fhir_resist.fhir.write.strategies import WRITE_STRATEGIES, WriteStrategy
 from fhir_resist.version import VERSION
 
 # How each entry is made idempotent on the server: PUT to a client-assigned id, or a conditional
 # create (If-None-Exist on the identifier) for servers that refuse client ids.
-WriteStrategy = Literal["put", "conditional"]
-WRITE_STRATEGIES: tuple[WriteStrategy, ...] = ("put", "conditional")
 
 
 def to_bundle(assessment: Assessment, *, strategy: WriteStrategy = "put") -> JSON:
