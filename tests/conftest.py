@@ -12,6 +12,7 @@ import pytest
 
 from fhir_resist import Catalogue, load_catalogue
 from fhir_resist.catalogue.cache import ENV_CACHE_DIR
+from fhir_resist.fhir.write.bundle import ENV_VALIDATE
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -35,6 +36,19 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         del os.environ[ENV_CACHE_DIR]
     else:
         os.environ[ENV_CACHE_DIR] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _validated_output() -> Iterator[None]:
+    """Every Bundle the tests make (and the commands they start) is validated with fhir.resources
+    as it is made: what the product writes without validating it at run time is proven valid here."""
+    previous = os.environ.get(ENV_VALIDATE)
+    os.environ[ENV_VALIDATE] = "1"
+    yield
+    if previous is None:
+        del os.environ[ENV_VALIDATE]
+    else:
+        os.environ[ENV_VALIDATE] = previous
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Build the output transaction Bundle (ARCHITECTURE.md section 4) from an Assessment.
 
-Pure: no I/O. Every resource is validated with fhir.resources before it is returned.
+Pure: no I/O (``$FHIR_RESIST_VALIDATE_OUTPUT`` aside). The JSON is the one fhir.resources validates
+and writes (the tests validate every Bundle they make); it is validated at run time when asked.
 Identifiers are deterministic, so the transaction is idempotent on the server, by one of two
 strategies (README, "Writing back"):
 
