@@ -3,11 +3,15 @@ no JWT or cryptography library, until a command needs them (structural, never ti
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
 
+import pytest
+
+from fhir_resist.cli import main
 from fhir_resist.fhir.write.bundle import ENV_VALIDATE
 from tests.conftest import SCENARIOS
 
@@ -54,3 +58,26 @@ def test_evaluating_a_file_imports_no_network_library_nor_fhir_resources() -> No
         f"    assert main(['evaluate', {str(path)!r}, '--at', '2026-01-01T00:00:00Z']) == 0\n"
     )
     assert loaded.isdisjoint((*NETWORK, "fhir")), sorted(loaded & {*NETWORK, "fhir"})
+
+
+def test_the_program_sets_its_garbage_collector_as_the_service_does() -> None:
+    """``fhir-resist evaluate`` (``cli.run``) freezes what it loaded and collects less often."""
+    path = SCENARIOS / "crc-kras-g12d-cetuximab.json"
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print(gc.get_threshold(), gc.get_freeze_count() > 0, file=sys.stderr))\n"
+        "from fhir_resist.cli import run\n"
+        f"sys.argv = ['fhir-resist', 'evaluate', {str(path)!r}, '--at', '2026-01-01T00:00:00Z']\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "(50000, 20, 20) True"
+
+
+def test_an_embedded_command_line_leaves_the_collector_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    before = gc.get_threshold(), gc.get_freeze_count()
+    path = SCENARIOS / "crc-kras-g12d-cetuximab.json"
+    assert main(["evaluate", str(path), "--at", "2026-01-01T00:00:00Z", "--summary"]) == 0
+    assert "KRAS" in capsys.readouterr().out
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
