@@ -47,10 +47,12 @@ def test_ratios_are_derived_from_the_medians() -> None:
         "bare_python_ms": {"all": 10.0},
         "help_ms": {"before": 300.0, "after": 30.0},
         "cli_evaluate_0_ms": {"before": 1000.0, "after": 200.0},
+        "cli_evaluate_50_ms": {"before": 1000.0, "after": 200.0},
         "cli_evaluate_500_ms": {"before": 1100.0, "after": 250.0},
         "cli_evaluate_5000_ms": {"before": 3000.0, "after": 700.0},
     }
-    derived = startup._derived(medians, startup.Config(sizes=(500, 5000)), trees)
+    derived = startup._derived(medians, startup.Config(sizes=(50, 500, 5000)), trees)
+    assert not any(name.startswith("cli_growth_50_") for name in derived)
     assert derived["help_over_bare_python"] == {"before": 30.0, "after": 3.0}
     # per variant above the fixed cost: before 0.2 then 0.4 ms (2.0), after 0.1 then 0.1 ms (1.0)
     assert derived["cli_growth_500_to_5000"] == pytest.approx({"before": 2.0, "after": 1.0})
