@@ -81,3 +81,13 @@ def test_an_embedded_command_line_leaves_the_collector_alone(capsys: pytest.Capt
     assert main(["evaluate", str(path), "--at", "2026-01-01T00:00:00Z", "--summary"]) == 0
     assert "KRAS" in capsys.readouterr().out
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_a_name_the_package_does_not_have_is_an_attribute_error() -> None:
+    import fhir_resist
+    from fhir_resist.fhir import write
+
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = fhir_resist.no_such_name
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = write.no_such_name

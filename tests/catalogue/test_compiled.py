@@ -138,16 +138,25 @@ def test_a_damaged_kept_catalogue_is_replaced(
     assert load_catalogue(copy) == from_yaml  # kept again, whole
 
 
-def test_a_valid_json_that_breaks_the_schema_is_not_used(cache_dir: Path, copy: Path) -> None:
-    """Even with a matching digest, the kept JSON is validated again: a gene without its HGNC id
-    is refused and the catalogue is read from its YAML."""
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        pytest.param(b'"hgnc_id":', b'"hgnc_idx":', id="a-gene-without-its-hgnc-id"),
+        pytest.param(b"\t", b" ", id="a-line-without-its-file"),
+    ],
+)
+def test_a_kept_file_with_its_digest_is_still_checked(
+    cache_dir: Path, copy: Path, old: bytes, new: bytes
+) -> None:
+    """Even with a matching digest, the kept lines are checked and the JSON validated again: a
+    gene without its HGNC id, or a line that names no file, is refused and the YAML read."""
     import hashlib
     import json
 
     from_yaml = load_catalogue(copy)
     (kept,) = _kept(cache_dir)
     header, _, body = kept.read_bytes().partition(b"\n")
-    body = body.replace(b'"hgnc_id":', b'"hgnc_idx":', 1)
+    body = body.replace(old, new, 1)
     about = json.loads(header)
     about["sha256"] = hashlib.sha256(body).hexdigest()
     kept.write_bytes(json.dumps(about).encode() + b"\n" + body)

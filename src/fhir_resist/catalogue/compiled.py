@@ -88,11 +88,7 @@ def build(root: Path, files: Files) -> Catalogue:
 
 def display(root: Path, name: str) -> str:
     """How problems and the catalogue name a file: from the catalogue directory's parent."""
-    file = root / name
-    try:
-        return str(file.relative_to(root.parent))
-    except ValueError:
-        return str(file)
+    return str((root / name).relative_to(root.parent))
 
 
 def key_of(sources: Sources) -> str:
