@@ -171,8 +171,6 @@ class FhirClient:
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """One request with bounded retries; the final failure raises ``ServerError``."""
-        import requests
-
         url = path if path.startswith(("http://", "https://")) else urljoin(self.base, path)
         if origin(url) != origin(self.base):
             # A link (a next page) to another server: never followed, so the access token never
@@ -197,7 +195,7 @@ class FhirClient:
                     headers=self._headers(headers),
                     timeout=self.timeout,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _transport_errors() as exc:
                 failure = ServerError(f"{method} {_what(path)}: {_network(exc)}", retryable=True)
                 log.warning("%s %s failed: %s (attempt %d)", method, _what(path), type(exc).__name__, attempt)
                 wait = None
@@ -360,6 +358,13 @@ def _what(path: str) -> str:
         return "next page"
     head = path.split("?", 1)[0].split("/", 1)[0]
     return head or "transaction"
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """What a request raises when the server could not be reached or did not answer in time."""
+    import requests
+
+    return (requests.ConnectionError, requests.Timeout)
 
 
 def _network(exc: Exception) -> str:

@@ -87,7 +87,11 @@ def to_bundle(
         search="_tag",
     )
     entries = [device_entry, *issue_entries, group_entry, guidance_entry, provenance_entry]
-    bundle: JSON = _pruned({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    return _checked(_pruned({"resourceType": "Bundle", "type": "transaction", "entry": entries}), validate)
+
+
+def _checked(bundle: JSON, validate: bool | None) -> JSON:
+    """The Bundle, validated by fhir.resources (and as its model writes it) when that is asked for."""
     if validation_asked() if validate is None else validate:
         from fhir_resist.fhir.r4 import validated
 
