@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fhir_resist import Catalogue, load_catalogue
+from fhir_resist.catalogue.cache import ENV_CACHE_DIR
+from fhir_resist.fhir.write.bundle import ENV_VALIDATE
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -19,6 +23,32 @@ IG = DATA / "genomics-reporting-ig"
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The compiled catalogues of this run (and of the commands it starts) in a directory of its
+    own: the bundled catalogue is read from YAML once, and the user's cache is left alone."""
+    previous = os.environ.get(ENV_CACHE_DIR)
+    os.environ[ENV_CACHE_DIR] = str(tmp_path_factory.mktemp("cache") / "fhir-resist")
+    yield
+    if previous is None:
+        del os.environ[ENV_CACHE_DIR]
+    else:
+        os.environ[ENV_CACHE_DIR] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _validated_output() -> Iterator[None]:
+    """Every Bundle the tests make (and the commands they start) is validated with fhir.resources
+    as it is made: what the product writes without validating it at run time is proven valid here."""
+    previous = os.environ.get(ENV_VALIDATE)
+    os.environ[ENV_VALIDATE] = "1"
+    yield
+    if previous is None:
+        del os.environ[ENV_VALIDATE]
+    else:
+        os.environ[ENV_VALIDATE] = previous
 
 
 @pytest.fixture(scope="session")

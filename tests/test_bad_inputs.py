@@ -40,7 +40,7 @@ WHERE = re.compile(r"^(?:[A-Za-z]+/\S+|input\[\d+\]\S*|urn:uuid:\S+|Patient)$")
 @pytest.fixture(autouse=True)
 def _catalogue_loaded_once(catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
     """The command line loads the catalogue on every call; load the bundled one once instead."""
-    monkeypatch.setattr("fhir_resist.cli.options.load_catalogue", lambda *_args: catalogue)
+    monkeypatch.setattr("fhir_resist.catalogue.load_catalogue", lambda *_args: catalogue)
 
 
 @dataclass(frozen=True)

@@ -142,13 +142,13 @@ def test_published_schema_is_current(capsys: pytest.CaptureFixture[str]) -> None
 def test_an_internal_error_is_one_line_without_traceback(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fhir_resist.cli import evaluate
+    from fhir_resist.engine import assess
 
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.delenv("FHIR_RESIST_DEBUG", raising=False)
-    monkeypatch.setattr(evaluate, "assess", broken)
+    monkeypatch.setattr(assess, "assess", broken)
     assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json")]) == 1
     err = capsys.readouterr().err
     assert "internal error (RuntimeError: boom)" in err

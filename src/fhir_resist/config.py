@@ -20,12 +20,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fhir_resist.errors import InputError
 from fhir_resist.fhir.auth import DEFAULT_SCOPE, BackendServicesAuth, BackendServicesConfig
-from fhir_resist.fhir.client import FhirClient, Retry
-from fhir_resist.fhir.outbox import default_directory
-from fhir_resist.fhir.write import WRITE_STRATEGIES, WriteStrategy
+from fhir_resist.fhir.write.strategies import WRITE_STRATEGIES, WriteStrategy
+
+if TYPE_CHECKING:  # the HTTP client (requests) is imported when a client is made
+    from fhir_resist.fhir.client import FhirClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ def server_settings(
     strategy: str | None = None,
 ) -> ServerSettings:
     """Settings from the environment, with explicit values (CLI flags) taking precedence."""
+    from fhir_resist.fhir.outbox import default_directory
+
     env = os.environ if env is None else env
     chosen = strategy or env.get("FHIR_RESIST_WRITE_STRATEGY") or "put"
     if chosen not in WRITE_STRATEGIES:
@@ -86,6 +90,8 @@ def server_settings(
 
 
 def client_for(settings: ServerSettings, base: str | None = None) -> FhirClient:
+    from fhir_resist.fhir.client import FhirClient, Retry
+
     url = base or settings.base
     if not url:
         raise InputError("no FHIR server: give --server or set FHIR_RESIST_FHIR_BASE", where="--server")

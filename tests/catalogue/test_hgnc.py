@@ -21,6 +21,7 @@ from fhir_resist.catalogue.hgnc import (
     index,
     load_table,
     normalise_id,
+    read_table,
     write_table,
 )
 from fhir_resist.cli import main
@@ -185,3 +186,44 @@ def test_the_table_is_read_only_when_needed(catalogue: Catalogue, monkeypatch: p
     assert catalogue.gene_symbol("KRAS", None) == "KRAS"
     assert catalogue.gene_symbol("kras2", None) == "KRAS"
     assert catalogue.gene_symbol(None, "HGNC:6407") == "KRAS"
+
+
+def test_the_table_read_is_the_table_indexed_from_its_entries() -> None:
+    """Entries made when asked for, previous symbols indexed when first looked up: the same table."""
+    table = read_table(TABLE)
+    eager = index(list(table.by_id.values()), table.source)
+    assert table == eager
+    assert dict(table.by_previous) == dict(eager.by_previous) and len(table.by_id) == len(eager.by_id)
+    assert "HGNC:11389" in table.by_id and "HGNC:0" not in table.by_id
+
+
+def test_previous_symbols_are_indexed_only_when_looked_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fhir_resist.catalogue import hgnc
+
+    indexed: list[int] = []
+    original = hgnc._by_previous
+
+    def counted(current: Any) -> dict[str, str]:
+        indexed.append(1)
+        return original(current)
+
+    monkeypatch.setattr(hgnc, "_by_previous", counted)
+    table = read_table(TABLE)
+    assert table.symbol("HGNC:11389") == "STK11" and indexed == []
+    assert table.current("KRAS2") == "KRAS" and indexed == [1]  # once, then kept
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda text: text.replace("replaced_by", "replaced", 1), id="columns"),
+        pytest.param(lambda text: text.replace("\tApproved\t", "\tApproved\t\t", 1), id="a-row-too-long"),
+        pytest.param(lambda text: text.replace("\tApproved\t", "\tApproved ", 1), id="a-row-too-short"),
+        pytest.param(lambda text: "", id="empty"),
+    ],
+)
+def test_a_damaged_table_is_refused(tmp_path: Path, damage: Any) -> None:
+    path = tmp_path / "hgnc.tsv"
+    path.write_text(damage(TABLE.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(OSError, match="not an HGNC table"):
+        read_table(path)

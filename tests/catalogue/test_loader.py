@@ -202,3 +202,10 @@ def test_tumour_resolution(catalogue: object, system: str, code: str, expected: 
 
     assert isinstance(catalogue, Catalogue)
     assert catalogue.resolve_tumour([Coding(system, code)]) == expected
+
+
+def test_a_file_that_is_not_utf8_is_named(copy: Path) -> None:
+    rule = _a_rule(copy)
+    rule.write_bytes(rule.read_bytes() + b"\nnote: caf\xe9\n")
+    (problem,) = _problems(copy)
+    assert rule.name in problem and "not UTF-8 text" in problem

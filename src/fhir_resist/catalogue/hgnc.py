@@ -2,9 +2,9 @@
 symbol, previous symbols and alias symbols, and each withdrawn id with the ids that replaced it.
 
 The catalogue's own genes (``genes.yaml``) come first; this table names every other gene, so that a
-report coding a gene only as ``HGNC:11389`` reads as STK11. It is read once per file, on first use,
-because most evaluations never need it (its cost: the figure ``hgnc_table_load_ms`` of
-``bench/run.py``, about 0.3 s on two cores).
+report coding a gene only as ``HGNC:11389`` reads as STK11. It is read once per file, on first use
+(its cost: the figure ``hgnc_table_load_ms`` of ``bench/run.py``, about 25 ms on two cores, the
+index of previous symbols about 0.1 s more when a symbol is first looked up there).
 
 Run as ``python -m fhir_resist.catalogue.hgnc EXPORT.tsv > catalogue/reference/hgnc.tsv`` to
 rebuild the table from an HGNC custom download with the columns HGNC ID, Approved symbol, Approved
@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -77,17 +77,26 @@ def normalise_id(hgnc_id: str) -> str:
 
 
 def read_table(path: Path) -> HgncTable:
-    """The table in ``path`` (``OSError`` if it cannot be read); ``load_table`` keeps it."""
+    """The table in ``path`` (``OSError`` if it cannot be read); ``load_table`` keeps it.
+
+    Rows stay split text until an entry is asked for (``_Entries``), and previous symbols are
+    indexed when first looked up (``_OnFirstUse``): a report names a few dozen of the table's
+    genes, usually by HGNC id, and indexing all of it up front cost about 0.2 s a process."""
     lines = path.read_text(encoding="utf-8").splitlines()
     header = [line[1:].strip() for line in lines if line.startswith("#")]
-    rows = (line.split("\t") for line in lines if line and not line.startswith("#"))
-    if next(rows, None) != list(COLUMNS):
+    body = [line for line in lines if line and not line.startswith("#")]
+    if not body or body[0].split("\t") != list(COLUMNS):
         raise OSError(f"{path}: not an HGNC table (the columns are not {', '.join(COLUMNS)})")
-    entries = [
-        HgncEntry(hgnc_id, symbol, status, _listed(previous), _listed(alias), _listed(replaced))
-        for hgnc_id, symbol, status, previous, alias, replaced in rows
-    ]
-    return index(entries, " ".join(header))
+    tabs = len(COLUMNS) - 1
+    if any(line.count("\t") != tabs for line in body):
+        raise OSError(f"{path}: not an HGNC table (a row has not {len(COLUMNS)} columns)")
+    by_id = {line[: line.index("\t")]: line for line in body[1:]}
+
+    def previous() -> dict[str, str]:
+        rows = (line.split("\t") for line in by_id.values())
+        return _by_previous((row[1], _listed(row[3]), _listed(row[4])) for row in rows if row[2] == APPROVED)
+
+    return HgncTable(" ".join(header), _Entries(by_id), _OnFirstUse(previous))
 
 
 load_table = cache(read_table)  # the table in ``path``, read once per process
@@ -95,21 +104,77 @@ load_table = cache(read_table)  # the table in ``path``, read once per process
 
 def index(entries: Iterable[HgncEntry], source: str = "") -> HgncTable:
     by_id = {entry.hgnc_id: entry for entry in entries}
-    current = [e for e in by_id.values() if e.status == APPROVED]
-    approved = {e.symbol.upper() for e in current}
+    current = [
+        (e.symbol, e.previous_symbols, e.alias_symbols) for e in by_id.values() if e.status == APPROVED
+    ]
+    return HgncTable(source, MappingProxyType(by_id), MappingProxyType(_by_previous(current)))
+
+
+def _by_previous(current: Iterable[tuple[str, tuple[str, ...], tuple[str, ...]]]) -> dict[str, str]:
+    """Approved symbols by a previous symbol that names exactly one of them, and no other gene
+    (``current``: each approved gene's symbol, previous symbols and alias symbols)."""
+    genes = list(current)
+    approved = {symbol.upper() for symbol, _, _ in genes}
     claims: dict[str, set[str]] = {}
     aliases: dict[str, set[str]] = {}
-    for entry in current:
-        for previous in entry.previous_symbols:
-            claims.setdefault(previous.upper(), set()).add(entry.symbol)
-        for alias in entry.alias_symbols:
-            aliases.setdefault(alias.upper(), set()).add(entry.symbol)
-    by_previous = {
+    for symbol, previous_symbols, alias_symbols in genes:
+        for previous in previous_symbols:
+            claims.setdefault(previous.upper(), set()).add(symbol)
+        for alias in alias_symbols:
+            aliases.setdefault(alias.upper(), set()).add(symbol)
+    return {
         previous: next(iter(symbols))
         for previous, symbols in claims.items()
         if len(symbols) == 1 and previous not in approved and not aliases.get(previous, set()) - symbols
     }
-    return HgncTable(source, MappingProxyType(by_id), MappingProxyType(by_previous))
+
+
+class _Entries(Mapping[str, HgncEntry]):
+    """The table's entries by HGNC id, each made from its line (the table's columns, checked when
+    the table was read) when asked for."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: dict[str, str]) -> None:
+        self._rows = rows
+
+    def __getitem__(self, hgnc_id: str) -> HgncEntry:
+        hgnc_id, symbol, status, previous, alias, replaced = self._rows[hgnc_id].split("\t")
+        return HgncEntry(hgnc_id, symbol, status, _listed(previous), _listed(alias), _listed(replaced))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, hgnc_id: object) -> bool:
+        return hgnc_id in self._rows
+
+
+class _OnFirstUse(Mapping[str, str]):
+    """A mapping computed when it is first read: the previous symbols of the whole table take
+    longer to index than the rest of it, and a report that codes its genes by HGNC id needs none."""
+
+    __slots__ = ("_made", "_make")
+
+    def __init__(self, make: Callable[[], dict[str, str]]) -> None:
+        self._make = make
+        self._made: dict[str, str] | None = None
+
+    def _mapping(self) -> dict[str, str]:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def __getitem__(self, key: str) -> str:
+        return self._mapping()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
 
 
 def _listed(text: str) -> tuple[str, ...]:

@@ -63,8 +63,8 @@ class Catalogue:
     _ancestors: Mapping[str, tuple[str, ...]]
     # resistance-genes.yaml: genes whose uncatalogued variants are of uncertain resistance significance
     resistance_genes: tuple[ResistanceGeneSet, ...] = ()
-    # HGNC's complete symbol table (reference/hgnc.tsv), read on first use: most evaluations
-    # name only the catalogue's own genes, and the table takes about 0.2 s to read.
+    # HGNC's complete symbol table (reference/hgnc.tsv), read on first use: an evaluation that
+    # names only the catalogue's own genes does without it.
     hgnc_table: Path | None = None
     reading: ReadingRules | None = None  # reading.yaml: how the reader reads text and copy numbers
 

@@ -1,16 +1,21 @@
-"""Load the catalogue directory: YAML files into schema models, with file:line errors."""
+"""Load the catalogue directory: YAML files into schema models, with file:line errors.
+
+Each file is read and parsed once (with PyYAML's C loader where it is built). A catalogue that
+passed every check is kept compiled (``catalogue/compiled.py``) under the digest of its files, so
+the next load of the same files skips the YAML and the checks.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from fhir_resist.catalogue import compiled
+from fhir_resist.catalogue.compiled import Files
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.lint import lint
 from fhir_resist.catalogue.schema import (
@@ -24,13 +29,14 @@ from fhir_resist.catalogue.schema import (
     TumoursFile,
 )
 from fhir_resist.catalogue.schema.reading import ReadingFile
+from fhir_resist.catalogue.sources import HGNC_TABLE, REFERENCE, Sources, read_sources
 from fhir_resist.catalogue.verified import load_verified, unverified
+from fhir_resist.catalogue.yaml_files import parse, with_line
 from fhir_resist.errors import CatalogueError
 
 M = TypeVar("M", bound=BaseModel)
 
 ENV_CATALOGUE = "FHIR_RESIST_CATALOGUE"
-HGNC_TABLE = "hgnc.tsv"
 
 
 def default_path() -> Path:
@@ -44,25 +50,45 @@ def default_path() -> Path:
     return Path(__file__).resolve().parents[3] / "catalogue"
 
 
-def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
-    """Load, validate and lint a catalogue directory; raise CatalogueError listing every problem."""
+def load_catalogue(path: str | os.PathLike[str] | None = None, *, cache: bool = True) -> Catalogue:
+    """Load, validate and lint a catalogue directory; raise CatalogueError listing every problem.
+
+    With ``cache`` (the default), a catalogue compiled from the very same files by this version is
+    read from the user's cache directory instead (``compiled.py``); one that cannot be used there
+    is built again, and a catalogue with problems is never kept.
+    """
     root = Path(path) if path is not None else default_path()
     if not (root / "catalogue.yaml").is_file():
         raise CatalogueError([f"{root}: not a catalogue directory (no catalogue.yaml)"])
+    sources = read_sources(root)
+    key = compiled.key_of(sources) if cache else None
+    if key is not None:
+        found = compiled.read(key, root)
+        if found is not None:
+            return found
+    files = _files(sources)
+    catalogue = _checked(sources, files)
+    if key is not None:
+        compiled.write(key, root, files)
+    return catalogue
+
+
+def _files(sources: Sources) -> Files:
+    """Every file as its schema model; CatalogueError listing every file that is not one."""
     problems: list[str] = []
-    meta = _load(root / "catalogue.yaml", CatalogueMeta, problems)
-    genes = _load(root / "genes.yaml", GenesFile, problems)
-    drugs = _load(root / "drugs.yaml", DrugsFile, problems)
-    tumours = _load(root / "tumours.yaml", TumoursFile, problems)
-    requirements = _load(root / "requirements.yaml", RequirementsFile, problems)
-    exons = _load(root / "exons.yaml", ExonsFile, problems)
-    resistance_genes = _load(root / "resistance-genes.yaml", ResistanceGenesFile, problems)
-    reading = _load(root / "reading.yaml", ReadingFile, problems)
+    meta = _load(sources, "catalogue.yaml", CatalogueMeta, problems)
+    genes = _load(sources, "genes.yaml", GenesFile, problems)
+    drugs = _load(sources, "drugs.yaml", DrugsFile, problems)
+    tumours = _load(sources, "tumours.yaml", TumoursFile, problems)
+    requirements = _load(sources, "requirements.yaml", RequirementsFile, problems)
+    exons = _load(sources, "exons.yaml", ExonsFile, problems)
+    resistance_genes = _load(sources, "resistance-genes.yaml", ResistanceGenesFile, problems)
+    reading = _load(sources, "reading.yaml", ReadingFile, problems)
     rules: list[tuple[str, Rule]] = []
-    for file in sorted((root / "rules").rglob("*.yaml")):
-        rule = _load(file, Rule, problems)
+    for name in sources.rule_paths():
+        rule = _load(sources, name, Rule, problems)
         if rule is not None:
-            rules.append((_display(file, root), rule))
+            rules.append((name, rule))
     if (
         meta is None
         or genes is None
@@ -73,46 +99,28 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
         or resistance_genes is None
         or reading is None
     ):
-        raise CatalogueError(problems or [f"{root}: incomplete catalogue"])
+        raise CatalogueError(problems or [f"{sources.root}: incomplete catalogue"])
     if problems:
         raise CatalogueError(problems)
-    problems += _exon_problems(genes, exons)
-    genes = _with_exons(genes, exons)
-    hgnc_table = root / "reference" / HGNC_TABLE
-    if not hgnc_table.is_file():
-        problems.append(f"{root}/reference/{HGNC_TABLE}: HGNC's symbol table is missing")
-    catalogue = Catalogue.build(
-        meta,
-        genes,
-        drugs,
-        tumours,
-        rules,
-        requirements.requirements,
-        resistance_genes.resistance_genes,
-        hgnc_table=hgnc_table.resolve(),
-        reading=reading.rules(),
-    )
-    verified = load_verified(root / "reference")
+    return Files(meta, genes, drugs, tumours, requirements, exons, resistance_genes, reading, tuple(rules))
+
+
+def _checked(sources: Sources, files: Files) -> Catalogue:
+    """The catalogue built from its files, once its exon maps, codes and rules pass every check."""
+    root = sources.root
+    problems = _exon_problems(files.genes, files.exons)
+    if not sources.hgnc_table:
+        problems.append(f"{root}/{REFERENCE}/{HGNC_TABLE}: HGNC's symbol table is missing")
+    catalogue = compiled.build(root, files)
+    verified = load_verified(root / REFERENCE)
     if verified is None:
-        problems.append(f"{root}/reference: the verified code tables are missing; codes cannot be checked")
+        problems.append(f"{root}/{REFERENCE}: the verified code tables are missing; codes cannot be checked")
     else:
-        problems.extend(unverified(genes, drugs, tumours, verified))
-    problems.extend(_with_line(problem, root) for problem in lint(catalogue))
+        problems.extend(unverified(files.genes, files.drugs, files.tumours, verified))
+    problems.extend(with_line(problem, root) for problem in lint(catalogue))
     if problems:
         raise CatalogueError(problems)
     return catalogue
-
-
-def _with_exons(genes: GenesFile, exons: ExonsFile) -> GenesFile:
-    """The genes with their exon maps (exons.yaml) attached."""
-    return GenesFile(
-        genes={
-            symbol: gene.model_copy(update={"exons": exons.exons[symbol].exons})
-            if symbol in exons.exons
-            else gene
-            for symbol, gene in genes.genes.items()
-        }
-    )
 
 
 def _exon_problems(genes: GenesFile, exons: ExonsFile) -> list[str]:
@@ -129,88 +137,9 @@ def _exon_problems(genes: GenesFile, exons: ExonsFile) -> list[str]:
     return problems
 
 
-def _display(file: Path, root: Path) -> str:
-    try:
-        return str(file.relative_to(root.parent))
-    except ValueError:
-        return str(file)
-
-
-def _load(file: Path, model: type[M], problems: list[str]) -> M | None:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        problems.append(f"{file}: cannot read ({exc.strerror})")
+def _load(sources: Sources, name: str, model: type[M], problems: list[str]) -> M | None:
+    file = sources.root / name
+    if name not in sources.files:
+        problems.append(f"{file}: cannot read ({sources.unreadable.get(name, 'missing')})")
         return None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problems.append(f"{file}{line}: not valid YAML ({getattr(exc, 'problem', exc)})")
-        return None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            path = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(f"{file}:{_line_of(node, loc)}: {path}: {error['msg']}{_hint(error)}")
-        return None
-
-
-_LINT = re.compile(r"^(?P<file>[^:]+\.yaml): (?P<rule>[a-z0-9-]+): (?P<key>[a-z_]+)(?:\[(?P<index>\d+)\])?: ")
-
-
-def _with_line(problem: str, root: Path) -> str:
-    """``file: rule: key[i]: message`` becomes ``file:line: rule: key[i]: message``."""
-    match = _LINT.match(problem)
-    if match is None:
-        return problem
-    path = root.parent / match["file"]
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, yaml.YAMLError):
-        return problem
-    loc: tuple[str | int, ...] = (
-        (match["key"],) if match["index"] is None else (match["key"], int(match["index"]))
-    )
-    return f"{match['file']}:{_line_of(node, loc)}: {problem[len(match['file']) + 2 :]}"
-
-
-_HINTS = {
-    "extra_forbidden": " (unknown key: check its spelling against catalogue/README.md)",
-    "missing": " (required key missing: see catalogue/README.md)",
-}
-
-
-def _hint(error: Any) -> str:
-    return _HINTS.get(str(error.get("type")), "")
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
-    """The 1-based line of the YAML node at a pydantic error location (closest known)."""
-    if node is None:
-        return 1
-    line = node.start_mark.line + 1
-    for part in loc:
-        child = _child(node, part)
-        if child is None:
-            break
-        node = child
-        line = node.start_mark.line + 1
-    return line
-
-
-def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                found: yaml.Node = value
-                return found
-        return None
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        item: yaml.Node = node.value[part]
-        return item
-    return None
+    return parse(file, sources.files[name], model, problems)

@@ -14,15 +14,25 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.parser import build_parser
 from fhir_resist.errors import CatalogueError, InputError, ServerError
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run() -> NoReturn:
+    """The ``fhir-resist`` program: the command line in a process of its own, whose garbage
+    collector the commands that evaluate may set as the service's (``cdshooks/tuning.py``)."""
+    sys.exit(main(own_process=True))
+
+
+def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
+    """Run one command; its exit code. ``own_process``: the process runs nothing else, so the
+    command may tune it (a caller that embeds the command line keeps its own settings)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.own_process = own_process
     try:
         result: int = args.run(args)
     except InputError as exc:

@@ -1,8 +1,6 @@
 """``python -m fhir_resist.cli``: the command line."""
 
-import sys
-
-from fhir_resist.cli import main
+from fhir_resist.cli import run
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fhir_resist.catalogue import Catalogue, default_path
-from fhir_resist.catalogue.schema import Rule
 from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_OK
 from fhir_resist.cli.options import catalogue_from
 from fhir_resist.errors import InputError
+
+if TYPE_CHECKING:  # the catalogue's models are imported by the commands that load it
+    from fhir_resist.catalogue import Catalogue
+    from fhir_resist.catalogue.schema import Rule
 
 
 def add_catalogue(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +41,7 @@ def add_catalogue(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from fhir_resist.catalogue import default_path
     from fhir_resist.catalogue.cases import run_cases
 
     catalogue = catalogue_from(args)

@@ -10,26 +10,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fhir_resist.catalogue import Catalogue
 from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.options import add_server_options, catalogue_from, server_settings_from
-from fhir_resist.cli.outbox import delivered, keep_unsaved
-from fhir_resist.config import client_for
-from fhir_resist.domain import Alteration, Message, PatientContext
-from fhir_resist.engine.assess import CANCER_TYPE, assess
-from fhir_resist.engine.context import resolve_gene
-from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import InputError
-from fhir_resist.fhir.client import is_fhir_id
-from fhir_resist.fhir.delivery import deliver, scope_of
-from fhir_resist.fhir.outbox import Outbox
-from fhir_resist.fhir.read import read_context
-from fhir_resist.fhir.write import to_bundle
-from fhir_resist.files import read_files
-from fhir_resist.reading_rules import ReadingRules
-from fhir_resist.render import context_json, coverage_text, summary
+
+if TYPE_CHECKING:  # the reader, engine, writer and FHIR client are imported when a command runs
+    from fhir_resist.catalogue import Catalogue
+    from fhir_resist.domain import Alteration, Message, PatientContext
+    from fhir_resist.engine.model import Assessment
+    from fhir_resist.reading_rules import ReadingRules
 
 
 def add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +48,15 @@ def add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    catalogue = catalogue_from(args)
+    from fhir_resist.cli.outbox import delivered, keep_unsaved
+    from fhir_resist.config import client_for
+    from fhir_resist.engine.assess import assess
+    from fhir_resist.fhir.delivery import deliver, scope_of
+    from fhir_resist.fhir.outbox import Outbox
+    from fhir_resist.fhir.write import to_bundle
+    from fhir_resist.render import summary
+
+    catalogue = _ready(args)
     settings = server_settings_from(args)
     if args.write and settings.base:  # a result the server fails must have somewhere to wait
         Outbox(settings.outbox).ensure_writable()
@@ -99,8 +98,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from fhir_resist.render import context_json, coverage_text
+
     resources, problems = _read(args.paths)
-    catalogue = catalogue_from(args)  # inspect reads text with the same words evaluate does
+    catalogue = _ready(args)  # inspect reads text with the same words evaluate does
     context = _context(resources, args.patient, None, ", ".join(args.paths), catalogue.reading)
     data = context_json(_named(context, catalogue), problems)
     if args.json:
@@ -120,6 +121,19 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_INPUT if problems else EXIT_OK
 
 
+def _ready(args: argparse.Namespace) -> Catalogue:
+    """The catalogue; in the program's own process, the garbage collector then set as the
+    service's: what is alive now (catalogue, modules) is frozen out of collection, and collections
+    run less often. Otherwise collections that walk everything the process holds cost about half
+    of a large report's evaluation, and more the larger it is."""
+    catalogue = catalogue_from(args)
+    if getattr(args, "own_process", False):
+        from fhir_resist.cdshooks.tuning import tune_gc
+
+        tune_gc()
+    return catalogue
+
+
 def _at(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
@@ -131,6 +145,8 @@ def _at(text: str | None) -> datetime:
 
 
 def _read(paths: Sequence[str]) -> tuple[list[dict[str, Any]], list[Message]]:
+    from fhir_resist.files import read_files
+
     resources, problems = read_files([Path(p) for p in paths])
     if not resources:
         first = problems[0] if problems else None
@@ -149,6 +165,8 @@ def _context(
     source: str,
     rules: ReadingRules | None,
 ) -> PatientContext:
+    from fhir_resist.fhir.read import read_context
+
     context = read_context(resources, tumour_override=tumour, patient=patient, rules=rules)
     if patient is None and len(context.patients) > 1:
         raise InputError(
@@ -171,6 +189,8 @@ def _named(context: PatientContext, catalogue: Catalogue) -> PatientContext:
 def _name(alt: Alteration, catalogue: Catalogue) -> Alteration:
     if not ((alt.gene is None and alt.hgnc_id) or (alt.partner is None and alt.partner_hgnc_id)):
         return alt
+    from fhir_resist.engine.context import resolve_gene
+
     named = resolve_gene(alt, catalogue)
     label = named.label.replace(" amplification", " gain", 1) if named.cnv is not alt.cnv else named.label
     return replace(alt, gene=named.gene, partner=named.partner, label=label)
@@ -199,6 +219,8 @@ def _write_refusal(assessment: Assessment, flaws: Sequence[str]) -> str | None:
 
 def _cancer_type_hint(assessment: Assessment, tumour: str | None) -> str | None:
     """The option that settles the cancer type, when the assessment says it was in doubt."""
+    from fhir_resist.engine.assess import CANCER_TYPE
+
     if not any(m.where == CANCER_TYPE for m in assessment.messages):
         return None
     if tumour:  # a known code is used without a word; only an unknown one leads here
@@ -210,6 +232,8 @@ def _patient_ref(patient: str | None) -> str | None:
     """The id a ``--patient`` names (``ID`` or ``Patient/ID``), refused unless it is a FHIR id."""
     if not patient:
         return None
+    from fhir_resist.fhir.client import is_fhir_id
+
     pid = patient.removeprefix("Patient/")
     if not is_fhir_id(pid):
         raise InputError("not a FHIR id (letters, digits, '-' and '.', at most 64)", where="--patient")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from fhir_resist.catalogue import Catalogue, load_catalogue
-from fhir_resist.config import ServerSettings, server_settings
-from fhir_resist.fhir.write import WRITE_STRATEGIES
+from fhir_resist.fhir.write.strategies import WRITE_STRATEGIES
+
+if TYPE_CHECKING:  # what a command uses is imported when it runs: ``--help`` imports neither
+    from fhir_resist.catalogue import Catalogue
+    from fhir_resist.config import ServerSettings
 
 
 def add_server_options(p: argparse.ArgumentParser) -> None:
@@ -22,6 +25,8 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
 
 def server_settings_from(args: argparse.Namespace) -> ServerSettings:
     """The server settings: the options given, the environment for the others."""
+    from fhir_resist.config import server_settings
+
     return server_settings(
         base=args.server, token=args.token, outbox=args.outbox, strategy=args.write_strategy
     )
@@ -29,4 +34,6 @@ def server_settings_from(args: argparse.Namespace) -> ServerSettings:
 
 def catalogue_from(args: argparse.Namespace) -> Catalogue:
     """The catalogue named by ``--catalogue``, else the default one."""
+    from fhir_resist.catalogue import load_catalogue
+
     return load_catalogue(args.catalogue) if args.catalogue else load_catalogue()

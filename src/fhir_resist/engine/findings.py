@@ -10,7 +10,7 @@ from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import AlterationPattern, Effect, EvidenceLevel, Rule
 from fhir_resist.domain import Alteration, Call, GenomicReport, Kind, Message, PatientContext, Severity
 from fhir_resist.engine.coverage import covering_negative
-from fhir_resist.engine.longitudinal import ADEQUATE_TUMOUR_FRACTION, history, sample_date
+from fhir_resist.engine.longitudinal import ADEQUATE_TUMOUR_FRACTION, by_gene, history, sample_date
 from fhir_resist.engine.match import fits, locus_key
 from fhir_resist.engine.model import Finding
 
@@ -43,6 +43,7 @@ def findings_for(
                 rules[rule.id] = rule
                 matched.setdefault((rule.id, locus_key(alt)), []).append(alt)
     found: list[Finding] = []
+    groups = by_gene(alterations)
     for (rule_id, _), hits in matched.items():
         scope = applicable[rule_id]
         assert scope is not None
@@ -55,7 +56,12 @@ def findings_for(
                 (trigger, *hits[:-1], *partners),
                 in_scope,
                 tumour,
-                history(trigger, alterations, context, catalogue.parameter(ADEQUATE_TUMOUR_FRACTION)),
+                history(
+                    trigger,
+                    groups.get((trigger.kind, trigger.gene), ()),
+                    context,
+                    catalogue.parameter(ADEQUATE_TUMOUR_FRACTION),
+                ),
             )
         )
     return tuple(sorted(found, key=lambda f: (f.rule.id, f.trigger.source)))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from fhir_resist.domain import Alteration, Call, PatientContext, SpecimenType
+from fhir_resist.domain import Alteration, Call, Kind, PatientContext, SpecimenType
 from fhir_resist.engine.match import same_locus
 
 ADEQUATE_TUMOUR_FRACTION = "ctdna-adequate-tumour-fraction"  # catalogue parameter
@@ -89,10 +90,22 @@ def sample_of(alt: Alteration, context: PatientContext, adequate_fraction: float
     )
 
 
+def by_gene(alterations: Iterable[Alteration]) -> dict[tuple[Kind, str | None], tuple[Alteration, ...]]:
+    """The alterations by kind and gene, each group in the input's order: every alteration that
+    ``same_locus`` can match with one of the group is in it. A report's variants, looked up here
+    rather than scanned for each of them, cost linear time instead of quadratic."""
+    groups: dict[tuple[Kind, str | None], list[Alteration]] = {}
+    for alt in alterations:
+        groups.setdefault((alt.kind, alt.gene), []).append(alt)
+    return {key: tuple(group) for key, group in groups.items()}
+
+
 def history(
     alt: Alteration, alterations: tuple[Alteration, ...], context: PatientContext, adequate_fraction: float
 ) -> History:
-    """Every result for the same variant or region, ordered by sample date (undated last)."""
+    """Every result for the same variant or region, ordered by sample date (undated last).
+
+    ``alterations``: all of them, or only those of the alteration's kind and gene (``by_gene``)."""
     samples = []
     for other in alterations:
         if other is not alt and not same_locus(alt, other):

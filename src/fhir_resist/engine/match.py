@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from fhir_resist.catalogue.schema import AlterationPattern, Gene
+from typing import TYPE_CHECKING
+
 from fhir_resist.domain import Alteration, CnvCall, Kind, Origin
+
+if TYPE_CHECKING:  # named in annotations only
+    from fhir_resist.catalogue.schema import AlterationPattern, Gene
 
 _TRUNCATING = frozenset({"nonsense", "frameshift", "splice"})
 _INFRAME = frozenset({"inframe-deletion", "inframe-insertion", "inframe-delins", "duplication"})

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Countermeasure, Mechanism, ResistanceGeneSet, Rule
 from fhir_resist.domain import Alteration, Message, Therapy
 from fhir_resist.engine.longitudinal import History
 from fhir_resist.engine.regimens import Regimen
+
+if TYPE_CHECKING:  # named in annotations only: the results can be imported without the catalogue's models
+    from fhir_resist.catalogue.index import Catalogue
+    from fhir_resist.catalogue.schema import Countermeasure, Mechanism, ResistanceGeneSet, Rule
 
 
 class Status(StrEnum):

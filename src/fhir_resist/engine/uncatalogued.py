@@ -11,7 +11,7 @@ Germline variants, synonymous changes and the drug's own target alterations are 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -30,6 +30,7 @@ from fhir_resist.domain import (
 from fhir_resist.engine.longitudinal import (
     ADEQUATE_TUMOUR_FRACTION,
     History,
+    by_gene,
     history,
     sample_date,
     sample_of,
@@ -59,6 +60,7 @@ def uncatalogued_variants(
     """The uncertain-resistance issues of the current therapies, and the messages for the rest."""
     issues: list[UncertainIssue] = []
     messages: list[Message] = []
+    groups = by_gene(alterations)
     for hits in _candidate_loci(context, alterations, catalogue):
         alt = hits[0]
         ties = _ties(alt, tumour, catalogue)
@@ -71,7 +73,7 @@ def uncatalogued_variants(
                 _message(alt, ties, catalogue, "the patient is on none of these drugs; not an alert")
             )
             continue
-        samples = _history(alt, alterations, context, catalogue)
+        samples = _history(alt, groups, context, catalogue)
         for therapy, drugs, sets in related:
             names = _drug_names(drugs, catalogue)
             timing, reason = timing_of(samples, therapy)
@@ -184,16 +186,20 @@ def _members(gene_set: ResistanceGeneSet, catalogue: Catalogue) -> frozenset[str
 
 
 def _history(
-    alt: Alteration, alterations: tuple[Alteration, ...], context: PatientContext, catalogue: Catalogue
+    alt: Alteration,
+    groups: Mapping[tuple[Kind, str | None], tuple[Alteration, ...]],
+    context: PatientContext,
+    catalogue: Catalogue,
 ) -> History:
-    """The variant's results, plus earlier negatives that covered it: gene-wide, or for its exon."""
+    """The variant's results, plus earlier negatives that covered it: gene-wide, or for its exon
+    (``groups``: the patient's alterations by kind and gene, ``longitudinal.by_gene``)."""
     adequate = catalogue.parameter(ADEQUATE_TUMOUR_FRACTION)
-    own = history(alt, alterations, context, adequate)
+    own = history(alt, groups.get((alt.kind, alt.gene), ()), context, adequate)
     gene = catalogue.genes.get(alt.gene or "")
     exon = alt.exon or exon_of(gene, alt.codon)
     extra = [
         sample_of(other, context, adequate)
-        for other in alterations
+        for other in groups.get((Kind.VARIANT, alt.gene), ())
         if other.kind is Kind.VARIANT
         and other.call is Call.ABSENT
         and other.gene == alt.gene

@@ -14,11 +14,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import jwt
-import requests
+from typing import TYPE_CHECKING
 
 from fhir_resist.errors import ServerError
+
+if TYPE_CHECKING:  # jwt (with cryptography) and requests are imported when a token is first needed
+    import requests
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ("RS384", "ES384")
@@ -59,7 +60,11 @@ class BackendServicesAuth:
             )
         self.config = config
         self.fhir_base = fhir_base.rstrip("/")
-        self.session = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.session = session
         self._clock = clock
         self._timeout = timeout
         self._token: str | None = None
@@ -84,6 +89,8 @@ class BackendServicesAuth:
             "jti": str(uuid.uuid4()),
         }
         headers = {"typ": "JWT", **({"kid": self.config.key_id} if self.config.key_id else {})}
+        import jwt
+
         try:
             return jwt.encode(
                 claims, self.config.private_key_pem, algorithm=self.config.algorithm, headers=headers
@@ -98,6 +105,8 @@ class BackendServicesAuth:
         if self.config.token_url:
             return self.config.token_url
         url = f"{self.fhir_base}/.well-known/smart-configuration"
+        import requests
+
         try:
             response = self.session.get(url, headers={"Accept": "application/json"}, timeout=self._timeout)
             endpoint = response.json().get("token_endpoint") if response.ok else None
@@ -117,6 +126,8 @@ class BackendServicesAuth:
             "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": self.assertion(url),
         }
+        import requests
+
         try:
             response = self.session.post(
                 url, data=form, headers={"Accept": "application/json"}, timeout=self._timeout

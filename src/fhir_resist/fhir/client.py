@@ -25,15 +25,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urljoin, urlsplit
-
-import requests
 
 from fhir_resist import terminology
 from fhir_resist.errors import InputError, ServerError
 from fhir_resist.files import parse_json
 from fhir_resist.version import VERSION
+
+if TYPE_CHECKING:  # requests is imported by the first client, not by importing this module
+    import requests
 
 JSON = dict[str, Any]
 log = logging.getLogger("fhir_resist.client")
@@ -106,7 +107,11 @@ class FhirClient:
         self._auth = auth
         self.timeout = timeout
         self.retry = retry
-        self.session = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.session = session
         self._sleep = sleep
 
     # ---- resource-level operations -------------------------------------------------------
@@ -190,7 +195,7 @@ class FhirClient:
                     headers=self._headers(headers),
                     timeout=self.timeout,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _transport_errors() as exc:
                 failure = ServerError(f"{method} {_what(path)}: {_network(exc)}", retryable=True)
                 log.warning("%s %s failed: %s (attempt %d)", method, _what(path), type(exc).__name__, attempt)
                 wait = None
@@ -355,7 +360,16 @@ def _what(path: str) -> str:
     return head or "transaction"
 
 
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """What a request raises when the server could not be reached or did not answer in time."""
+    import requests
+
+    return (requests.ConnectionError, requests.Timeout)
+
+
 def _network(exc: Exception) -> str:
+    import requests
+
     if isinstance(exc, requests.Timeout):
         return "the server did not answer in time"
     return "the server could not be reached"

@@ -1,6 +1,7 @@
 """Build the output transaction Bundle (ARCHITECTURE.md section 4) from an Assessment.
 
-Pure: no I/O. Every resource is validated with fhir.resources before it is returned.
+Pure: no I/O (``$FHIR_RESIST_VALIDATE_OUTPUT`` aside). The JSON is the one fhir.resources validates
+and writes (the tests validate every Bundle they make); it is validated at run time when asked.
 Identifiers are deterministic, so the transaction is idempotent on the server, by one of two
 strategies (README, "Writing back"):
 
@@ -26,10 +27,37 @@ identifiers), which the server rewrites to the ids it keeps.
 
 from __future__ import annotations
 
-from fhir_resist.fhir.write.bundle import WRITE_STRATEGIES, WriteStrategy, to_bundle
-from fhir_resist.fhir.write.elements import drug_concept, rule_url
-from fhir_resist.fhir.write.stale_issues import withdrawals
-from fhir_resist.fhir.write.wording import offer_text, withheld_text
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from fhir_resist.fhir.write.strategies import WRITE_STRATEGIES, WriteStrategy
+
+if TYPE_CHECKING:
+    from fhir_resist.fhir.write.bundle import to_bundle
+    from fhir_resist.fhir.write.elements import drug_concept, rule_url
+    from fhir_resist.fhir.write.stale_issues import withdrawals
+    from fhir_resist.fhir.write.wording import offer_text, withheld_text
+
+# Imported on first use, so that what only needs the write strategies (the settings, the command
+# line) does not import the catalogue's and the engine's models.
+_LAZY = {
+    "to_bundle": "bundle",
+    "drug_concept": "elements",
+    "rule_url": "elements",
+    "withdrawals": "stale_issues",
+    "offer_text": "wording",
+    "withheld_text": "wording",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "WRITE_STRATEGIES",

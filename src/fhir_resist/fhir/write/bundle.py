@@ -3,27 +3,43 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
-from typing import Literal
+from typing import Any
 
 from fhir_resist import terminology
 from fhir_resist.engine.model import Assessment
-from fhir_resist.fhir.r4 import validated
 from fhir_resist.fhir.write.detected_issue import detected_issue, uncertain_issue
 from fhir_resist.fhir.write.elements import JSON
 from fhir_resist.fhir.write.guidance import guidance_response
 from fhir_resist.fhir.write.provenance import device, provenance
 from fhir_resist.fhir.write.request_group import request_group
+from fhir_resist.fhir.write.strategies import WRITE_STRATEGIES, WriteStrategy
 from fhir_resist.version import VERSION
 
 # How each entry is made idempotent on the server: PUT to a client-assigned id, or a conditional
 # create (If-None-Exist on the identifier) for servers that refuse client ids.
-WriteStrategy = Literal["put", "conditional"]
-WRITE_STRATEGIES: tuple[WriteStrategy, ...] = ("put", "conditional")
+
+# Set to 1 to validate every Bundle with fhir.resources as it is made (about 15 ms for a typical
+# result, and more with its size). The writers' output is proven valid by the tests instead, which
+# validate everything they make this way (tests/conftest.py), and by the profile checks.
+ENV_VALIDATE = "FHIR_RESIST_VALIDATE_OUTPUT"
 
 
-def to_bundle(assessment: Assessment, *, strategy: WriteStrategy = "put") -> JSON:
-    """The transaction Bundle: Device, DetectedIssues, RequestGroup, GuidanceResponse, Provenance."""
+def validation_asked() -> bool:
+    return os.environ.get(ENV_VALIDATE, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def to_bundle(
+    assessment: Assessment, *, strategy: WriteStrategy = "put", validate: bool | None = None
+) -> JSON:
+    """The transaction Bundle: Device, DetectedIssues, RequestGroup, GuidanceResponse, Provenance.
+
+    Absent elements (None, empty lists) are left out, as FHIR requires. With ``validate`` (default:
+    ``$FHIR_RESIST_VALIDATE_OUTPUT``) the Bundle is validated with fhir.resources and returned as
+    its model writes it (the same JSON: ``tests/fhir/test_write_unvalidated.py``); an invalid one
+    raises OutputValidationError.
+    """
     if strategy not in WRITE_STRATEGIES:
         raise ValueError(
             f"unknown write strategy {strategy!r}; expected one of {', '.join(WRITE_STRATEGIES)}"
@@ -71,7 +87,25 @@ def to_bundle(assessment: Assessment, *, strategy: WriteStrategy = "put") -> JSO
         search="_tag",
     )
     entries = [device_entry, *issue_entries, group_entry, guidance_entry, provenance_entry]
-    return validated({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    return _checked(_pruned({"resourceType": "Bundle", "type": "transaction", "entry": entries}), validate)
+
+
+def _checked(bundle: JSON, validate: bool | None) -> JSON:
+    """The Bundle, validated by fhir.resources (and as its model writes it) when that is asked for."""
+    if validation_asked() if validate is None else validate:
+        from fhir_resist.fhir.r4 import validated
+
+        return validated(bundle)
+    return bundle
+
+
+def _pruned(node: Any) -> Any:
+    """The JSON without absent elements: no None value, no empty list."""
+    if isinstance(node, dict):
+        return {k: _pruned(v) for k, v in node.items() if v is not None and v != []}
+    if isinstance(node, list):
+        return [_pruned(v) for v in node if v is not None]
+    return node
 
 
 def evaluation_id(assessment: Assessment) -> str:
@@ -117,4 +151,4 @@ def _entry(
     else:
         request = {"method": "POST", "url": rtype, "ifNoneExist": f"{search}={system}|{value}"}
     full_url = _urn(system, value)
-    return {"fullUrl": full_url, "resource": resource, "request": request}  # validated with the Bundle
+    return {"fullUrl": full_url, "resource": resource, "request": request}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fhir_resist import terminology
@@ -48,6 +49,9 @@ def rule_url(rule_id: str) -> str:
 
 
 def instant(assessment: Assessment) -> str:
-    """When the assessment was made, as a FHIR dateTime (UTC when the clock gave no zone)."""
-    text = assessment.at.isoformat()
-    return text if assessment.at.tzinfo else text + "Z"
+    """When the assessment was made, as a FHIR dateTime (UTC when the clock gave no zone), UTC
+    written ``Z`` as fhir.resources writes it."""
+    at = assessment.at
+    if at.tzinfo is not None and at.utcoffset() != timedelta(0):
+        return at.isoformat()
+    return at.replace(tzinfo=None).isoformat() + "Z"

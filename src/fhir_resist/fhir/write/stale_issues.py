@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fhir_resist import terminology
-from fhir_resist.fhir.write.elements import JSON
+
+JSON = dict[str, Any]
 
 WITHDRAWN_STATUSES = frozenset({"cancelled", "entered-in-error"})
 
