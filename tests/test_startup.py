@@ -32,6 +32,7 @@ def _modules_after(code: str) -> set[str]:
 def test_the_command_line_imports_no_network_library() -> None:
     loaded = _modules_after("import fhir_resist.cli\nfhir_resist.cli.build_parser().format_help()")
     assert loaded.isdisjoint(NETWORK), sorted(loaded & set(NETWORK))
+    assert loaded.isdisjoint(("filelock", "sqlite3", "uvicorn")), "the outbox and service load on use"
 
 
 def test_the_package_imports_neither_network_nor_models() -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhir_resist.cli.exit_codes import EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.options import add_server_options, server_settings_from
-from fhir_resist.config import client_for
-from fhir_resist.fhir.delivery import Delivery, retry
-from fhir_resist.fhir.outbox import Outbox, OutboxItem
+
+if TYPE_CHECKING:  # delivery, the outbox and the FHIR client are imported when a command runs
+    from fhir_resist.fhir.delivery import Delivery
+    from fhir_resist.fhir.outbox import Outbox, OutboxItem
 
 
 def add_outbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,6 +67,8 @@ def keep_unsaved(delivery: Delivery, bundle: dict[str, Any], *, summary: bool, o
 
 
 def _list(args: argparse.Namespace) -> int:
+    from fhir_resist.fhir.outbox import Outbox
+
     outbox = Outbox(server_settings_from(args).outbox)
     items, problems = outbox.items()
     for problem in problems:
@@ -103,6 +106,10 @@ def _row(outbox: Outbox, item: OutboxItem) -> dict[str, Any]:
 
 
 def _retry(args: argparse.Namespace) -> int:
+    from fhir_resist.config import client_for
+    from fhir_resist.fhir.delivery import retry
+    from fhir_resist.fhir.outbox import Outbox
+
     """Exit 0 only when every waiting result reached the server or was superseded; 3 while any is
     still pending, rejected (also when left out without ``--include-rejected``) or unsaved.
     Items another process is sending now are that process's to report."""

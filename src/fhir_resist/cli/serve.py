@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -92,6 +91,8 @@ def _check_start(settings: ServiceSettings) -> None:
     """Refuses to start on settings the service cannot run with (an ``InputError``, exit 2); warns
     of a configuration that refuses every call or every fetch; opens the state shared by the HTTP
     processes, its counters from zero."""
+    import sqlite3
+
     from fhir_resist.cdshooks.settings import check
     from fhir_resist.cdshooks.shared_state import SharedState
     from fhir_resist.fhir.outbox import Outbox
