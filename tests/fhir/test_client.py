@@ -338,3 +338,18 @@ def test_the_cli_refuses_an_unusable_token_in_one_line_without_printing_it(
     assert code == 2
     assert "s3cr3t" not in err and "Traceback" not in err
     assert "bearer token cannot have" in err
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_its_target_gets_no_token(
+    rsps: responses.RequestsMock, status: int
+) -> None:
+    elsewhere = "http://169.254.169.254/latest/meta-data/"
+    rsps.get("https://example.com/fhir/Patient/p1", status=status, headers={"Location": elsewhere})
+    rsps.get(elsewhere, json={"resourceType": "Patient", "id": "p1"})
+    client = FhirClient("https://example.com/fhir", token="secret-token", sleep=lambda _: None)
+    with pytest.raises(ServerError, match="redirects are not followed") as refused:
+        client.read("Patient", "p1")
+    assert not refused.value.retryable and refused.value.status == status
+    assert [call.request.url for call in rsps.calls] == ["https://example.com/fhir/Patient/p1"]
+    assert "secret-token" not in str(refused.value) and "169.254" not in str(refused.value)

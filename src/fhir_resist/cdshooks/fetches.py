@@ -23,7 +23,8 @@ import requests
 
 from fhir_resist.cdshooks.prefetch import ClientFactory
 from fhir_resist.errors import Abandoned, HttpError
-from fhir_resist.fhir.client import FhirClient, origin
+from fhir_resist.fhir.addresses import origin
+from fhir_resist.fhir.client import FhirClient
 
 
 class Shares:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fhir_resist.errors import InputError
-from fhir_resist.fhir.client import origin
+from fhir_resist.fhir.addresses import origin
 
 MAX_LENGTH = 2048
 _HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?")

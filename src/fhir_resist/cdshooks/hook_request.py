@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fhir_resist.cdshooks.fhir_servers import problem
 from fhir_resist.cdshooks.hook_services import HookService
 from fhir_resist.errors import HttpError, InputError
-from fhir_resist.fhir.client import bearer_token, is_fhir_id
+from fhir_resist.fhir.addresses import bearer_token, is_fhir_id
 
 
 class _Model(BaseModel):

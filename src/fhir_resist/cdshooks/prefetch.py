@@ -22,7 +22,8 @@ from fhir_resist.cdshooks.fhir_servers import AllowedServer, allowed
 from fhir_resist.cdshooks.hook_request import HookRequest
 from fhir_resist.cdshooks.hook_services import PREFETCH
 from fhir_resist.errors import HttpError, ServerError
-from fhir_resist.fhir.client import FhirClient, Retry, next_link, origin, unique
+from fhir_resist.fhir.addresses import origin
+from fhir_resist.fhir.client import FhirClient, Retry, next_link, unique
 from fhir_resist.fhir.read import iter_resources
 from fhir_resist.files import parse_json
 

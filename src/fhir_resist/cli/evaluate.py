@@ -232,7 +232,7 @@ def _patient_ref(patient: str | None) -> str | None:
     """The id a ``--patient`` names (``ID`` or ``Patient/ID``), refused unless it is a FHIR id."""
     if not patient:
         return None
-    from fhir_resist.fhir.client import is_fhir_id
+    from fhir_resist.fhir.addresses import is_fhir_id
 
     pid = patient.removeprefix("Patient/")
     if not is_fhir_id(pid):

@@ -26,10 +26,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 from fhir_resist import terminology
 from fhir_resist.errors import InputError, ServerError
+from fhir_resist.fhir.addresses import bearer_token, is_fhir_id, origin
 from fhir_resist.files import parse_json
 from fhir_resist.version import VERSION
 
@@ -170,7 +171,35 @@ class FhirClient:
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """One request with bounded retries; the final failure raises ``ServerError``."""
+        """One request with bounded retries; the final failure raises ``ServerError``. Redirects
+        are not followed (a 3xx is a refusal): the access token goes to the FHIR server only."""
+        url = self._url(method, path)
+        data = json.dumps(body).encode() if body is not None else None
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            answer = self._send(method, url, path, params=params, data=data, headers=headers, attempt=attempt)
+            wait = None
+            if isinstance(answer, ServerError):
+                failure = answer
+            elif answer.status_code < 300:
+                return answer
+            elif answer.status_code == 401 and self._auth is not None and not refreshed:
+                refreshed = True
+                self._auth.token(refresh=True)
+                attempt -= 1
+                continue
+            else:
+                failure = _refusal(answer, f"{method} {_what(path)}")
+                wait = retry_after(answer.headers.get("Retry-After"))
+            if not failure.retryable or attempt >= self.retry.attempts or (wait or 0) > self.retry.max_wait:
+                failure.attempts = attempt
+                raise failure
+            self._sleep(wait if wait is not None else self._backoff(attempt))
+
+    def _url(self, method: str, path: str) -> str:
+        """The URL of ``path`` at the FHIR server; a link to another server is refused."""
         url = path if path.startswith(("http://", "https://")) else urljoin(self.base, path)
         if origin(url) != origin(self.base):
             # A link (a next page) to another server: never followed, so the access token never
@@ -180,49 +209,37 @@ class FhirClient:
                 f"{origin(self.base)}; not followed (the access token is sent only to that server)",
                 retryable=False,
             )
-        data = json.dumps(body).encode() if body is not None else None
-        refreshed = False
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=self._headers(headers),
-                    timeout=self.timeout,
-                )
-            except _transport_errors() as exc:
-                failure = ServerError(f"{method} {_what(path)}: {_network(exc)}", retryable=True)
-                log.warning("%s %s failed: %s (attempt %d)", method, _what(path), type(exc).__name__, attempt)
-                wait = None
-            else:
-                log.info(
-                    "%s %s -> %d in %.0f ms",
-                    method,
-                    _what(path),
-                    response.status_code,
-                    1000 * (time.perf_counter() - started),
-                )
-                if response.status_code < 400:
-                    return response
-                if response.status_code == 401 and self._auth is not None and not refreshed:
-                    refreshed = True
-                    self._auth.token(refresh=True)
-                    attempt -= 1
-                    continue
-                failure = error_of(response, f"{method} {_what(path)}")
-                wait = retry_after(response.headers.get("Retry-After"))
-            if not failure.retryable or attempt >= self.retry.attempts:
-                failure.attempts = attempt
-                raise failure
-            if wait is not None and wait > self.retry.max_wait:
-                failure.attempts = attempt
-                raise failure
-            self._sleep(wait if wait is not None else self._backoff(attempt))
+        return url
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
+        attempt: int,
+    ) -> requests.Response | ServerError:
+        """The server's response, or the ``ServerError`` of a request that got none."""
+        started = time.perf_counter()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=self._headers(headers),
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except _transport_errors() as exc:
+            log.warning("%s %s failed: %s (attempt %d)", method, _what(path), type(exc).__name__, attempt)
+            return ServerError(f"{method} {_what(path)}: {_network(exc)}", retryable=True)
+        elapsed = 1000 * (time.perf_counter() - started)
+        log.info("%s %s -> %d in %.0f ms", method, _what(path), response.status_code, elapsed)
+        return response
 
     def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         headers = {
@@ -254,6 +271,20 @@ class FhirClient:
                 f"{what}: the server's answer is not a FHIR resource", status=response.status_code
             )
         return data
+
+
+def _refusal(response: requests.Response, what: str) -> ServerError:
+    """The error of a response that is no success: a redirect (never followed) or an error status."""
+    status = response.status_code
+    if status < 400:
+        return ServerError(
+            f"{what}: the server answered {status} {response.reason or ''}".rstrip()
+            + ", a redirect; redirects are not followed (the access token is sent only to the "
+            "FHIR server named in the settings)",
+            status=status,
+            retryable=False,
+        )
+    return error_of(response, what)
 
 
 def error_of(response: requests.Response, what: str) -> ServerError:
@@ -317,39 +348,6 @@ def unique(resources: Iterable[JSON]) -> list[JSON]:
         seen.add(key)
         kept.append(resource)
     return kept
-
-
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 id
-
-
-def is_fhir_id(value: str) -> bool:
-    """Whether a string is a FHIR resource id (no '/', '..' segments, NUL or newline can pass)."""
-    return _FHIR_ID.fullmatch(value) is not None and value not in {".", ".."}
-
-
-_BEARER = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
-
-
-def bearer_token(token: str) -> str:
-    """The token, when it is one a bearer header can carry (RFC 6750); refused otherwise, without
-    repeating it (a token never appears in a message or a log)."""
-    if not _BEARER.fullmatch(token):
-        raise InputError(
-            "the access token has characters a bearer token cannot have (RFC 6750); it is not sent",
-            where="FHIR server token",
-        )
-    return token
-
-
-def origin(url: str) -> str:
-    """``scheme://host:port`` of a URL, lower-cased, with the scheme's default port made explicit."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    except ValueError:
-        port = None  # a port that is no number: no origin matches it
-    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _what(path: str) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fhir_resist.errors import InputError, ServerError
-from fhir_resist.fhir.client import FhirClient, is_fhir_id
+from fhir_resist.fhir.addresses import is_fhir_id
+from fhir_resist.fhir.client import FhirClient
 
 JSON = dict[str, Any]
 Outcome = Literal["created", "updated", "unchanged", "refused"]
