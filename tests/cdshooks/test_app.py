@@ -15,8 +15,10 @@ from fastapi.testclient import TestClient
 
 from fhir_resist import Catalogue
 from fhir_resist.cdshooks.app import ServiceSettings, create_app
+from fhir_resist.cdshooks.auth import Caller, Trust, Verifier
 from fhir_resist.cdshooks.hook_services import PREFETCH
 from fhir_resist.config import server_settings
+from fhir_resist.errors import Unauthorized
 from fhir_resist.fhir.client import FhirClient, Retry
 from tests.cdshooks import conformance
 from tests.conftest import DATA, SCENARIOS, load_json
@@ -575,6 +577,41 @@ def test_changed_data_is_evaluated_again(client: TestClient) -> None:
     cards = client.post(f"/cds-services/{PV}", json=without_kras).json()["cards"]
     assert not any("unlikely to work" in c["summary"] for c in cards)
     assert "hook_cache_hits" not in client.get("/metrics").text
+
+
+class _OneCaller(Verifier):
+    """A verifier that trusts one bearer credential (the JWT checks are test_auth's)."""
+
+    def __init__(self) -> None:
+        super().__init__(Trust.from_env({}))
+
+    async def verify(self, authorization: str | None, audience: str) -> Caller:
+        if authorization != "Bearer trusted":
+            raise Unauthorized("not the trusted caller")
+        return Caller(issuer="https://ehr.test", jti="1", tenant=None)
+
+
+def test_a_cached_answer_goes_only_to_an_authorised_caller_with_a_valid_body(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    settings = ServiceSettings(
+        auth="jwt", public_url="https://cds.test", feedback_path=tmp_path / "f.jsonl", deadline=30
+    )
+    with TestClient(create_app(settings, catalogue=catalogue, verifier=_OneCaller())) as guarded:
+        request = hook_request("patient-view", load_json(KRAS))
+        trusted = {"Authorization": "Bearer trusted"}
+        assert guarded.post(f"/cds-services/{PV}", json=request, headers=trusted).status_code == 200
+        again = request | {"hookInstance": "again"}
+        assert guarded.post(f"/cds-services/{PV}", json=again).status_code == 401
+        assert (
+            guarded.post(f"/cds-services/{PV}", json=again, headers={"Authorization": "Bearer x"}).status_code
+            == 401
+        )
+        empty = guarded.post(f"/cds-services/{PV}", json=request | {"hookInstance": ""}, headers=trusted)
+        assert empty.status_code == 400
+        assert guarded.post(f"/cds-services/{PV}", json=again, headers=trusted).status_code == 200
+        hits = f'fhir_resist_hook_cache_hits_total{{service="{PV}"}} 1'
+        assert hits in guarded.get("/metrics", headers=trusted).text
 
 
 def test_calls_that_fetched_from_the_server_are_not_cached(client: TestClient, hapi: HapiMock) -> None:

@@ -160,3 +160,27 @@ def test_a_dead_evaluator_costs_no_answer_and_is_replaced(tmp_path: Path, catalo
     assert evaluators.restarts == 1
     assert evaluators._pool is not pool
     assert "fhir_resist_evaluator_failures_total{} 1" in metrics
+
+
+def test_a_repeated_call_is_answered_without_parsing_its_body(
+    monkeypatch: pytest.MonkeyPatch, catalogue: Catalogue
+) -> None:
+    from fhir_resist.cdshooks import evaluators
+    from fhir_resist.cdshooks.assessment_cache import AssessmentCache
+
+    monkeypatch.setattr(evaluators, "_catalogue", catalogue)
+    monkeypatch.setattr(evaluators, "_cache", AssessmentCache(4))
+    request = hook_request("patient-view", load_json(KRAS))
+    first = evaluators.evaluate(PV, json.dumps(request).encode())
+    assert isinstance(first, evaluators.Evaluated) and not first.cached
+
+    def unparsed(raw: bytes) -> Any:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(evaluators, "parse_body", unparsed)
+    again = evaluators.evaluate(PV, json.dumps(request | {"hookInstance": "again"}).encode())
+    assert isinstance(again, evaluators.Evaluated) and again.cached
+    assert [c["summary"] for c in again.cards] == [c["summary"] for c in first.cards]
+    # a body that would not pass is parsed (and refused), never answered from the cache
+    with pytest.raises(AssertionError, match="parsed"):
+        evaluators.evaluate(PV, json.dumps(request | {"hookInstance": ""}).encode())

@@ -24,6 +24,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,16 +102,23 @@ def _check_in() -> str:
 
 
 def evaluate(service_id: str, raw: bytes) -> Answer:
-    """One hook call, from the raw request body to the cards (or the refusal)."""
+    """One hook call, from the raw request body to the cards (or the refusal). A call the cache
+    answers is answered from its bytes, unparsed."""
     assert _catalogue is not None
     started = time.perf_counter()
     service = BY_ID[service_id]
+    when = datetime.now(UTC)
+    key = None
+    if _cache is not None:
+        hit, key = hooks.cached(service, raw, _catalogue, _cache, when)
+        if hit is not None:
+            return Evaluated(hit.cards, True, time.perf_counter() - started)
     body: Any = None
     try:
         body = parse_body(raw)
         if needs_server(parse_request(body, service)):
             return NeedsServer()
-        result = hooks.call(service, body, _catalogue, raw=raw, cache=_cache)
+        result = hooks.call(service, body, _catalogue, at=when, raw=raw, cache=_cache, key=key)
     except HttpError as exc:
         return Refused(exc)
     finally:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fhir_resist.catalogue import Catalogue
-from fhir_resist.cdshooks.assessment_cache import AssessmentCache
+from fhir_resist.cdshooks.assessment_cache import AssessmentCache, Cached, CacheKey
 from fhir_resist.cdshooks.cards import cards_for
 from fhir_resist.cdshooks.hook_request import HookRequest, parse_request
 from fhir_resist.cdshooks.hook_services import HookService
@@ -31,6 +31,21 @@ class HookResult:
     cached: bool = False
 
 
+def cached(
+    service: HookService, raw: bytes, catalogue: Catalogue, cache: AssessmentCache, when: datetime
+) -> tuple[HookResult | None, CacheKey | None]:
+    """The cards of a call answered from the cache, read from its raw body without parsing it
+    (None on a miss), and its key (None when it has none)."""
+    key = cache.key(raw, service.id, catalogue.version, when.date())
+    found = cache.get(key, catalogue) if key is not None else None
+    if key is None or found is None:
+        return None, key
+    cards = cards_for(
+        found.assessment, hook=service.hook, hook_instance=key.hook_instance, ordering=list(found.ordering)
+    )
+    return HookResult(cards, len(found.assessment.issues), cached=True), key
+
+
 def call(
     service: HookService,
     body: Any,
@@ -40,25 +55,23 @@ def call(
     at: datetime | None = None,
     raw: bytes | None = None,
     cache: AssessmentCache | None = None,
+    key: CacheKey | None = None,
 ) -> HookResult:
     """The cards for one call. With ``raw`` (the body as sent) and a ``cache``, a call whose data
-    all came as prefetch is assessed once per body and day."""
+    all came as prefetch is assessed once per body and day (``key``: the raw body's, when
+    ``cached`` already missed with it)."""
     request = parse_request(body, service)
     when = at or datetime.now(UTC)
-    key = cache.key(raw, request, when.date()) if cache is not None and raw is not None else None
-    assessment = cache.get(key) if cache is not None and key is not None else None
-    cached = assessment is not None
-    if assessment is None:
-        assessment, fetched = _assessed(service, request, catalogue, when, client_factory)
-        if cache is not None and key is not None and not fetched:
-            cache.put(key, assessment)
-    cards = cards_for(
-        assessment,
-        hook=service.hook,
-        hook_instance=request.hookInstance,
-        ordering=_ordering(service, request),
-    )
-    return HookResult(cards, len(assessment.issues), cached)
+    if cache is not None and raw is not None and key is None:
+        answered, key = cached(service, raw, catalogue, cache, when)
+        if answered is not None:
+            return answered
+    assessment, fetched = _assessed(service, request, catalogue, when, client_factory)
+    ordering = _ordering(service, request)
+    if cache is not None and key is not None and not fetched and key.names(request):
+        cache.put(key, Cached(assessment, tuple(ordering), catalogue))
+    cards = cards_for(assessment, hook=service.hook, hook_instance=request.hookInstance, ordering=ordering)
+    return HookResult(cards, len(assessment.issues))
 
 
 def _assessed(

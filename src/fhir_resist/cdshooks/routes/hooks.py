@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -80,13 +81,24 @@ async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) 
                 raise error
             case NeedsServer() | None:
                 pass  # answered here
+    when = datetime.now(UTC)
+    hit, key = hooks.cached(hook, raw, service.catalogue, service.cache, when)
+    if hit is not None:
+        return _Answered(hit.cards, cached=True)
     body = parse_body(raw)
 
     def work(stop: threading.Event) -> hooks.HookResult:
         fetches = CallFetches(service.fetches, call.caller, call.factory, stop, service.settings.deadline)
         try:
             return hooks.call(
-                hook, body, service.catalogue, client_factory=fetches.client, raw=raw, cache=service.cache
+                hook,
+                body,
+                service.catalogue,
+                client_factory=fetches.client,
+                at=when,
+                raw=raw,
+                cache=service.cache,
+                key=key,
             )
         finally:
             fetches.release()
