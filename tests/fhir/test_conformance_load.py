@@ -34,6 +34,34 @@ def test_load_puts_each_resource_and_a_second_load_changes_nothing(
     assert "CodeSystem/countermeasure: unchanged (version 1)" in capsys.readouterr().out
 
 
+def test_extensions_are_loaded_before_the_profiles_that_use_them(
+    hapi: HapiMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A validating server refuses a profile whose extensions it does not know yet (HAPI: "Unable
+    to resolve profile .../rule-id"), so a first load must put terminology, then extensions, then
+    the profiles, then what refers to them."""
+    assert main(["profiles", str(ROOT / "profiles"), "--load", BASE]) == 0
+    puts = [line.split(":")[0] for line in capsys.readouterr().out.splitlines() if ": created" in line]
+    rule_id = puts.index("StructureDefinition/rule-id")
+    assert rule_id < puts.index("StructureDefinition/resistance-request-group")
+    assert max(i for i, p in enumerate(puts) if p.startswith("CodeSystem/")) < min(
+        i for i, p in enumerate(puts) if p.startswith("ValueSet/")
+    )
+    extensions = [i for i, p in enumerate(puts) if p.startswith("StructureDefinition/")][:6]
+    assert {puts[i] for i in extensions} == {
+        f"StructureDefinition/{key}"
+        for key in (
+            "rule-id",
+            "catalogue-version",
+            "evidence-level",
+            "countermeasure-offer",
+            "countermeasure-condition",
+            "data-requirement-reason",
+        )
+    }
+    assert puts[-1] == "PlanDefinition/resistance-assessment"
+
+
 def test_a_refused_resource_is_reported_and_the_rest_still_loaded(
     hapi: HapiMock, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -48,6 +48,32 @@ def test_element_paths_name_no_slice_and_slices_are_declared(catalogue: Catalogu
                 assert element["id"] == element["path"], name
 
 
+def test_extension_slices_fit_the_extensions_they_profile(catalogue: Catalogue) -> None:
+    """A slice may not allow an extension more often than the extension's own definition does
+    (HAPI refuses such a profile: "derived max (*) cannot be greater than the base max (1)"), and
+    the sliced element requires at least as many extensions as its slices add up to."""
+    resources = conformance_resources(catalogue).values()
+    extension_max = {
+        r["url"]: r["differential"]["element"][0]["max"]
+        for r in resources
+        if r.get("resourceType") == "StructureDefinition" and r["type"] == "Extension"
+    }
+    slices = 0
+    for resource in resources:
+        if resource.get("resourceType") != "StructureDefinition" or resource["type"] == "Extension":
+            continue
+        elements = resource["differential"]["element"]
+        for sliced in (e for e in elements if "slicing" in e):
+            parts = [e for e in elements if e["path"] == sliced["path"] and "sliceName" in e]
+            assert sliced.get("min", 0) >= sum(e["min"] for e in parts), sliced["id"]
+            for part in parts:
+                slices += 1
+                allowed = extension_max[part["type"][0]["profile"][0]]
+                fits = allowed == "*" or (part["max"] != "*" and int(part["max"]) <= int(allowed))
+                assert fits, (part["id"], allowed)
+    assert slices == 6
+
+
 def test_written_codings_of_our_code_systems_carry_their_display(catalogue: Catalogue) -> None:
     """One source of truth: a coding of our CodeSystems is written with the CodeSystem's display."""
     displays = {

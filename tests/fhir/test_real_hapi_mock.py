@@ -160,7 +160,11 @@ def _transactions(http: Http) -> list[JSON]:
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"resource": _patient(pid), "request": {"method": "PUT", "url": f"Patient/{pid}"}},
+            {
+                "fullUrl": f"{http.base}/Patient/{pid}",
+                "resource": _patient(pid),
+                "request": {"method": "PUT", "url": f"Patient/{pid}"},
+            },
             {
                 "fullUrl": f"urn:uuid:{uuid.uuid4()}",
                 "resource": observation,
@@ -173,10 +177,12 @@ def _transactions(http: Http) -> list[JSON]:
         "type": "transaction",
         "entry": [
             {
+                "fullUrl": f"{http.base}/Patient/x-{http.tag}",
                 "resource": _patient(f"x-{http.tag}"),
                 "request": {"method": "PUT", "url": f"Patient/x-{http.tag}"},
             },
             {
+                "fullUrl": f"{http.base}/Observation/y-{http.tag}",
                 "resource": _observation(f"y-{http.tag}", f"missing-{http.tag}"),
                 "request": {"method": "PUT", "url": f"Observation/y-{http.tag}"},
             },

@@ -19,9 +19,10 @@ import pytest
 
 from fhir_resist import Catalogue, evaluate, terminology, to_bundle
 from fhir_resist.fhir.client import FhirClient
+from fhir_resist.fhir.conformance_load import load_conformance, read_conformance
 from fhir_resist.fhir.delivery import deliver, scope_of
 from fhir_resist.fhir.outbox import Outbox
-from tests.conftest import SCENARIOS, load_json, renamed
+from tests.conftest import ROOT, SCENARIOS, load_json, renamed, seed_transaction
 
 SERVER = os.environ.get("FHIR_RESIST_TEST_SERVER")
 pytestmark = [
@@ -31,20 +32,19 @@ pytestmark = [
 AT = datetime(2026, 4, 1, 9, tzinfo=UTC)
 
 
-def _renamed(bundle: dict[str, Any], tag: str) -> dict[str, Any]:
+def _renamed(bundle: dict[str, Any], tag: str, base: str) -> dict[str, Any]:
     """The scenario as a transaction that PUTs its resources under ids suffixed by ``tag``."""
-    copy = renamed(bundle, tag)
-    for entry in copy["entry"]:
-        entry["request"] = {"method": "PUT", "url": entry["fullUrl"]}
-    return copy | {"type": "transaction"}
+    return seed_transaction(renamed(bundle, tag), base)
 
 
 @pytest.mark.parametrize("strategy", ["put", "conditional"])
 def test_write_read_back_and_rerun(catalogue: Catalogue, tmp_path: Path, strategy: str) -> None:
     assert SERVER
     client = FhirClient(SERVER)
+    # Our profiles first, as a hospital loads them: a validating server refuses unknown extensions.
+    load_conformance(client, read_conformance(ROOT / "profiles"))
     tag = uuid.uuid4().hex[:8]
-    client.transaction(_renamed(load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json"), tag))
+    client.transaction(_renamed(load_json(SCENARIOS / "crc-kras-g12d-cetuximab.json"), tag, client.base))
     resources = client.patient_resources(f"pat-1-{tag}")
     assessment = evaluate(resources, catalogue=catalogue, at=AT)
     assert len(assessment.issues) == 1

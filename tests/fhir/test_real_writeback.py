@@ -164,6 +164,7 @@ def test_a_withdrawal_on_a_stale_version_is_refused_whole(catalogue: Catalogue) 
         "type": "transaction",
         "entry": [
             {
+                "fullUrl": f"{client.base}DetectedIssue/{issue['id']}",
                 "resource": changed,
                 "request": {"method": "PUT", "url": f"DetectedIssue/{issue['id']}", "ifMatch": 'W/"7"'},
             }

@@ -54,7 +54,17 @@ def read_conformance(directory: Path) -> list[JSON]:
 
 
 def load_conformance(client: FhirClient, resources: list[JSON]) -> list[Loaded]:
-    return [_put(client, resource) for resource in resources]
+    """PUT each resource, those referred to before those that refer to them (a validating server
+    refuses a profile whose extensions or value sets it does not know yet)."""
+    return [_put(client, resource) for resource in sorted(resources, key=_load_rank)]
+
+
+def _load_rank(resource: JSON) -> int:
+    """CodeSystems, ValueSets, extension definitions, profiles, then the rest (PlanDefinition)."""
+    rtype = resource["resourceType"]
+    if rtype == "StructureDefinition":
+        return 2 if resource.get("type") == "Extension" else 3
+    return {"CodeSystem": 0, "ValueSet": 1}.get(rtype, 4)
 
 
 def _put(client: FhirClient, resource: JSON) -> Loaded:

@@ -20,7 +20,10 @@ from fhir_resist.version import VERSION
 JSON = dict[str, Any]
 
 
-def _extension(key: str, title: str, value_type: str, context: list[str], version: str) -> JSON:
+def _extension(
+    key: str, title: str, value_type: str, context: list[str], version: str, *, repeats: bool = False
+) -> JSON:
+    """An extension with one value; ``repeats``: an element may carry it more than once."""
     url = f"{terminology.BASE}/StructureDefinition/{key}"
     return {
         "resourceType": "StructureDefinition",
@@ -39,7 +42,13 @@ def _extension(key: str, title: str, value_type: str, context: list[str], versio
         "derivation": "constraint",
         "differential": {
             "element": [
-                {"id": "Extension", "path": "Extension", "short": title, "min": 0, "max": "1"},
+                {
+                    "id": "Extension",
+                    "path": "Extension",
+                    "short": title,
+                    "min": 0,
+                    "max": "*" if repeats else "1",
+                },
                 {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
                 {
                     "id": "Extension.value[x]",
@@ -62,9 +71,11 @@ def _element(path: str, *, min_: int | None = None, max_: str | None = None, **e
     return element
 
 
-def _slicing(path: str) -> JSON:
-    """An extension element sliced by the extensions' url (open: other extensions may follow)."""
-    return _element(path, slicing={"discriminator": [{"type": "value", "path": "url"}], "rules": "open"})
+def _slicing(path: str, min_: int) -> JSON:
+    """An extension element sliced by the extensions' url (open: other extensions may follow),
+    with at least ``min_`` extensions: the sum of its slices' minimums."""
+    slicing = {"discriminator": [{"type": "value", "path": "url"}], "rules": "open"}
+    return _element(path, min_=min_, slicing=slicing)
 
 
 def _extension_slice(path: str, name: str, url: str, min_: int, max_: str) -> JSON:
@@ -108,7 +119,7 @@ def detected_issue_profile(version: str) -> JSON:
         "Targeted-therapy resistance DetectedIssue",
         "DetectedIssue",
         [
-            _slicing("DetectedIssue.extension"),
+            _slicing("DetectedIssue.extension", 3),
             _extension_slice("DetectedIssue.extension", "rule", terminology.EXT_RULE, 1, "1"),
             _extension_slice(
                 "DetectedIssue.extension", "catalogueVersion", terminology.EXT_CATALOGUE_VERSION, 1, "1"
@@ -170,7 +181,7 @@ def request_group_profile(version: str) -> JSON:
         _element("RequestGroup.intent", fixedCode="proposal"),
         _element("RequestGroup.authoredOn", min_=1),
         _element("RequestGroup.author", min_=1),
-        _slicing(action_extension),
+        _slicing(action_extension, 2),
         _extension_slice(action_extension, "rule", terminology.EXT_RULE, 1, "*"),
         _extension_slice(action_extension, "offer", terminology.EXT_OFFER, 1, "1"),
         _extension_slice(action_extension, "condition", terminology.EXT_CONDITION, 0, "*"),
@@ -241,7 +252,12 @@ def _extensions(version: str) -> dict[str, JSON]:
     """The StructureDefinitions of our extensions."""
     return {
         "StructureDefinition-rule-id.json": _extension(
-            "rule-id", "Catalogue rule id", "string", ["DetectedIssue", "RequestGroup.action"], version
+            "rule-id",
+            "Catalogue rule id",
+            "string",
+            ["DetectedIssue", "RequestGroup.action"],
+            version,
+            repeats=True,
         ),
         "StructureDefinition-catalogue-version.json": _extension(
             "catalogue-version", "Catalogue version", "string", ["DetectedIssue"], version
@@ -262,6 +278,7 @@ def _extensions(version: str) -> dict[str, JSON]:
             "string",
             ["RequestGroup.action"],
             version,
+            repeats=True,
         ),
         "StructureDefinition-data-requirement-reason.json": _extension(
             "data-requirement-reason",

@@ -170,7 +170,7 @@ public class FhirServerConfig {
 			validating.setFailOnSeverity(ResultSeverityEnum.ERROR);
 			validating.setAddResponseHeaderOnSeverity(null);
 			validating.setAddResponseOutcomeHeaderOnSeverity(ResultSeverityEnum.INFORMATION);
-			validating.setValidatorModules(List.of(validatorModule));
+			validating.setValidatorModules(List.of(new ExtensionContextValidation(validatorModule, validationSupport)));
 			server.registerInterceptor(validating);
 		}
 		return server;
