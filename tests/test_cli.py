@@ -266,3 +266,118 @@ def test_an_unknown_tumour_override_is_exit_2_and_the_conditions_are_used(
     assert "[HIGH] cetuximab" in captured.out  # assessed on the recorded Condition (colorectal)
     assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", "coadread"]) == 0
     assert main(["evaluate", str(SCENARIOS / "crc-kras-g12d-cetuximab.json"), "--tumour", ""]) == 2
+
+
+def _population(tmp_path: Path) -> Path:
+    """Two patients' files and one of no use in a directory."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("crc-kras-g12d-cetuximab.json", "crc-ras-wt-panitumumab.json"):
+        (folder / name).write_text((EXAMPLES / name).read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+def test_all_patients_writes_one_bundle_per_patient_named_by_id(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    folder = str(_population(tmp_path))
+    code = main(
+        [
+            "evaluate",
+            folder,
+            "--all-patients",
+            "--out-dir",
+            str(out),
+            "--workers",
+            "2",
+            "--at",
+            "2026-12-01T09:00:00Z",
+        ]
+    )
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["kr12-pt.json", "raswt-pt.json"]
+    alone = tmp_path / "alone.json"
+    main(
+        [
+            "evaluate",
+            str(EXAMPLES / "crc-kras-g12d-cetuximab.json"),
+            "--out",
+            str(alone),
+            "--at",
+            "2026-12-01T09:00:00Z",
+        ]
+    )
+    assert json.loads((out / "kr12-pt.json").read_text()) == json.loads(alone.read_text())
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("fhir-resist: Patient/kr12-pt: ") and "-> " in err[0]
+    assert err[1].startswith("fhir-resist: Patient/raswt-pt: ")
+    assert "2 patient(s) evaluated, 0 not" in err[2]
+
+
+def test_all_patients_without_out_dir_prints_one_bundle_a_line_in_id_order(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["evaluate", str(_population(tmp_path)), "--all-patients", "--workers", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    bundles = [json.loads(line) for line in lines]
+    assert len(bundles) == 2
+    assert "Patient/kr12-pt" in lines[0] and "Patient/raswt-pt" not in lines[0]
+    assert "Patient/raswt-pt" in lines[1] and all(b["type"] == "transaction" for b in bundles)
+
+
+def test_all_patients_names_what_it_could_not_read_and_goes_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = _population(tmp_path)
+    (folder / "broken.json").write_text("{", encoding="utf-8")
+    stray = {"resourceType": "Observation", "id": "stray", "status": "final", "code": {"text": "x"}}
+    (folder / "stray.json").write_text(json.dumps(stray), encoding="utf-8")
+    code = main(
+        ["evaluate", str(folder), "--all-patients", "--out-dir", str(tmp_path / "out"), "--workers", "1"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "broken.json" in err and "Observation/stray: names no patient" in err
+    assert "2 patient(s) evaluated, 0 not" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--patient", "kr12-pt"], "--patient names one patient's input"),
+        (["--tumour", "COADREAD"], "--tumour names one patient's input"),
+        (["--workers", "0"], "--workers: at least 1"),
+    ],
+)
+def test_all_patients_refuses_options_for_one_patient(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: list[str], said: str
+) -> None:
+    assert main(["evaluate", str(_population(tmp_path)), "--all-patients", *extra]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_out_dir_without_all_patients_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["evaluate", str(EXAMPLES / "crc-kras-g12d-cetuximab.json"), "--out-dir", str(tmp_path)]) == 2
+    assert "--out-dir and --workers go with --all-patients" in capsys.readouterr().err
+
+
+def test_progress_line_on_a_terminal_only() -> None:
+    import io
+
+    from fhir_resist.cli.population import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen, log = Terminal(), io.StringIO()
+    for stream in (screen, log):
+        shown = Progress(stream, 2)
+        for text in ("Patient/a: success", "Patient/b: success"):
+            shown.line((text, False))
+            shown.step()
+        shown.done()
+    assert "2/2 patients" in screen.getvalue() and "left" in screen.getvalue()
+    assert "Patient/a" not in screen.getvalue()
+    assert log.getvalue() == "fhir-resist: Patient/a: success\nfhir-resist: Patient/b: success\n"

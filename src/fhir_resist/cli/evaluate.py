@@ -36,6 +36,12 @@ def add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     ev.add_argument("--summary", action="store_true", help="print a readable summary instead of JSON")
     add_server_options(ev)
     ev.add_argument("--write", action="store_true", help="write the results to the FHIR server")
+    many = ev.add_argument_group("many patients")
+    many.add_argument(
+        "--all-patients", action="store_true", help="evaluate every patient in the files, on every core"
+    )
+    many.add_argument("--out-dir", metavar="DIR", help="write one result per patient here (<id>.json)")
+    many.add_argument("--workers", type=int, metavar="N", help="processes to use (default: every core)")
     ev.set_defaults(run=_evaluate)
 
 
@@ -56,10 +62,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     from fhir_resist.fhir.write import to_bundle
     from fhir_resist.render import summary
 
+    if args.all_patients:
+        from fhir_resist.cli.population import check_options
+
+        check_options(args)
+    elif args.out_dir or args.workers is not None:
+        raise InputError("--out-dir and --workers go with --all-patients", where="evaluate")
     catalogue = _ready(args)
     settings = server_settings_from(args)
     if args.write and settings.base:  # a result the server fails must have somewhere to wait
         Outbox(settings.outbox).ensure_writable()
+    if args.all_patients:
+        from fhir_resist.cli.population import evaluate_population
+
+        return evaluate_population(args, settings, args.catalogue)
     at = _at(args.at)
     if args.paths:
         resources, problems = _read(args.paths)
