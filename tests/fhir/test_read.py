@@ -563,3 +563,33 @@ def test_a_component_no_reader_uses_is_said_once_per_code_for_the_whole_input() 
     assert "(in 2 Observations)" in reference_sequence.text
     assert reference_sequence.severity.value == "information"
     assert not any(m.where.endswith(":48018-6") for m in unread)  # gene studied is read
+
+
+def test_a_component_is_unread_only_when_none_of_its_codes_is_read() -> None:
+    """A component carrying a read code besides an unknown one is read, so not named; one
+    carrying only unknown codes is named by its first code, whatever else the Observation holds."""
+    variant = load_json(IG / "Observation-ATR-insertion-var.json")
+    variant["component"] = [
+        {
+            "code": {
+                "coding": [
+                    {"system": "http://example.org/lab", "code": "lab-gene"},
+                    {"system": "http://loinc.org", "code": "48018-6", "display": "Gene studied [ID]"},
+                ]
+            },
+            "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org", "code": "HGNC:882"}]},
+        },
+        {
+            "code": {
+                "coding": [
+                    {"system": "http://example.org/lab", "code": "lab-depth", "display": "Read depth"},
+                    {"system": "http://example.org/lab", "code": "lab-depth-2"},
+                ]
+            },
+            "valueInteger": 412,
+        },
+    ]
+    context = read_context([variant])
+    unread = [m for m in context.messages if "is not read by fhir_resist" in m.text]
+    assert [m.where for m in unread] == ["Observation/ATR-insertion-var.component:lab-depth"]
+    assert "component lab-depth (Read depth) is not read" in unread[0].text

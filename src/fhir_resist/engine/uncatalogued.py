@@ -61,9 +61,10 @@ def uncatalogued_variants(
     issues: list[UncertainIssue] = []
     messages: list[Message] = []
     groups = by_gene(alterations)
+    entries = _entries_in_scope(tumour, catalogue)
     for hits in _candidate_loci(context, alterations, catalogue):
         alt = hits[0]
-        ties = _ties(alt, tumour, catalogue)
+        ties = _ties(alt, entries.get(alt.gene or "", ()), catalogue)
         if not ties:
             continue
         related = _related_therapies(ties, current, catalogue)
@@ -130,24 +131,36 @@ def _catalogued(alt: Alteration, catalogue: Catalogue) -> bool:
     )
 
 
-def _ties(alt: Alteration, tumour: str | None, catalogue: Catalogue) -> tuple[_Tie, ...]:
-    """The gene sets whose gene, region and tumours hold the variant, unless it is a drug target."""
-    gene = catalogue.genes.get(alt.gene or "")
-    ties: list[_Tie] = []
+def _entries_in_scope(
+    tumour: str | None, catalogue: Catalogue
+) -> dict[str, list[tuple[ResistanceGeneSet, ResistanceGene]]]:
+    """The gene entries of the gene sets whose tumours hold this tumour, by gene, in catalogue
+    order (worked out once per evaluation, not once per variant)."""
+    out: dict[str, list[tuple[ResistanceGeneSet, ResistanceGene]]] = {}
     for gene_set in catalogue.resistance_genes:
         if tumour is not None and not catalogue.tumour_in_scope(tumour, gene_set.tumours):
             continue
         for entry in gene_set.genes:
-            if entry.gene != alt.gene:
-                continue
-            if any(fits(p, alt, alt.gene, gene) for p in entry.drug_targets):
-                continue
-            if not entry.regions:
-                ties.append(_Tie(gene_set, entry, None))
-                continue
-            region = next((r for r in entry.regions if _in_region(alt, r, catalogue)), None)
-            if region is not None:
-                ties.append(_Tie(gene_set, entry, region))
+            out.setdefault(entry.gene, []).append((gene_set, entry))
+    return out
+
+
+def _ties(
+    alt: Alteration, entries: Iterable[tuple[ResistanceGeneSet, ResistanceGene]], catalogue: Catalogue
+) -> tuple[_Tie, ...]:
+    """The gene sets whose gene, region and tumours hold the variant, unless it is a drug target
+    (``entries``: the variant's gene's entries in the gene sets in scope, ``_entries_in_scope``)."""
+    gene = catalogue.genes.get(alt.gene or "")
+    ties: list[_Tie] = []
+    for gene_set, entry in entries:
+        if any(fits(p, alt, alt.gene, gene) for p in entry.drug_targets):
+            continue
+        if not entry.regions:
+            ties.append(_Tie(gene_set, entry, None))
+            continue
+        region = next((r for r in entry.regions if _in_region(alt, r, catalogue)), None)
+        if region is not None:
+            ties.append(_Tie(gene_set, entry, region))
     return tuple(ties)
 
 

@@ -142,8 +142,7 @@ def normalise_reference(ref: str, aliases: Mapping[str, str]) -> str:
     """Absolute URLs and urn:uuid references map onto the ``Type/id`` form when known."""
     if ref in aliases:
         return aliases[ref]
-    parts = ref.rstrip("/").split("/")
-    if len(parts) >= 2 and ref.startswith(("http://", "https://")):
+    if ref.startswith(("http://", "https://")) and len(parts := ref.rstrip("/").split("/")) >= 2:
         tail = f"{parts[-2]}/{parts[-1]}"
         if parts[-2] == "_history" and len(parts) >= 4:
             tail = f"{parts[-4]}/{parts[-3]}"

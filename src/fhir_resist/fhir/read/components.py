@@ -26,9 +26,13 @@ FUSION_SEPARATOR = "::"  # HGNC's notation for the product of a fusion: 5' partn
 def components(resource: JSON) -> dict[str, list[JSON]]:
     """An Observation's components by each code they carry, in the order given."""
     out: dict[str, list[JSON]] = {}
-    for comp in items(resource, "component"):
-        for code in codes_of(comp.get("code")):
-            out.setdefault(code, []).append(comp)
+    for comp in items(resource, "component"):  # codes_of inlined: this runs for every component
+        concept = comp.get("code")
+        listed = concept.get("coding") if isinstance(concept, dict) else None
+        for item in listed if isinstance(listed, list) else (listed,):
+            code = item.get("code") if isinstance(item, dict) else None
+            if isinstance(code, str) and code:
+                out.setdefault(code, []).append(comp)
     return out
 
 

@@ -47,7 +47,8 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
     if call is None:
         return None
     comps = components(res)
-    _note_unread(ref, res, notes)
+    if not _READ_COMPONENTS.issuperset(comps):  # else every component's codes are read
+        _note_unread(ref, res, notes)
     genes = [g for c in comps.get(terminology.GENE_STUDIED, ()) if (g := gene(c))[0] or g[1]]
     symbol, hgnc_id = genes[0] if genes else (None, None)
     common: dict[str, Any] = {
