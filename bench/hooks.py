@@ -74,8 +74,11 @@ class Served:
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
                 connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
+                response = connection.getresponse()
+                # measured once the evaluators answer (the service process answers until then)
+                if response.status == 200 and json.load(response)["evaluators"] in ("ready", "none"):
                     return self.port
+                time.sleep(0.2)
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError("the service did not start")

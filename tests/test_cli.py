@@ -381,3 +381,17 @@ def test_progress_line_on_a_terminal_only() -> None:
     assert "2/2 patients" in screen.getvalue() and "left" in screen.getvalue()
     assert "Patient/a" not in screen.getvalue()
     assert log.getvalue() == "fhir-resist: Patient/a: success\nfhir-resist: Patient/b: success\n"
+
+
+def test_profiles_writes_the_conformance_resources_as_the_repository_holds_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "profiles"
+    assert main(["profiles", str(target)]) == 0
+    written = sorted(p.name for p in target.iterdir())
+    assert f"wrote {len(written)} files to {target}" in capsys.readouterr().out
+    assert written == sorted(p.name for p in (ROOT / "profiles").glob("*.json"))
+    for name in written:
+        assert json.loads((target / name).read_text(encoding="utf-8")) == json.loads(
+            (ROOT / "profiles" / name).read_text(encoding="utf-8")
+        ), name

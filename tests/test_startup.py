@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from fhir_resist.cli import main
+from fhir_resist.cli.parser import build_parser
 from fhir_resist.fhir.write.bundle import ENV_VALIDATE
 from tests.conftest import SCENARIOS
 
@@ -92,3 +93,41 @@ def test_a_name_the_package_does_not_have_is_an_attribute_error() -> None:
         _ = fhir_resist.no_such_name
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = write.no_such_name
+
+
+def test_help_imports_only_what_parsing_the_command_line_needs() -> None:
+    """``--help`` is the cheapest thing the program does: what a command needs to run (its standard
+    library modules included) is imported when it runs."""
+    heavy = ("dataclasses", "pathlib", "datetime", "shutil", "bz2", "lzma", "inspect")
+    loaded = _modules_after(
+        "import contextlib, io, sys\n"
+        "from fhir_resist.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['catalogue', '--help'])\n"
+        "assert 'json' not in sys.modules, 'json was imported'\n"  # (the probe's report imports it)
+    )
+    assert loaded.isdisjoint(heavy), sorted(loaded & set(heavy))
+    assert "fhir_resist" in loaded and "argparse" in loaded  # the probe did run the command line
+
+
+@pytest.mark.parametrize(("columns", "expected"), [("60", 60), ("0", 80), ("wide", 80), (None, 80)])
+def test_help_is_as_wide_as_columns_says(
+    monkeypatch: pytest.MonkeyPatch, columns: str | None, expected: int
+) -> None:
+    """The width is read as ``shutil.get_terminal_size`` reads it (standard output here is no
+    terminal: 80 unless ``COLUMNS`` says otherwise)."""
+    import argparse
+    import shutil
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setattr(sys, "__stdout__", None)  # not a terminal (nor a file to ask)
+    assert shutil.get_terminal_size().columns == expected
+    parser = build_parser()
+    plain = argparse.ArgumentParser(prog="x", formatter_class=argparse.HelpFormatter)._get_formatter()
+    assert parser._get_formatter()._width == plain._width == expected - 2
+    assert "usage: fhir-resist" in parser.format_help()

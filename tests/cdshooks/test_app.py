@@ -471,7 +471,8 @@ def test_cors_preflight(client: TestClient) -> None:
 
 
 def test_health_metrics_and_openapi(client: TestClient) -> None:
-    assert client.get("/healthz").json()["status"] == "ok"
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["evaluators"] == "none"
     client.post(f"/cds-services/{PV}", json=hook_request("patient-view", load_json(KRAS)))
     text = client.get("/metrics").text
     assert f'fhir_resist_hook_calls_total{{service="{PV}",status="200"}} 1' in text

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> d
         with TestClient(create_app(settings, catalogue=catalogue)) as client:
             evaluators = client.app.state.service.evaluators  # type: ignore[attr-defined]
             assert (evaluators is not None) == (processes > 0)
+            assert evaluators is None or evaluators.wait(120)  # the calls go to the evaluators
             headers = {"Content-Type": "application/json"}
             replies = [client.post(f"/cds-services/{s}", content=body, headers=headers) for s, body in calls]
             out[f"p{processes}"] = [(r.status_code, r.json()) for r in replies]
@@ -85,21 +89,96 @@ def test_metrics_count_calls_cards_and_cache_hits_from_the_evaluators(answers: d
     assert hits in ([], [f'fhir_resist_hook_cache_hits_total{{service="{PV}"}} 1'])
 
 
-def test_evaluators_with_another_catalogue_stop_the_start(tmp_path: Path, catalogue: Catalogue) -> None:
+def _another_version(tmp_path: Path, catalogue: Catalogue) -> Path:
+    """A copy of the catalogue under another version."""
     other = tmp_path / "catalogue"
     shutil.copytree(ROOT / "catalogue", other)
     meta = other / "catalogue.yaml"
     text = meta.read_text(encoding="utf-8")
     assert f'version: "{catalogue.version}"' in text
     meta.write_text(text.replace(f'version: "{catalogue.version}"', 'version: "1999.1.1"'), encoding="utf-8")
+    return other
+
+
+def test_evaluators_with_another_catalogue_stop_the_start(tmp_path: Path, catalogue: Catalogue) -> None:
     expected = r"loaded catalogue 1999\.1\.1, the service " + catalogue.version
     with pytest.raises(CatalogueError, match=expected):
-        Evaluators(2, catalogue, other, 0)
+        Evaluators(2, catalogue, _another_version(tmp_path, catalogue), 0)
 
 
 def test_evaluators_without_a_catalogue_stop_the_start(tmp_path: Path, catalogue: Catalogue) -> None:
     with pytest.raises(CatalogueError, match="the evaluator processes could not load it"):
         Evaluators(2, catalogue, tmp_path / "nowhere", 0)
+
+
+def test_calls_are_answered_in_the_service_process_until_the_evaluators_have_started(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The service answers at once: while its evaluators start, the service process answers hook
+    calls itself (no error, nothing counted as a failure); once they have checked in, they do."""
+    from fhir_resist.cdshooks import hooks
+
+    gate = threading.Event()
+    start = Evaluators._started
+
+    def held(self: Evaluators) -> Any:
+        assert gate.wait(120)
+        return start(self)
+
+    monkeypatch.setattr(Evaluators, "_started", held)
+    here: list[str] = []
+    call = hooks.call
+
+    def counted(service: Any, *args: Any, **kwargs: Any) -> Any:
+        here.append(service.id)  # evaluated in this process (the evaluators run in their own)
+        return call(service, *args, **kwargs)
+
+    monkeypatch.setattr(hooks, "call", counted)
+    settings = _one_evaluator(tmp_path)
+    request = hook_request("patient-view", load_json(KRAS))
+    with TestClient(create_app(settings, catalogue=catalogue)) as client:
+        evaluators: Evaluators = client.app.state.service.evaluators  # type: ignore[attr-defined]
+        while_starting = client.post(f"/cds-services/{PV}", json=request)
+        assert not evaluators.wait(0) and here == [PV]
+        assert client.get("/healthz").json()["evaluators"] == "starting"
+        gate.set()
+        assert evaluators.wait(120)
+        assert client.get("/healthz").json()["evaluators"] == "ready"
+        ready = client.post(f"/cds-services/{PV}", json=request)
+        metrics = client.get("/metrics").text
+    assert while_starting.status_code == ready.status_code == 200
+    assert ready.json() == while_starting.json()
+    assert while_starting.json()["cards"][0]["summary"].startswith("cetuximab unlikely to work")
+    assert here == [PV]  # the second call went to the evaluator
+    assert "evaluator_failures" not in metrics
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_evaluators_with_another_catalogue_are_not_used_and_say_so(
+    tmp_path: Path, catalogue: Catalogue, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Evaluators started in the background that load another catalogue than the service's are
+    never used: the error is logged, and the service process answers every call."""
+    settings = replace(_one_evaluator(tmp_path), catalogue_path=_another_version(tmp_path, catalogue))
+    request = hook_request("patient-view", load_json(KRAS))
+    with TestClient(create_app(settings, catalogue=catalogue)) as client:
+        evaluators: Evaluators = client.app.state.service.evaluators  # type: ignore[attr-defined]
+        assert not evaluators.wait(120)
+        answered = client.post(f"/cds-services/{PV}", json=request)
+        assert client.get("/healthz").json()["evaluators"] == "not used"
+    assert answered.status_code == 200
+    assert answered.json()["cards"][0]["summary"].startswith("cetuximab unlikely to work")
+    assert evaluators.failure is not None
+    (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "the evaluator processes are not used" in error.getMessage()
+    assert f"loaded catalogue 1999.1.1, the service {catalogue.version}" in error.getMessage()
+
+
+def test_evaluators_stopped_while_starting_are_never_used(catalogue: Catalogue) -> None:
+    evaluators = Evaluators(1, catalogue, ROOT / "catalogue", 0, wait=False)
+    evaluators.close()  # returns once the evaluators started meanwhile are stopped
+    assert not evaluators.wait(0)
+    assert evaluators.failure is None and evaluators.state == "stopped"
 
 
 def test_usable_cores_is_at_least_one() -> None:
@@ -127,6 +206,7 @@ def test_calls_that_need_the_fhir_server_are_answered_by_the_service_process(
     del partial["prefetch"]["conditions"]
     partial["fhirServer"] = BASE
     with TestClient(create_app(settings, catalogue=catalogue)) as client:
+        assert client.app.state.service.evaluators.wait(120)  # type: ignore[attr-defined]
         fetched = client.post(f"/cds-services/{PV}", json=partial)
         complete = client.post(f"/cds-services/{PV}", json=hook_request("patient-view", load_json(KRAS)))
     assert fetched.status_code == 200, fetched.text
@@ -143,6 +223,7 @@ def test_a_dead_evaluator_costs_no_answer_and_is_replaced(tmp_path: Path, catalo
     request = hook_request("patient-view", load_json(KRAS))
     with TestClient(create_app(settings, catalogue=catalogue)) as client:
         evaluators: Evaluators = client.app.state.service.evaluators  # type: ignore[attr-defined]
+        assert evaluators.wait(120)
         first = client.post(f"/cds-services/{PV}", json=request)
         pool = evaluators._pool
         assert pool is not None
@@ -152,6 +233,7 @@ def test_a_dead_evaluator_costs_no_answer_and_is_replaced(tmp_path: Path, catalo
         after_death = client.post(f"/cds-services/{PV}", json=request)
         deadline = time.monotonic() + 60
         while evaluators.restarts == 0 and time.monotonic() < deadline:
+            assert evaluators.state in ("ready", "restarting")
             time.sleep(0.05)
         restarted = client.post(f"/cds-services/{PV}", json=request)
         metrics = client.get("/metrics").text

@@ -11,10 +11,17 @@ cache.
 A call whose prefetch is incomplete needs the EHR's FHIR server: the evaluator says so at once,
 and the service process answers it in its own threads, where waiting on the network costs no
 core (a slow server must not stall the evaluators of every other call).
+
+The service does not wait for its evaluators to start (each imports fhir_resist and loads the
+catalogue: about a second on a busy machine): they start in the background, and until every one
+has checked in, with the service's own catalogue, the service process answers hook calls itself.
+Evaluators that load another catalogue than the service's, or none, are not used: the service
+logs the error and goes on answering every call itself.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import queue
@@ -39,6 +46,7 @@ from fhir_resist.cdshooks.tuning import tune_gc
 from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
 
 JSON = dict[str, Any]
+log = logging.getLogger("fhir_resist.service")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +71,13 @@ class NeedsServer:
     on a network is no work for a process sized to a core)."""
 
 
-Answer = Evaluated | Refused | NeedsServer  # what an evaluator sends back
+@dataclass(frozen=True, slots=True)
+class NotStarted:
+    """No evaluator has checked in yet (they are starting, or could not start, which was logged
+    when they failed): the service process answers the call."""
+
+
+Answer = Evaluated | Refused | NeedsServer | NotStarted  # what the evaluators say of a call
 
 
 # The evaluator process's own state, set once by _start.
@@ -128,21 +142,82 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
 
 
 class Evaluators:
-    """The pool: ``processes`` evaluator processes, started (and checked) before the first call.
+    """The pool: ``processes`` evaluator processes, each checked to hold the service's catalogue.
+
+    ``wait``: started and checked before the constructor returns (a ``CatalogueError`` when they
+    fail); otherwise they start in the background, calls are ``NotStarted`` until they have all
+    checked in, and a failure is logged and leaves every call ``NotStarted``.
 
     An evaluator that dies (killed, out of memory) breaks the pool: the call it had is answered
     by the service process instead (``EvaluatorsBroken``), and a new pool is started and checked. Until
     one has started, ``submit`` raises ``EvaluatorsBroken`` too.
     """
 
-    def __init__(self, processes: int, catalogue: Catalogue, catalogue_path: Path | None, hook_cache: int):
+    def __init__(
+        self,
+        processes: int,
+        catalogue: Catalogue,
+        catalogue_path: Path | None,
+        hook_cache: int,
+        *,
+        wait: bool = True,
+    ):
         self.processes = processes
         self.restarts = 0
+        self.failure: CatalogueError | None = None  # why the evaluators could not start
         self._catalogue = catalogue
         self._catalogue_path = catalogue_path
         self._hook_cache = hook_cache
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = self._started()
+        self._closed = False
+        self._checked_in = threading.Event()  # set when the first start has ended, well or not
+        self._pool: ProcessPoolExecutor | None = None
+        self._starter: threading.Thread | None = None
+        if wait:
+            self._pool = self._started()
+            self._checked_in.set()
+        else:
+            self._starter = threading.Thread(target=self._start, name="fhir-resist-evaluators", daemon=True)
+            self._starter.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Waits until the first start has ended; whether the evaluators are in use."""
+        self._checked_in.wait(timeout)
+        return self._pool is not None
+
+    @property
+    def state(self) -> str:
+        """``starting``, ``ready``, ``not used`` (they could not start; logged), ``restarting`` or
+        ``stopped``."""
+        if self._closed:
+            return "stopped"
+        if self._pool is not None:
+            return "ready"
+        if not self._checked_in.is_set():
+            return "starting"
+        return "not used" if self.failure is not None else "restarting"
+
+    def _start(self) -> None:
+        try:
+            pool = self._started()
+        except CatalogueError as exc:
+            self.failure = exc
+            log.error(
+                "the evaluator processes are not used, hook calls are all answered in the service "
+                "process: %s",
+                "; ".join(exc.problems),
+            )
+            self._checked_in.set()
+            return
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._pool = pool
+        self._checked_in.set()
+        if closed:  # the service stopped meanwhile
+            pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            log.info("%d evaluator processes ready (catalogue %s)", self.processes, self._catalogue.version)
 
     def _started(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
@@ -177,6 +252,8 @@ class Evaluators:
         """The call, on its way to an evaluator; ``EvaluatorsBroken`` when there is no working pool."""
         pool = self._pool
         if pool is None:
+            if not self._checked_in.is_set() or self.failure is not None:
+                return _done(NotStarted())
             raise EvaluatorsBroken("no evaluator processes (being restarted)")
         try:
             future = pool.submit(evaluate, service_id, raw)
@@ -196,10 +273,20 @@ class Evaluators:
             self.restarts += 1
 
     def close(self) -> None:
+        """Stops the evaluators (once those still starting have started)."""
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self._starter is not None:
+            self._starter.join()
+
+
+def _done(answer: Answer) -> Future[Answer]:
+    done: Future[Answer] = Future()
+    done.set_result(answer)
+    return done
 
 
 def _translated(future: Future[Answer], pool: ProcessPoolExecutor) -> Future[Answer]:

@@ -68,8 +68,9 @@ class Service:
         verifier: Verifier | None = None,
         limits: Limits | None = None,
     ) -> Service:
-        """The service with its pools started (and the evaluator processes checked); the limits
-        from the environment unless given."""
+        """The service with its thread pool started and its evaluator processes starting (the
+        service process answers hook calls until they have checked in); the limits from the
+        environment unless given."""
         limits = limits or Limits.from_env()
         if settings.server.base:  # a posted report's result the server fails must have somewhere to wait
             Outbox(settings.server.outbox).ensure_writable()
@@ -87,7 +88,9 @@ class Service:
             cache=AssessmentCache(settings.hook_cache),
             pool=ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fhir-resist"),
             evaluators=(
-                Evaluators(settings.processes, catalogue, settings.catalogue_path, settings.hook_cache)
+                Evaluators(
+                    settings.processes, catalogue, settings.catalogue_path, settings.hook_cache, wait=False
+                )
                 if settings.processes > 0
                 else None
             ),

@@ -4,7 +4,6 @@ JSON Schema."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,8 @@ def add_catalogue(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _validate(args: argparse.Namespace) -> int:
+    import json
+
     from fhir_resist.catalogue import default_path
     from fhir_resist.catalogue.cases import run_cases
 
@@ -64,6 +65,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    import json
+
     catalogue = catalogue_from(args)
     rows = [_rule_row(catalogue, r) for r in catalogue.rules]
     if args.json:
@@ -75,6 +78,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    import json
+
     from fhir_resist.catalogue.coverage import coverage, markdown_table
 
     catalogue = catalogue_from(args)
@@ -99,6 +104,8 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    import json
+
     catalogue = catalogue_from(args)
     rule = catalogue.rule(args.rule_id)
     if rule is None:
@@ -109,6 +116,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    import json
+
     from fhir_resist.catalogue.schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))

@@ -4,19 +4,19 @@ and write them back) and ``inspect`` (show what was understood)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.options import add_server_options, catalogue_from, server_settings_from
 from fhir_resist.errors import InputError
 
-if TYPE_CHECKING:  # the reader, engine, writer and FHIR client are imported when a command runs
+# The reader, engine, writer and FHIR client, and the standard library's heavier modules (json,
+# dataclasses, datetime, pathlib), are imported when a command runs: ``--help`` pays for none.
+if TYPE_CHECKING:
+    from datetime import datetime
+
     from fhir_resist.catalogue import Catalogue
     from fhir_resist.domain import Alteration, Message, PatientContext
     from fhir_resist.engine.model import Assessment
@@ -54,6 +54,8 @@ def add_inspect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
     from fhir_resist.cli.outbox import delivered, keep_unsaved
     from fhir_resist.config import client_for
     from fhir_resist.engine.assess import assess
@@ -86,16 +88,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         raise InputError("give FHIR files to evaluate, or --server URL --patient ID", where="evaluate")
     source = ", ".join(args.paths) if args.paths else (args.server or settings.base or "FHIR server")
-    context = _context(resources, _patient_ref(args.patient), args.tumour, source, catalogue.reading)
-    if problems:
-        context = replace(context, messages=(*problems, *context.messages))
+    context = _context(
+        resources, _patient_ref(args.patient), args.tumour, source, catalogue.reading, problems
+    )
     assessment = assess(context, catalogue, at)
     bundle = to_bundle(assessment, strategy=settings.strategy)
-    text = summary(assessment) if args.summary else json.dumps(bundle, indent=2)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
+    _show(summary(assessment) if args.summary else json.dumps(bundle, indent=2), args.out)
     hint = _cancer_type_hint(assessment, args.tumour)
     if hint:
         print(f"fhir-resist: {hint}", file=sys.stderr)
@@ -113,7 +111,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK if delivery.outcome == "delivered" else EXIT_SERVER
 
 
+def _show(text: str, out: str | None) -> None:
+    """The text on standard output, or written to the file ``out``."""
+    if out:
+        from pathlib import Path
+
+        Path(out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+
+
 def _inspect(args: argparse.Namespace) -> int:
+    import json
+
     from fhir_resist.render import context_json, coverage_text
 
     resources, problems = _read(args.paths)
@@ -151,6 +161,8 @@ def _ready(args: argparse.Namespace) -> Catalogue:
 
 
 def _at(text: str | None) -> datetime:
+    from datetime import UTC, datetime
+
     if text is None:
         return datetime.now(UTC)
     try:
@@ -161,6 +173,8 @@ def _at(text: str | None) -> datetime:
 
 
 def _read(paths: Sequence[str]) -> tuple[list[dict[str, Any]], list[Message]]:
+    from pathlib import Path
+
     from fhir_resist.files import read_files
 
     resources, problems = read_files([Path(p) for p in paths])
@@ -180,10 +194,17 @@ def _context(
     tumour: str | None,
     source: str,
     rules: ReadingRules | None,
+    problems: Sequence[Message] = (),
 ) -> PatientContext:
+    """What the resources say of the patient (the only one, or ``patient``), with the problems
+    met reading the files first among its messages."""
+    from dataclasses import replace
+
     from fhir_resist.fhir.read import read_context
 
     context = read_context(resources, tumour_override=tumour, patient=patient, rules=rules)
+    if problems:
+        context = replace(context, messages=(*problems, *context.messages))
     if patient is None and len(context.patients) > 1:
         raise InputError(
             f"Patient: the input holds {len(context.patients)} patients ({', '.join(context.patients)}); "
@@ -198,6 +219,8 @@ def _context(
 def _named(context: PatientContext, catalogue: Catalogue) -> PatientContext:
     """The context with a symbol for each gene the report coded only as an HGNC id (what was
     read is otherwise shown as read: a gain stays a gain)."""
+    from dataclasses import replace
+
     alterations = tuple(_name(alt, catalogue) for alt in context.alterations)
     return replace(context, alterations=alterations)
 
@@ -205,6 +228,8 @@ def _named(context: PatientContext, catalogue: Catalogue) -> PatientContext:
 def _name(alt: Alteration, catalogue: Catalogue) -> Alteration:
     if not ((alt.gene is None and alt.hgnc_id) or (alt.partner is None and alt.partner_hgnc_id)):
         return alt
+    from dataclasses import replace
+
     from fhir_resist.engine.context import resolve_gene
 
     named = resolve_gene(alt, catalogue)

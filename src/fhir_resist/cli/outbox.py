@@ -4,7 +4,6 @@ listed or sent again; and how a delivery went, in words."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +53,8 @@ def keep_unsaved(delivery: Delivery, bundle: dict[str, Any], *, summary: bool, o
     """The result was neither sent nor kept in the outbox: it must not be lost. The transaction
     Bundle is on standard output (or in ``--out``) already unless a summary was asked for; then
     it is printed now. Says on standard error where it is; exit 3."""
+    import json
+
     if summary:
         print(json.dumps(bundle, indent=2))
     where = out if out and not summary else "standard output"
@@ -67,6 +68,8 @@ def keep_unsaved(delivery: Delivery, bundle: dict[str, Any], *, summary: bool, o
 
 
 def _list(args: argparse.Namespace) -> int:
+    import json
+
     from fhir_resist.fhir.outbox import Outbox
 
     outbox = Outbox(server_settings_from(args).outbox)
@@ -106,6 +109,8 @@ def _row(outbox: Outbox, item: OutboxItem) -> dict[str, Any]:
 
 
 def _retry(args: argparse.Namespace) -> int:
+    import json
+
     from fhir_resist.config import client_for
     from fhir_resist.fhir.delivery import retry
     from fhir_resist.fhir.outbox import Outbox

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from fhir_resist.cli import catalogue, evaluate, outbox, profiles, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
     """``fhir-resist`` and its commands; a parsed command names the function that runs it (``run``)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fhir-resist",
         description="Targeted-therapy resistance decision support on FHIR genomic reports.",
     )
@@ -22,7 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="catalogue directory (default: $FHIR_RESIST_CATALOGUE or the bundled one)",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    # each command's parser is a _Parser (the class of its parent); the command modules need no more
+    # than an ArgumentParser of it
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    commands = cast("argparse._SubParsersAction[argparse.ArgumentParser]", subparsers)
     evaluate.add_evaluate(commands)
     serve.add_serve(commands)
     outbox.add_outbox(commands)
@@ -30,6 +34,41 @@ def build_parser() -> argparse.ArgumentParser:
     profiles.add_profiles(commands)
     catalogue.add_catalogue(commands)
     return parser
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, with the terminal's width read as ``shutil.get_terminal_size``
+    reads it but without importing ``shutil`` (and with it ``bz2`` and ``lzma``): a quarter of
+    what the command line imports beyond the interpreter before it prints ``--help``."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
+        super().__init__(
+            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
+        )
+
+
+def _columns() -> int:
+    """``$COLUMNS`` when set, else the width of the terminal standard output is, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser formatting with ``_Formatter``; its commands' parsers are ``_Parser`` too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
 
 class _Version(argparse.Action):

@@ -4,11 +4,13 @@ or load them onto a FHIR server (``--load URL``) so its validator knows them."""
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fhir_resist.cli.exit_codes import EXIT_OK, EXIT_SERVER
 from fhir_resist.cli.options import catalogue_from
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def add_profiles(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,6 +25,9 @@ def add_profiles(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _profiles(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
     if args.load:
         return _load(Path(args.directory), args.load)
     from fhir_resist.fhir.profiles import conformance_resources

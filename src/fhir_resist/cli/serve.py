@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fhir_resist.cli.exit_codes import EXIT_OK
@@ -39,6 +37,8 @@ def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _serve(args: argparse.Namespace) -> int:
     import logging
+    from dataclasses import replace
+    from pathlib import Path
 
     import uvicorn
 

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from fhir_resist.cdshooks import hooks
 from fhir_resist.cdshooks.access import authorise_cds_client, client_factory_for
 from fhir_resist.cdshooks.bodies import parse_body, read_body
-from fhir_resist.cdshooks.evaluators import Answer, Evaluated, Evaluators, NeedsServer, Refused
+from fhir_resist.cdshooks.evaluators import Answer, Evaluated, Evaluators, NeedsServer, NotStarted, Refused
 from fhir_resist.cdshooks.fetches import CallFetches
 from fhir_resist.cdshooks.hook_services import HookService, service_named
 from fhir_resist.cdshooks.prefetch import ClientFactory
@@ -79,7 +79,7 @@ async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) 
                 return _Answered(cards, cached, seconds)
             case Refused(error):
                 raise error
-            case NeedsServer() | None:
+            case NeedsServer() | NotStarted() | None:
                 pass  # answered here
     when = datetime.now(UTC)
     hit, key = hooks.cached(hook, raw, service.catalogue, service.cache, when)

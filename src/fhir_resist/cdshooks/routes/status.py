@@ -18,7 +18,13 @@ router = APIRouter()
 
 @router.get("/healthz", summary="Liveness and versions")
 def healthz(service: Current) -> dict[str, Any]:
-    return {"status": "ok", "version": VERSION, "catalogue": service.catalogue.version}
+    evaluators = service.evaluators.state if service.evaluators is not None else "none"
+    return {
+        "status": "ok",
+        "version": VERSION,
+        "catalogue": service.catalogue.version,
+        "evaluators": evaluators,
+    }
 
 
 @router.get("/metrics", summary="Counters in Prometheus text format", response_class=PlainTextResponse)
