@@ -142,3 +142,27 @@ def test_a_patient_given_twice_and_a_loaded_catalogue_for_workers_are_refused(ca
         evaluate_many([("a", []), ("Patient/a", [])], catalogue=catalogue)
     with pytest.raises(TypeError, match="give its directory"):
         evaluate_many({"a": [], "b": []}, workers=2, catalogue=catalogue)
+
+
+def test_what_the_caller_holds_is_out_of_collection_during_a_batch_only(catalogue: Catalogue) -> None:
+    assert gc.get_freeze_count() == 0
+    frozen_during: list[int] = []
+    evaluate_many(
+        {"kr12-pt": [load_json(FILES[1])]},
+        workers=1,
+        catalogue=catalogue,
+        at=AT,
+        progress=lambda o: frozen_during.append(gc.get_freeze_count()),
+    )
+    assert frozen_during and frozen_during[0] > 0  # a full collection does not walk the caller's input
+    assert gc.get_freeze_count() == 0  # and it is the collector's again after
+
+
+def test_a_caller_that_froze_objects_keeps_them_frozen(catalogue: Catalogue) -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        evaluate_many({"kr12-pt": [load_json(FILES[1])]}, workers=1, catalogue=catalogue, at=AT)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -381,3 +381,29 @@ def test_progress_line_on_a_terminal_only() -> None:
     assert "2/2 patients" in screen.getvalue() and "left" in screen.getvalue()
     assert "Patient/a" not in screen.getvalue()
     assert log.getvalue() == "fhir-resist: Patient/a: success\nfhir-resist: Patient/b: success\n"
+
+
+def test_all_patients_in_its_own_process_reads_without_collections_then_freezes_what_it_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import gc
+
+    import fhir_resist.cli.evaluate as evaluate_command
+
+    reading = evaluate_command._read
+    enabled: list[bool] = []
+
+    def read(paths: list[str]) -> object:
+        enabled.append(gc.isenabled())
+        return reading(paths)
+
+    monkeypatch.setattr(evaluate_command, "_read", read)
+    threshold = gc.get_threshold()
+    try:
+        argv = ["evaluate", str(_population(tmp_path)), "--all-patients", "--out-dir", str(tmp_path / "out")]
+        assert main([*argv, "--workers", "1"], own_process=True) == 0
+        assert enabled == [False]  # parsed JSON holds no cycles: nothing to collect while reading
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

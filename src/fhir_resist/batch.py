@@ -124,19 +124,22 @@ def iter_evaluated(
     before it are ready."""
     from fhir_resist.catalogue import Catalogue, default_path, load_catalogue
 
-    tasks = _tasks(population)
-    count = min(workers if workers is not None else default_workers(), len(tasks))
-    if count <= 1:
-        loaded = catalogue if isinstance(catalogue, Catalogue) else load_catalogue(catalogue)
-        outcomes = _in_process(tasks, loaded, options)
-    elif isinstance(catalogue, Catalogue):
-        raise TypeError("worker processes load the catalogue themselves: give its directory, or workers=1")
-    else:
-        outcomes = _in_pool(tasks, count, str(catalogue or default_path()), options)
-    for outcome in outcomes:
-        if progress is not None:
-            progress(outcome)
-        yield outcome
+    with _batch_collector():
+        tasks = _tasks(population)
+        count = min(workers if workers is not None else default_workers(), len(tasks))
+        if count <= 1:
+            loaded = catalogue if isinstance(catalogue, Catalogue) else load_catalogue(catalogue)
+            outcomes = _in_process(tasks, loaded, options)
+        elif isinstance(catalogue, Catalogue):
+            raise TypeError(
+                "worker processes load the catalogue themselves: give its directory, or workers=1"
+            )
+        else:
+            outcomes = _in_pool(tasks, count, str(catalogue or default_path()), options)
+        for outcome in outcomes:
+            if progress is not None:
+                progress(outcome)
+            yield outcome
 
 
 def _tasks(population: Population) -> list[tuple[str, list[Mapping[str, Any]]]]:
@@ -216,24 +219,32 @@ def _rendered(assessment: Any, bundle: JSON, render: Render | None) -> str | Non
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """The collector set as the service's while a batch runs in the caller's process (each
-    patient allocates some ten thousand objects; default thresholds collect every 700), and the
-    caller's setting restored after."""
+def _batch_collector() -> Iterator[None]:
+    """The collector set as the service's while a batch runs in the caller's process, and the
+    caller's setting restored after. Each patient allocates some ten thousand objects (default
+    thresholds collect every 700), and what the caller holds (often the whole population's
+    resources, millions of objects) is frozen out of collection meanwhile: otherwise a single
+    full collection walks all of it (measured: 2.4 s for 1,000 50-variant patients, more than
+    a third of evaluating them). Unfrozen after, unless the caller froze objects itself (as the
+    service and the CLI do): then what it froze is its own to keep frozen."""
     before = gc.get_threshold()
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     try:
         yield
     finally:
         gc.set_threshold(*before)
+        if freeze:
+            gc.unfreeze()
 
 
 def _in_process(
     tasks: list[tuple[str, list[Mapping[str, Any]]]], catalogue: Catalogue, options: Options
 ) -> Iterator[Outcome]:
-    with _fewer_collections():
-        for patient, resources in tasks:
-            yield evaluate_patient(patient, resources, catalogue, options)
+    for patient, resources in tasks:
+        yield evaluate_patient(patient, resources, catalogue, options)
 
 
 # --------------------------------------------------------------------------- in worker processes
@@ -270,11 +281,10 @@ def _in_pool(
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(catalogue, options))
     done = 0
     try:
-        with _fewer_collections():
-            for outcomes in pool.map(_chunk, chunks):
-                for outcome in outcomes:
-                    done += 1
-                    yield outcome
+        for outcomes in pool.map(_chunk, chunks):
+            for outcome in outcomes:
+                done += 1
+                yield outcome
     except BrokenProcessPool:
         reason = "not evaluated: a worker process stopped (killed, or out of memory?)"
         for patient, _ in tasks[done:]:
