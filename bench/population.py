@@ -7,12 +7,15 @@ Two figures per worker count, the counts taking turns within each round (median 
 ``api_wN_patients_per_s`` (``evaluate_many`` of the grouped patients, pool start included) and
 ``cli_wN_patients_per_s`` (``fhir-resist evaluate DIR --all-patients --out-dir OUT`` as a whole
 process on an NDJSON export: read, group, evaluate, write). ``*_cpu_s``: CPU seconds of the
-process and its workers.
+process and its workers. ``load_average_start`` / ``load_average_end``: the machine's 1-minute
+load average around the run (other tenants' use of the cores shows in patients/s, much less in
+CPU seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -45,6 +48,7 @@ def main() -> None:
     resources = list(generate.patients(args.patients, 50))
     grouped = group_by_patient(resources)
     samples: dict[str, list[float]] = {}
+    print(f"load_average_start {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as work:
         export = Path(work) / "in" / "export.ndjson"
         export.parent.mkdir()
@@ -75,6 +79,7 @@ def main() -> None:
                 _add(samples, f"cli_w{workers}", args.patients, wall, cpu)
     for name, values in samples.items():
         print(f"{name} {statistics.median(values):.4g} {'s' if name.endswith('cpu_s') else 'patients/s'}")
+    print(f"load_average_end {os.getloadavg()[0]:.2f}")
 
 
 def _add(samples: dict[str, list[float]], name: str, patients: int, wall: float, cpu: float) -> None:

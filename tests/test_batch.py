@@ -142,3 +142,59 @@ def test_a_patient_given_twice_and_a_loaded_catalogue_for_workers_are_refused(ca
         evaluate_many([("a", []), ("Patient/a", [])], catalogue=catalogue)
     with pytest.raises(TypeError, match="give its directory"):
         evaluate_many({"a": [], "b": []}, workers=2, catalogue=catalogue)
+
+
+def test_what_the_caller_holds_is_out_of_collection_during_a_batch_only(catalogue: Catalogue) -> None:
+    assert gc.get_freeze_count() == 0
+    frozen_during: list[int] = []
+    evaluate_many(
+        {"kr12-pt": [load_json(FILES[1])]},
+        workers=1,
+        catalogue=catalogue,
+        at=AT,
+        progress=lambda o: frozen_during.append(gc.get_freeze_count()),
+    )
+    assert frozen_during and frozen_during[0] > 0  # a full collection does not walk the caller's input
+    assert gc.get_freeze_count() == 0  # and it is the collector's again after
+
+
+def test_a_caller_that_froze_objects_keeps_them_frozen(catalogue: Catalogue) -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        evaluate_many({"kr12-pt": [load_json(FILES[1])]}, workers=1, catalogue=catalogue, at=AT)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_lone_surrogates_from_json_load_are_repaired_as_the_api_repairs_them(catalogue: Catalogue) -> None:
+    text = FILES[0].read_text(encoding="utf-8")
+    entries = [e["resource"] for e in json.loads(text)["entry"]]
+    patient = next(r["id"] for r in entries if r["resourceType"] == "Patient")
+    order = next(r["id"] for r in entries if r["resourceType"] == "MedicationRequest")
+    text = text.replace(f'"{order}"', f'"{order}\\ud800"').replace(f'/{order}"', f'/{order}\\ud800"')
+    damaged = json.loads(text)
+    (outcome,) = evaluate_many({patient: [damaged]}, workers=1, catalogue=catalogue, at=AT)
+    assert isinstance(outcome, Evaluated), outcome
+    written = json.dumps(outcome.bundle, ensure_ascii=False)
+    written.encode("utf-8")  # nothing unwritable came back
+    assert "\ufffd" in written  # the damaged order, repaired, is what the alert implicates
+
+
+def test_what_files_read_already_repaired_is_not_walked_again(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fhir_resist import files
+    from fhir_resist.batch import Options, evaluate_patient
+
+    def walked(_: object) -> object:
+        raise AssertionError("the input was walked for surrogates again")
+
+    monkeypatch.setattr(files, "valid_unicode", walked)
+    monkeypatch.setattr("fhir_resist.api.valid_unicode", walked)
+    grouped = group_by_patient([load_json(FILES[0])])
+    ((who, given),) = grouped.patients.items()
+    assert isinstance(evaluate_patient(who, given, catalogue, Options(AT, repair_unicode=False)), Evaluated)
+    walked_again = evaluate_patient(who, given, catalogue, Options(AT))  # the API's default repairs
+    assert isinstance(walked_again, Failed) and "walked for surrogates" in walked_again.reason

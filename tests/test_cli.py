@@ -395,3 +395,29 @@ def test_profiles_writes_the_conformance_resources_as_the_repository_holds_them(
         assert json.loads((target / name).read_text(encoding="utf-8")) == json.loads(
             (ROOT / "profiles" / name).read_text(encoding="utf-8")
         ), name
+
+
+def test_all_patients_in_its_own_process_reads_without_collections_then_freezes_what_it_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import gc
+
+    import fhir_resist.cli.evaluate as evaluate_command
+
+    reading = evaluate_command._read
+    enabled: list[bool] = []
+
+    def read(paths: list[str]) -> object:
+        enabled.append(gc.isenabled())
+        return reading(paths)
+
+    monkeypatch.setattr(evaluate_command, "_read", read)
+    threshold = gc.get_threshold()
+    try:
+        argv = ["evaluate", str(_population(tmp_path)), "--all-patients", "--out-dir", str(tmp_path / "out")]
+        assert main([*argv, "--workers", "1"], own_process=True) == 0
+        assert enabled == [False]  # parsed JSON holds no cycles: nothing to collect while reading
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
