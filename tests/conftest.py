@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,18 @@ def two_cancer_types() -> dict[str, Any]:
     entry["resource"]["subject"] = colorectal["resource"]["subject"]
     bundle["entry"].append(entry)
     return bundle
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The umask most systems have (022), so that a private mode is the code's doing, not the umask's."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def file_mode(path: Path) -> int:
+    """The permission bits of a file or directory."""
+    return stat.S_IMODE(path.stat().st_mode)

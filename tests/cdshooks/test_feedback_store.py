@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import stat
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from fhir_resist.cdshooks.feedback import FeedbackStore, parse
+from tests.conftest import file_mode
 
 ITEM = {
     "feedback": [
@@ -23,24 +20,11 @@ ITEM = {
 }
 
 
-@pytest.fixture
-def usual_umask() -> Iterator[None]:
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
 def test_the_feedback_file_is_0600_in_a_0700_directory(tmp_path: Path, usual_umask: None) -> None:
     path = tmp_path / "state" / "fhir-resist" / "feedback.jsonl"
     assert FeedbackStore(path).record("svc", parse(ITEM)).new == 1
-    assert _mode(path) == 0o600
-    assert _mode(path.parent) == _mode(path.parent.parent) == 0o700
+    assert file_mode(path) == 0o600
+    assert file_mode(path.parent) == file_mode(path.parent.parent) == 0o700
 
 
 def test_a_feedback_file_readable_by_others_is_made_private(tmp_path: Path) -> None:
@@ -48,5 +32,5 @@ def test_a_feedback_file_readable_by_others_is_made_private(tmp_path: Path) -> N
     path.write_text("")
     os.chmod(path, 0o644)
     FeedbackStore(path).record("svc", parse(ITEM))
-    assert _mode(path) == 0o600
+    assert file_mode(path) == 0o600
     assert len(FeedbackStore(path).items()) == 1

@@ -6,7 +6,6 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,19 +27,6 @@ KRAS = "crc-kras-g12d-cetuximab"
 ONE_EACH = {"Device": 1, "DetectedIssue": 1, "RequestGroup": 1, "GuidanceResponse": 1, "Provenance": 1}
 SERVER_META = ("versionId", "lastUpdated", "source")
 FHIR = "application/fhir+json"
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        yield mocked
-
-
-@pytest.fixture
-def hapi(rsps: responses.RequestsMock) -> HapiMock:
-    mock = HapiMock(rsps)
-    mock.seed(load_json(SCENARIOS / f"{KRAS}.json"))
-    return mock
 
 
 class Sleeps(list[float]):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from fhir_resist.errors import InputError
 from fhir_resist.fhir import state_files
 from fhir_resist.fhir.delivery import key_of, scope_of
 from fhir_resist.fhir.outbox import NOT_YET_SENT, Outbox, Scope, evaluated_at
-from tests.conftest import SCENARIOS, load_json
+from tests.conftest import SCENARIOS, file_mode, load_json
 from tests.hapi import BASE
 
 AT = datetime(2026, 4, 1, 9, tzinfo=UTC)
@@ -29,19 +27,6 @@ SCOPE = Scope("Patient/pat-1", ("MedicationRequest/mr-cetux",))
 @pytest.fixture
 def bundle(catalogue: Catalogue) -> dict[str, Any]:
     return to_bundle(evaluate([load_json(SCENARIOS / f"{KRAS}.json")], catalogue=catalogue, at=AT))
-
-
-@pytest.fixture
-def usual_umask() -> Iterator[None]:
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_every_item_records_its_evaluation_time(bundle: dict[str, Any], tmp_path: Path) -> None:
@@ -64,11 +49,11 @@ def test_outbox_files_are_private_and_lock_names_disclose_no_patient(
         locks = outbox.directory / ".locks"
         names = [p.name for p in locks.iterdir()]
         assert names and all("pat" not in n and "Patient" not in n for n in names)
-        assert all(_mode(locks / n) == 0o600 for n in names)
+        assert all(file_mode(locks / n) == 0o600 for n in names)
     assert "pat" not in path.name
-    assert _mode(path) == 0o600
+    assert file_mode(path) == 0o600
     for directory in (outbox.directory, outbox.directory.parent, outbox.directory.parent.parent, locks):
-        assert _mode(directory) == 0o700, directory
+        assert file_mode(directory) == 0o700, directory
 
 
 def test_an_existing_directory_is_left_as_it_is(tmp_path: Path) -> None:
@@ -76,8 +61,8 @@ def test_an_existing_directory_is_left_as_it_is(tmp_path: Path) -> None:
     shared.mkdir(mode=0o755)
     os.chmod(shared, 0o755)
     state_files.private_directory(shared / "outbox")
-    assert _mode(shared) == 0o755
-    assert _mode(shared / "outbox") == 0o700
+    assert file_mode(shared) == 0o755
+    assert file_mode(shared / "outbox") == 0o700
 
 
 def test_crash_leftovers_are_not_items_and_retry_removes_old_ones(

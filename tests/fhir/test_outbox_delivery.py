@@ -6,13 +6,11 @@ from __future__ import annotations
 import errno
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 
 from fhir_resist import Catalogue, evaluate, to_bundle
 from fhir_resist.fhir import outbox as outbox_module
@@ -25,19 +23,6 @@ from tests.hapi import BASE, HapiMock, operation_outcome
 T0 = datetime(2026, 4, 1, 9, tzinfo=UTC)
 KRAS = "crc-kras-g12d-cetuximab"
 FHIR = "application/fhir+json"
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        yield mocked
-
-
-@pytest.fixture
-def hapi(rsps: responses.RequestsMock) -> HapiMock:
-    mock = HapiMock(rsps)
-    mock.seed(load_json(SCENARIOS / f"{KRAS}.json"))
-    return mock
 
 
 @pytest.fixture

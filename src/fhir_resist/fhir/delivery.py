@@ -326,16 +326,7 @@ def _keep(
     outbox: Outbox, item: OutboxItem, state: State, error: str, outcome: JSON | None, attempts: int
 ) -> Path | None:
     try:
-        return outbox.put(
-            item.key,
-            item.bundle,
-            server=item.server,
-            scope=item.scope,
-            error=error,
-            state=state,
-            outcome=outcome,
-            attempts=attempts,
-        )
+        return outbox.mark(item, state, error, outcome=outcome, attempts=attempts)
     except OSError:
         return None
 

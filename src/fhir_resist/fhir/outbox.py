@@ -197,8 +197,11 @@ class Outbox:
             self.remove(previous)
         return path
 
-    def mark(self, item: OutboxItem, state: State, error: str) -> Path:
-        """Record a new state for ``item`` (counting no attempt)."""
+    def mark(
+        self, item: OutboxItem, state: State, error: str, *, outcome: JSON | None = None, attempts: int = 0
+    ) -> Path:
+        """Record a new state for ``item``, with the server's OperationOutcome and the attempts made
+        since it was last recorded."""
         return self.put(
             item.key,
             item.bundle,
@@ -206,8 +209,8 @@ class Outbox:
             scope=item.scope,
             error=error,
             state=state,
-            outcome=item.outcome,
-            attempts=0,
+            outcome=outcome,
+            attempts=attempts,
         )
 
     def items(self) -> tuple[list[OutboxItem], list[Message]]:
