@@ -30,6 +30,15 @@ README_TABLE = re.compile(
         ({"kind": "variant", "gene": "KIT", "exons": [9]}, "KIT exon 9"),
         ({"kind": "variant", "gene": "NF1"}, "NF1 variant"),
         (
+            {
+                "kind": "variant",
+                "gene": "BRCA2",
+                "origin": "somatic",
+                "reverts": {"consequences": ["frameshift"]},
+            },
+            "BRCA2 reversion of a frameshift",
+        ),
+        (
             {"kind": "variant", "gene": "FCGR3A", "proteins": ["V158F"], "origin": "germline"},
             "FCGR3A V158F (germline)",
         ),

@@ -138,17 +138,18 @@ def _alteration(spec: CaseAlteration, call: Call, source: str) -> Alteration:
     if spec.protein:
         text = spec.protein if spec.protein.startswith("p.") else f"p.{spec.protein}"
         protein = hgvs.parse_protein(text)
+    coding = hgvs.parse_coding(spec.coding) if spec.coding else None
     kind = Kind(spec.kind)
-    label = (
-        " ".join(filter(None, [spec.gene, spec.protein, spec.cnv, spec.msi, spec.expression])) or kind.value
-    )
+    words = [spec.gene, spec.coding, spec.protein, spec.cnv, spec.msi, spec.expression]
+    label = " ".join(filter(None, words)) or kind.value
     return Alteration(
         kind=kind,
         call=call,
         source=source,
         gene=spec.gene,
         protein=protein,
-        codon=protein.start if protein else None,
+        coding=coding,
+        codon=protein.start if protein else coding.codon if coding else None,
         exon=spec.exon,
         consequence=spec.consequence or (protein.consequence if protein else None),
         origin=Origin(spec.origin),

@@ -100,6 +100,8 @@ def _variant_filters(pattern: AlterationPattern) -> list[str]:
         parts.append(("exon " if len(pattern.exons) == 1 else "exons ") + _joined(pattern.exons))
     if pattern.consequences:
         parts.append("/".join(pattern.consequences))
+    if pattern.reverts is not None:
+        parts.append(f"reversion of a {'/'.join(pattern.reverts.consequences)}")
     if not parts:
         parts.append("variant")
     if pattern.origin == "germline":

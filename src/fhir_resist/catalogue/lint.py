@@ -41,6 +41,7 @@ ENGINE_PARAMETERS = (
     "subclonal-tissue-vaf",
     "recent-administration-days",
     "amplification-min-copies",
+    "reversion-window-nt",
 )
 
 

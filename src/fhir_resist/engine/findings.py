@@ -13,6 +13,7 @@ from fhir_resist.engine.coverage import covering_negative
 from fhir_resist.engine.longitudinal import ADEQUATE_TUMOUR_FRACTION, by_gene, history, sample_date
 from fhir_resist.engine.match import fits, locus_key
 from fhir_resist.engine.model import Finding
+from fhir_resist.engine.reversion import REVERSION_WINDOW, Reversion, reversions
 
 FAILS = frozenset({Effect.RESISTANCE, Effect.REDUCED_RESPONSE})  # effects that predict a drug fails
 LEVEL_ORDER = {EvidenceLevel.A: 0, EvidenceLevel.B: 1, EvidenceLevel.C: 2, EvidenceLevel.D: 3}
@@ -27,13 +28,15 @@ def findings_for(
     applicable: dict[str, tuple[tuple[Alteration, ...], bool] | None] = {}
     matched: dict[tuple[str, tuple[object, ...]], list[Alteration]] = {}
     rules: dict[str, Rule] = {}
+    reverted: dict[tuple[str, tuple[object, ...]], dict[str, Alteration]] = {}
     for alt in present:
         keys = [f"{alt.kind}:{alt.gene}" if alt.gene else str(alt.kind)]
         if alt.kind is Kind.FUSION and alt.partner:
             keys.append(f"fusion:{alt.partner}")
         # by id: hashing a frozen pydantic Rule hashes its every field, recursively
         for rule in {r.id: r for k in keys for r in catalogue.rules_for(k)}.values():
-            if not any(fits(p, alt, alt.gene, catalogue.genes.get(alt.gene or "")) for p in rule.alterations):
+            restored = _fitting(rule, alt, present, catalogue)
+            if restored is None:
                 continue
             if rule.id not in applicable:
                 applicable[rule.id] = _applicability(
@@ -42,9 +45,10 @@ def findings_for(
             if applicable[rule.id] is not None:
                 rules[rule.id] = rule
                 matched.setdefault((rule.id, locus_key(alt)), []).append(alt)
+                reverted.setdefault((rule.id, locus_key(alt)), {}).update((a.source, a) for a in restored)
     found: list[Finding] = []
     groups = by_gene(alterations)
-    for (rule_id, _), hits in matched.items():
+    for (rule_id, locus), hits in matched.items():
         scope = applicable[rule_id]
         assert scope is not None
         partners, in_scope = scope
@@ -53,7 +57,7 @@ def findings_for(
         found.append(
             Finding(
                 rules[rule_id],
-                (trigger, *hits[:-1], *partners),
+                (trigger, *hits[:-1], *partners, *reverted[(rule_id, locus)].values()),
                 in_scope,
                 tumour,
                 history(
@@ -65,6 +69,24 @@ def findings_for(
             )
         )
     return tuple(sorted(found, key=lambda f: (f.rule.id, f.trigger.source)))
+
+
+def _fitting(
+    rule: Rule, alt: Alteration, present: list[Alteration], catalogue: Catalogue
+) -> tuple[Alteration, ...] | None:
+    """None when no pattern of the rule fits the alteration; else the truncating variants it
+    reverts (empty for a pattern without ``reverts``)."""
+    gene = catalogue.genes.get(alt.gene or "")
+    for pattern in rule.alterations:
+        if not fits(pattern, alt, alt.gene, gene):
+            continue
+        if pattern.reverts is None:
+            return ()
+        window = catalogue.parameter(REVERSION_WINDOW)
+        restored = reversions(pattern.reverts, alt, present, window).get(Reversion.RESTORES)
+        if restored:
+            return restored
+    return None
 
 
 def _applicability(

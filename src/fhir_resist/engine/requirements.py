@@ -8,6 +8,7 @@ from fhir_resist.domain import Alteration, Call, GenomicReport, Therapy
 from fhir_resist.engine.coverage import covered, missing_regions, stated_for
 from fhir_resist.engine.match import fits
 from fhir_resist.engine.model import DataRequirement, Finding
+from fhir_resist.engine.reversion import REVERSION_WINDOW, Reversion, reversions
 
 # Expression-only rules (IHC, RNA, methylation) at these levels ask for their test.
 EXPRESSION_REQUIREMENT_LEVELS = frozenset({EvidenceLevel.A, EvidenceLevel.B, EvidenceLevel.C})
@@ -16,6 +17,7 @@ TUMOUR_TYPE = "tumour-type"
 CTDNA_TUMOUR_FRACTION = "ctdna-tumour-fraction"
 CTDNA_BEFORE_RECHALLENGE = "ctdna-before-rechallenge"
 UNINTERPRETABLE_VARIANT = "interpretable-variant"
+REVERSION_STATUS = "reversion-status"
 # Requirements the engine raises itself (not from catalogue/requirements.yaml): code -> definition.
 ENGINE_REQUIREMENTS = {
     TUMOUR_TYPE: "A Condition coded with a cancer type the catalogue knows.",
@@ -25,6 +27,9 @@ ENGINE_REQUIREMENTS = {
     "resistance alterations must be shown to have cleared.",
     CTDNA_TUMOUR_FRACTION: "Tumour fraction of a negative plasma (ctDNA) sample, or a tissue retest: a "
     "negative ctDNA result at low or unknown tumour fraction does not prove a variant is gone.",
+    REVERSION_STATUS: "The coding (c.) changes of a truncating variant and of a second variant in the same "
+    "gene, or the laboratory's call whether the second restores the reading frame (a reversion): "
+    "without them the reversion is undetermined.",
 }
 # What each of them asks for, in words: the display of the code in the data-requirement CodeSystem
 # and the text of every DataRequirement the engine raises with it.
@@ -33,6 +38,7 @@ ENGINE_REQUIREMENT_DISPLAYS = {
     UNINTERPRETABLE_VARIANT: "The protein or coding change of the variants named",
     CTDNA_BEFORE_RECHALLENGE: "ctDNA (RAS, BRAF V600E, EGFR extracellular domain) before any rechallenge",
     CTDNA_TUMOUR_FRACTION: "Tumour fraction of the latest plasma sample, or a tissue retest",
+    REVERSION_STATUS: "Whether a second variant restores the frame of a truncating variant (reversion)",
 }
 
 
@@ -59,6 +65,7 @@ def data_requirements(
         return tuple(needs)
     taking = {drug for _, drugs in therapies for drug in drugs}
     needs += _expression_needs(catalogue, tumour, alterations, taking)
+    needs += _reversion_needs(catalogue, tumour, alterations, taking, findings)
     needs += _catalogue_needs(catalogue, tumour, alterations, taking, acquired_on, reports)
     return tuple(needs)
 
@@ -214,3 +221,47 @@ def _co_conditions_possible(rule: Rule, alterations: tuple[Alteration, ...], cat
     if any(found(p) for p in rule.requires.none_of):
         return False
     return all(found(p) for p in rule.requires.all_of if p.kind != "expression")
+
+
+def _reversion_needs(
+    catalogue: Catalogue,
+    tumour: str,
+    alterations: tuple[Alteration, ...],
+    taking: set[str],
+    findings: tuple[Finding, ...],
+) -> list[DataRequirement]:
+    """Second variants whose effect on a truncating variant's reading frame the report cannot tell,
+    for reversion rules about a drug the patient takes (unless the rule found a reversion in them)."""
+    present = [a for a in alterations if a.call is Call.PRESENT]
+    found = {(f.rule.id, f.trigger.source) for f in findings}
+    reasons: list[str] = []
+    for rule in catalogue.rules:
+        drugs = sorted(taking & catalogue.members(rule.therapies))
+        if not drugs or not catalogue.tumour_in_scope(tumour, rule.tumours.include):
+            continue
+        for second in present:
+            if (rule.id, second.source) not in found:
+                reasons += [
+                    f"{second.label or second.source} and the truncating "
+                    f"{original.label or original.source}: whether the second restores the reading "
+                    f"frame cannot be told ({', '.join(drugs)})"
+                    for original in _undetermined(rule, second, present, catalogue)
+                ]
+    if not reasons:
+        return []
+    display = ENGINE_REQUIREMENT_DISPLAYS[REVERSION_STATUS]
+    return [DataRequirement(REVERSION_STATUS, display, "; ".join(dict.fromkeys(reasons)))]
+
+
+def _undetermined(
+    rule: Rule, second: Alteration, present: list[Alteration], catalogue: Catalogue
+) -> tuple[Alteration, ...]:
+    """The truncating variants whose reading frame ``second`` may restore, by the rule's patterns."""
+    gene = catalogue.genes.get(second.gene or "")
+    window = catalogue.parameter(REVERSION_WINDOW)
+    return tuple(
+        original
+        for p in rule.alterations
+        if p.reverts is not None and fits(p, second, second.gene, gene)
+        for original in reversions(p.reverts, second, present, window).get(Reversion.UNDETERMINED, ())
+    )

@@ -23,7 +23,7 @@ from fhir_resist.catalogue.schema.conditions import (
     TumourCondition,
 )
 from fhir_resist.catalogue.schema.evidence import CountermeasureEvidence, Evidence, EvidenceLevel, Reference
-from fhir_resist.catalogue.schema.patterns import AlterationPattern, Requires
+from fhir_resist.catalogue.schema.patterns import AlterationPattern, Requires, ReversionPattern
 from fhir_resist.catalogue.schema.reading import ReadingFile
 from fhir_resist.catalogue.schema.reference_data import (
     CatalogueMeta,
@@ -100,6 +100,7 @@ __all__ = [
     "ResistanceGene",
     "ResistanceGeneSet",
     "ResistanceGenesFile",
+    "ReversionPattern",
     "Rule",
     "Setting",
     "Strategy",

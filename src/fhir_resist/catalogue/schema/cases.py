@@ -13,6 +13,7 @@ class CaseAlteration(Model):
     kind: Literal["variant", "cnv", "fusion", "msi", "tmb", "expression"]
     gene: str | None = None
     protein: str | None = None
+    coding: str | None = None  # HGVS c. change, e.g. c.5946delT
     consequence: Consequence | None = None
     exon: int | None = None
     origin: Literal["somatic", "germline", "unknown"] = "somatic"

@@ -9,6 +9,15 @@ from pydantic import Field, model_validator
 from fhir_resist.catalogue.schema.vocabulary import Consequence, Model
 
 
+class ReversionPattern(Model):
+    """The truncating variant a reversion acts on: another variant of the same gene (any sample)."""
+
+    consequences: tuple[Literal["frameshift", "nonsense"], ...] = Field(
+        default=("frameshift", "nonsense"), min_length=1
+    )
+    origin: Literal["somatic", "germline", "any"] = "any"
+
+
 class AlterationPattern(Model):
     """What a finding must look like to trigger a rule. All given filters must hold."""
 
@@ -26,6 +35,9 @@ class AlterationPattern(Model):
     msi: Literal["msi-high", "msi-low", "stable"] | None = None
     min_tmb: float | None = Field(default=None, ge=0)
     expression: Literal["loss", "low", "high", "overexpression", "methylated"] | None = None
+    # A variant pattern with ``reverts`` matches a second variant that restores the reading frame of
+    # a truncating variant of the same gene (engine/reversion.py); only in a rule's alterations.
+    reverts: ReversionPattern | None = None
     note: str | None = None
 
     @model_validator(mode="after")
@@ -44,6 +56,8 @@ class AlterationPattern(Model):
         variant_only = self.proteins or self.codons or self.exons or self.consequences
         if variant_only and self.kind != "variant":
             raise ValueError("proteins/codons/exons/consequences apply to variant patterns only")
+        if self.reverts is not None and self.kind != "variant":
+            raise ValueError("reverts applies to variant patterns only")
         return self
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from fhir_resist.catalogue.schema.cases import Case
-from fhir_resist.catalogue.schema.conditions import Criterion
+from fhir_resist.catalogue.schema.conditions import Biomarker, Criterion
 from fhir_resist.catalogue.schema.evidence import CountermeasureEvidence, Evidence
 from fhir_resist.catalogue.schema.patterns import AlterationPattern, Requires
 from fhir_resist.catalogue.schema.vocabulary import Effect, Id, Mechanism, Model, Strategy, Text, Timing
@@ -106,4 +106,19 @@ class Rule(Model):
         expects = {case.expect for case in self.cases}
         if expects != {"match", "no-match"}:
             raise ValueError("cases need at least one 'match' and one 'no-match'")
+        return self
+
+    @model_validator(mode="after")
+    def _reverts_in_alterations_only(self) -> Rule:
+        elsewhere = (
+            *self.requires.all_of,
+            *self.requires.any_of,
+            *self.requires.none_of,
+            *self.requires.wild_type_tested,
+            *(p for partner in self.therapies.unless_with for p in partner.only_if),
+            *(p for cm in self.countermeasures for p in cm.only_if),
+            *(c.alteration for cm in self.countermeasures for c in cm.requires if isinstance(c, Biomarker)),
+        )
+        if any(p.reverts is not None for p in elsewhere):
+            raise ValueError("reverts is allowed in the rule's alterations only")
         return self
