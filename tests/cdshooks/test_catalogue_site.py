@@ -94,3 +94,17 @@ def test_a_hook_call_links_the_page_under_the_configured_public_url(
     for reply in (answer, again):  # again: answered from the assessment cache
         first = reply.json()["cards"][0]
         assert first["source"]["url"] == f"{PUBLIC}/catalogue/rules/{RULE}.html"
+
+
+def test_an_uncertain_card_links_no_host_we_do_not_serve(catalogue: Catalogue) -> None:
+    from tests.engine.test_uncatalogued import K57N_ABSENT_BEFORE, K57N_LATER, ON_BRAF_MEK, V600E
+    from tests.engine.test_uncatalogued import _assess as assess_uncertain
+
+    result = assess_uncertain(catalogue, "SKCM", ON_BRAF_MEK, V600E, K57N_ABSENT_BEFORE, K57N_LATER)
+    uncertain = [
+        c
+        for c in cards_for(result, hook="patient-view", hook_instance="h", public_url=PUBLIC)
+        if "Uncertain" in c["summary"]
+    ]
+    assert uncertain
+    assert all("url" not in c["source"] for c in uncertain)  # before: the gene set's canonical
