@@ -19,6 +19,7 @@ from tests.conftest import ROOT
 
 BUILD_INPUTS = ("pyproject.toml", "README.md", ".gitignore", "src", "catalogue", "profiles")
 DATA = "fhir_resist/data"
+TEMPLATES = "catalogue/site/templates"  # the catalogue site's templates, package data
 
 
 def _copy_of_repository(dest: Path) -> Path:
@@ -75,7 +76,9 @@ def test_the_wheel_ships_exactly_the_repositorys_catalogue_and_profiles(wheel: P
     assert _members(wheel, f"{DATA}/catalogue") == _files(ROOT / "catalogue")
     assert _members(wheel, f"{DATA}/profiles") == _files(ROOT / "profiles")
     package = {n for n in _members(wheel, "fhir_resist") if not n.startswith("data/")}
-    assert package == _files(ROOT / "src" / "fhir_resist", suffix=".py") | {"py.typed"}
+    templates = {f"{TEMPLATES}/{name}" for name in _files(ROOT / "src" / "fhir_resist" / TEMPLATES)}
+    assert templates >= {f"{TEMPLATES}/rule.html.j2", f"{TEMPLATES}/index.html.j2"}
+    assert package == _files(ROOT / "src" / "fhir_resist", suffix=".py") | {"py.typed"} | templates
 
 
 def test_a_deleted_rule_or_module_is_not_shipped_by_the_next_build(tmp_path: Path) -> None:
@@ -105,7 +108,8 @@ def test_an_installed_wheel_validates_its_packaged_catalogue(wheel: Path, tmp_pa
     program = (
         "import sys; import fhir_resist; from fhir_resist.catalogue import default_path; "
         "from fhir_resist.cli import main; print(fhir_resist.__file__); print(default_path()); "
-        "sys.exit(main(['catalogue', 'validate']))"
+        "code = main(['catalogue', 'validate']); "
+        "sys.exit(code or main(['catalogue', 'site', 'site-out']))"
     )
     ran = subprocess.run(
         [sys.executable, "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
@@ -115,3 +119,4 @@ def test_an_installed_wheel_validates_its_packaged_catalogue(wheel: Path, tmp_pa
     assert Path(package).is_relative_to(site)
     assert Path(catalogue) == site / DATA / "catalogue"
     assert verdict.endswith("all valid")
+    assert (tmp_path / "site-out" / "index.html").is_file()  # its templates were found

@@ -23,6 +23,8 @@ from tests.cdshooks.test_app import KRAS, OS, PV, draft, hook_request, order_req
 from tests.conftest import ROOT, load_json
 from tests.hapi import BASE, HapiMock
 
+PUBLIC = "https://cds.example.org/fhir-resist"
+
 
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> dict[str, Any]:
@@ -55,6 +57,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> d
             processes=processes,
             catalogue_path=ROOT / "catalogue",
             deadline=60,
+            public_url=PUBLIC,
         )
         with TestClient(create_app(settings, catalogue=catalogue)) as client:
             evaluators = client.app.state.service.evaluators  # type: ignore[attr-defined]
@@ -77,6 +80,14 @@ def test_evaluator_processes_answer_exactly_as_the_service_process(answers: dict
     assert answers["p2"][2][1] == {"cards": []}  # bevacizumab: nothing to say
     assert "not JSON" in answers["p2"][3][1]["issue"][0]["details"]["text"]
     assert answers["p2"][7][1]["resourceType"] == "OperationOutcome"  # the fetch failed: 412
+
+
+def test_evaluator_processes_link_the_rule_page_under_the_public_url(answers: dict[str, Any]) -> None:
+    for processes in ("p0", "p2"):
+        (card,) = answers[processes][1][1]["cards"]
+        assert card["source"]["url"] == f"{PUBLIC}/catalogue/rules/crc-antiegfr-kras-ext-ras.html"
+        cached = answers[processes][6][1]["cards"][0]  # answered from the evaluator's cache
+        assert cached["source"]["url"].startswith(f"{PUBLIC}/catalogue/rules/")
 
 
 def test_metrics_count_calls_cards_and_cache_hits_from_the_evaluators(answers: dict[str, Any]) -> None:

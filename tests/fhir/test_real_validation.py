@@ -77,3 +77,12 @@ def test_what_we_write_validates_against_our_profiles(catalogue: Catalogue, tmp_
     found = _validation_issues(catalogue)
     assert set(found) >= {"Device", "DetectedIssue", "RequestGroup", "GuidanceResponse", "Provenance"}
     assert {rtype: _ours(issues) for rtype, issues in found.items()} == {rtype: [] for rtype in found}
+
+
+def test_what_we_write_carries_the_narrative_hapi_asks_for(catalogue: Catalogue) -> None:
+    """No dom-6 ("A resource should have narrative") for any resource a delivery writes."""
+    found = _validation_issues(catalogue)
+    assert set(found) >= {"Device", "DetectedIssue", "RequestGroup", "GuidanceResponse", "Provenance"}
+    assert {rtype: [i for i in issues if "dom-6" in i] for rtype, issues in found.items()} == {
+        rtype: [] for rtype in found
+    }

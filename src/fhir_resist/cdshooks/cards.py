@@ -24,11 +24,12 @@ from typing import Any, Literal
 
 from fhir_resist import terminology
 from fhir_resist.catalogue.schema import Effect, Strategy
+from fhir_resist.catalogue.site import rule_page
 from fhir_resist.cdshooks.hook_services import HookName
 from fhir_resist.domain import Therapy
 from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Assessment, Issue, IssueSeverity, Offer, Recommendation, UncertainIssue
-from fhir_resist.fhir.write import drug_concept, offer_text, rule_url, withheld_text
+from fhir_resist.fhir.write import drug_concept, offer_text, withheld_text
 from fhir_resist.version import VERSION
 
 JSON = dict[str, Any]
@@ -45,8 +46,11 @@ def cards_for(
     hook: HookName,
     hook_instance: str,
     ordering: Collection[str] = (),
+    public_url: str | None = None,
 ) -> list[JSON]:
-    """The cards for one hook call. ``ordering``: references of the draft orders to speak about."""
+    """The cards for one hook call. ``ordering``: references of the draft orders to speak about;
+    ``public_url``: the service's external base URL, under which a card's ``source.url`` is its
+    rule's catalogue page (without it, no ``url``)."""
     if hook == "patient-view":
         issues = [i for i in assessment.issues if not i.therapy.proposed]
     else:
@@ -55,7 +59,7 @@ def cards_for(
     for issue in issues:
         by_therapy.setdefault(issue.therapy.source, []).append(issue)
     cards = [
-        _therapy_card(group, assessment, hook_instance, ordered=hook != "patient-view")
+        _therapy_card(group, assessment, hook_instance, ordered=hook != "patient-view", public_url=public_url)
         for group in by_therapy.values()
     ]
     if hook == "patient-view":
@@ -69,17 +73,21 @@ def cards_for(
     return cards
 
 
-def source(assessment: Assessment, rule_id: str | None = None) -> JSON:
+def source(assessment: Assessment, rule_id: str | None = None, public_url: str | None = None) -> JSON:
+    """fhir_resist and the catalogue version; with a rule and the service's public URL, the
+    rule's page of the served catalogue (never the rule's canonical, which is no page)."""
     out: JSON = {"label": f"fhir_resist {VERSION}, resistance catalogue {assessment.catalogue_version}"}
-    if rule_id:
-        out["url"] = rule_url(rule_id)
+    if rule_id and public_url:
+        out["url"] = f"{public_url}/catalogue/{rule_page(rule_id)}"
     return out
 
 
 _RANK = {IssueSeverity.HIGH: 0, IssueSeverity.MODERATE: 1, IssueSeverity.LOW: 2}
 
 
-def _therapy_card(issues: list[Issue], assessment: Assessment, hook_instance: str, *, ordered: bool) -> JSON:
+def _therapy_card(
+    issues: list[Issue], assessment: Assessment, hook_instance: str, *, ordered: bool, public_url: str | None
+) -> JSON:
     catalogue = assessment.catalogue
     issues = sorted(issues, key=lambda i: _RANK[i.severity])  # stable: engine order within a rank
     top = issues[0]
@@ -98,7 +106,7 @@ def _therapy_card(issues: list[Issue], assessment: Assessment, hook_instance: st
         "summary": summary,
         "detail": _detail(issues, countermeasures, assessment),
         "indicator": indicator,
-        "source": source(assessment, rule.id),
+        "source": source(assessment, rule.id, public_url),
     }
     if ordered and therapy.proposed:
         suggestions = _suggestions(therapy, countermeasures, assessment, hook_instance)
@@ -143,10 +151,7 @@ def _uncertain_card(issues: list[UncertainIssue], assessment: Assessment, hook_i
         "summary": _short(f"Uncertain, expert review: new uncatalogued {variants} on {drugs}"),
         "detail": "\n".join(lines).strip(),
         "indicator": "info",
-        "source": {
-            "label": f"fhir_resist {VERSION}, resistance catalogue {assessment.catalogue_version}",
-            "url": f"{terminology.RESISTANCE_GENES_URL}/{issues[0].gene_sets[0].id}",
-        },
+        "source": source(assessment),
     }
 
 

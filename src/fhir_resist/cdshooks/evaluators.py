@@ -84,6 +84,7 @@ Answer = Evaluated | Refused | NeedsServer | NotStarted  # what the evaluators s
 _catalogue: Catalogue | None = None
 _cache: AssessmentCache | None = None
 _started: Any = None  # a Barrier every evaluator meets at start-up
+_public_url: str | None = None  # the service's external base URL (cards link the catalogue under it)
 # Freeing a parsed 500-Observation prefetch (some 300,000 objects) takes about 6 ms: the request
 # is handed to this queue, and a thread frees it once the answer is on its way.
 _spent: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -94,9 +95,10 @@ def _free_spent() -> None:
         _spent.get()  # the reference is dropped here, off the answer's path
 
 
-def _start(catalogue_path: str | None, hook_cache: int, started: Any) -> None:
-    global _catalogue, _cache, _started
+def _start(catalogue_path: str | None, hook_cache: int, started: Any, public_url: str | None) -> None:
+    global _catalogue, _cache, _started, _public_url
     _started = started
+    _public_url = public_url
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service process decides when to stop
     _catalogue = load_catalogue(catalogue_path)
     _cache = AssessmentCache(hook_cache)
@@ -124,7 +126,7 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
     when = datetime.now(UTC)
     key = None
     if _cache is not None:
-        hit, key = hooks.cached(service, raw, _catalogue, _cache, when)
+        hit, key = hooks.cached(service, raw, _catalogue, _cache, when, _public_url)
         if hit is not None:
             return Evaluated(hit.cards, True, time.perf_counter() - started)
     body: Any = None
@@ -132,7 +134,9 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
         body = parse_body(raw)
         if needs_server(parse_request(body, service)):
             return NeedsServer()
-        result = hooks.call(service, body, _catalogue, at=when, raw=raw, cache=_cache, key=key)
+        result = hooks.call(
+            service, body, _catalogue, at=when, raw=raw, cache=_cache, key=key, public_url=_public_url
+        )
     except HttpError as exc:
         return Refused(exc)
     finally:
@@ -161,6 +165,7 @@ class Evaluators:
         hook_cache: int,
         *,
         wait: bool = True,
+        public_url: str | None = None,
     ):
         self.processes = processes
         self.restarts = 0
@@ -168,6 +173,7 @@ class Evaluators:
         self._catalogue = catalogue
         self._catalogue_path = catalogue_path
         self._hook_cache = hook_cache
+        self._public_url = public_url
         self._lock = threading.Lock()
         self._closed = False
         self._checked_in = threading.Event()  # set when the first start has ended, well or not
@@ -229,6 +235,7 @@ class Evaluators:
                 str(self._catalogue_path) if self._catalogue_path else None,
                 self._hook_cache,
                 context.Barrier(self.processes),
+                self._public_url,
             ),
         )
         # start every evaluator now, not on the first calls, and check each read the same catalogue

@@ -32,16 +32,25 @@ class HookResult:
 
 
 def cached(
-    service: HookService, raw: bytes, catalogue: Catalogue, cache: AssessmentCache, when: datetime
+    service: HookService,
+    raw: bytes,
+    catalogue: Catalogue,
+    cache: AssessmentCache,
+    when: datetime,
+    public_url: str | None = None,
 ) -> tuple[HookResult | None, CacheKey | None]:
     """The cards of a call answered from the cache, read from its raw body without parsing it
-    (None on a miss), and its key (None when it has none)."""
+    (None on a miss), and its key (None when it has none). ``public_url``: as ``cards_for``."""
     key = cache.key(raw, service.id, catalogue.version, when.date())
     found = cache.get(key, catalogue) if key is not None else None
     if key is None or found is None:
         return None, key
     cards = cards_for(
-        found.assessment, hook=service.hook, hook_instance=key.hook_instance, ordering=list(found.ordering)
+        found.assessment,
+        hook=service.hook,
+        hook_instance=key.hook_instance,
+        ordering=list(found.ordering),
+        public_url=public_url,
     )
     return HookResult(cards, len(found.assessment.issues), cached=True), key
 
@@ -56,21 +65,28 @@ def call(
     raw: bytes | None = None,
     cache: AssessmentCache | None = None,
     key: CacheKey | None = None,
+    public_url: str | None = None,
 ) -> HookResult:
     """The cards for one call. With ``raw`` (the body as sent) and a ``cache``, a call whose data
     all came as prefetch is assessed once per body and day (``key``: the raw body's, when
-    ``cached`` already missed with it)."""
+    ``cached`` already missed with it). ``public_url``: as ``cards_for``."""
     request = parse_request(body, service)
     when = at or datetime.now(UTC)
     if cache is not None and raw is not None and key is None:
-        answered, key = cached(service, raw, catalogue, cache, when)
+        answered, key = cached(service, raw, catalogue, cache, when, public_url)
         if answered is not None:
             return answered
     assessment, fetched = _assessed(service, request, catalogue, when, client_factory)
     ordering = _ordering(service, request)
     if cache is not None and key is not None and not fetched and key.names(request):
         cache.put(key, Cached(assessment, tuple(ordering), catalogue))
-    cards = cards_for(assessment, hook=service.hook, hook_instance=request.hookInstance, ordering=ordering)
+    cards = cards_for(
+        assessment,
+        hook=service.hook,
+        hook_instance=request.hookInstance,
+        ordering=ordering,
+        public_url=public_url,
+    )
     return HookResult(cards, len(assessment.issues))
 
 

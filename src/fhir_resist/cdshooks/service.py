@@ -25,6 +25,7 @@ from fhir_resist.catalogue import Catalogue
 from fhir_resist.cdshooks import server
 from fhir_resist.cdshooks.assessment_cache import AssessmentCache
 from fhir_resist.cdshooks.auth import Verifier
+from fhir_resist.cdshooks.catalogue_pages import CataloguePages
 from fhir_resist.cdshooks.evaluators import Evaluators
 from fhir_resist.cdshooks.feedback import FeedbackStore
 from fhir_resist.cdshooks.fetches import Shares
@@ -56,6 +57,7 @@ class Service:
     fetches: Shares  # hook calls waiting on a FHIR server, per caller
     reports: Shares  # posted reports being evaluated (one key)
     stopping: threading.Event  # set when the service stops: work still running ends early
+    site: CataloguePages  # the catalogue's pages, rendered on first request
 
     @classmethod
     def start(
@@ -89,7 +91,12 @@ class Service:
             pool=ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fhir-resist"),
             evaluators=(
                 Evaluators(
-                    settings.processes, catalogue, settings.catalogue_path, settings.hook_cache, wait=False
+                    settings.processes,
+                    catalogue,
+                    settings.catalogue_path,
+                    settings.hook_cache,
+                    wait=False,
+                    public_url=settings.public_url,
                 )
                 if settings.processes > 0
                 else None
@@ -98,6 +105,7 @@ class Service:
             fetches=Shares(limits.caller_fetches),
             reports=Shares(limits.reports_at_once),
             stopping=threading.Event(),
+            site=CataloguePages(catalogue),
         )
 
     @contextlib.asynccontextmanager

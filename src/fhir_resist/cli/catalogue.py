@@ -1,5 +1,5 @@
 """The ``catalogue`` commands: validate the catalogue, list, count and show its rules, print its
-JSON Schema."""
+JSON Schema, write it as a static site."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def add_catalogue(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     show.add_argument("rule_id", metavar="ID")
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=_show)
+    site = sub.add_parser(
+        "site", help="write the catalogue as a static site (a page per rule, index, search)"
+    )
+    site.add_argument("out", metavar="OUT", help="directory to write the site into (made if missing)")
+    site.set_defaults(run=_site)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -112,6 +117,25 @@ def _show(args: argparse.Namespace) -> int:
         raise InputError(f"no rule '{args.rule_id}' in catalogue {catalogue.version}", where="catalogue show")
     data = rule.model_dump(mode="json", exclude_defaults=True)
     print(json.dumps(data, indent=2) if args.json else _yaml(data))
+    return EXIT_OK
+
+
+def _site(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fhir_resist.catalogue.site import INDEX, write_site
+
+    catalogue = catalogue_from(args)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: not a directory", where="catalogue site OUT")
+    try:
+        written = write_site(catalogue, out)
+    except OSError as exc:
+        raise InputError(
+            f"{out}: the site could not be written ({exc.strerror or exc})", where="catalogue site OUT"
+        ) from None
+    print(f"catalogue {catalogue.version}: {written} pages written to {out / INDEX}")
     return EXIT_OK
 
 

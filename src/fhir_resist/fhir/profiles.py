@@ -109,8 +109,16 @@ def _profile(key: str, title: str, base: str, elements: list[JSON], version: str
         "type": base,
         "baseDefinition": f"http://hl7.org/fhir/StructureDefinition/{base}",
         "derivation": "constraint",
-        "differential": {"element": [_element(base), *elements]},
+        "differential": {"element": [_element(base), *_narrative(base), *elements]},
     }
+
+
+def _narrative(base: str) -> list[JSON]:
+    """Every resource we write carries a generated narrative (``fhir/write/narrative.py``)."""
+    return [
+        _element(f"{base}.text", min_=1, short="What the resource means, for a clinician"),
+        _element(f"{base}.text.status", fixedCode="generated"),
+    ]
 
 
 def detected_issue_profile(version: str) -> JSON:

@@ -82,7 +82,7 @@ async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) 
             case NeedsServer() | NotStarted() | None:
                 pass  # answered here
     when = datetime.now(UTC)
-    hit, key = hooks.cached(hook, raw, service.catalogue, service.cache, when)
+    hit, key = hooks.cached(hook, raw, service.catalogue, service.cache, when, service.settings.public_url)
     if hit is not None:
         return _Answered(hit.cards, cached=True)
     body = parse_body(raw)
@@ -99,6 +99,7 @@ async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) 
                 raw=raw,
                 cache=service.cache,
                 key=key,
+                public_url=service.settings.public_url,
             )
         finally:
             fetches.release()

@@ -6,6 +6,7 @@ from fhir_resist import terminology
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.engine.model import UNCERTAIN_RESISTANCE, Assessment, Issue, UncertainIssue
 from fhir_resist.fhir.write.elements import JSON, instant, rule_url, strategy_coding
+from fhir_resist.fhir.write.narrative import issue_text, uncertain_text
 from fhir_resist.fhir.write.wording import countermeasure_text
 
 
@@ -27,6 +28,7 @@ def detected_issue(issue: Issue, assessment: Assessment, catalogue: Catalogue, d
             text=f"Targeted therapy {code.replace('-', ' ')}",
             severity=issue.severity.value,
             implicated=(issue.therapy.source, *finding.observations),
+            narrative=issue_text(issue, catalogue),
         ),
         "evidence": [_evidence(issue)],
         "detail": issue.detail,
@@ -55,13 +57,15 @@ def _common(
     text: str,
     severity: str,
     implicated: tuple[str, ...],
+    narrative: JSON,
 ) -> JSON:
     """What every DetectedIssue states: its rule and evidence level, identifier and status, its
-    implication code, text and severity, the patient, when and by whom, and what it implicates
-    (the therapy first, then the Observations)."""
+    implication code, text and severity, the patient, when and by whom, what it implicates
+    (the therapy first, then the Observations), and its narrative."""
     return {
         "resourceType": "DetectedIssue",
         "meta": {"profile": [terminology.SD_DETECTED_ISSUE]},
+        "text": narrative,
         "extension": _extensions(rule_id, assessment.catalogue_version, level),
         "identifier": [{"system": terminology.NS_FINDING, "value": identifier}],
         "status": "preliminary" if preliminary else "final",
@@ -121,6 +125,7 @@ def uncertain_issue(issue: UncertainIssue, assessment: Assessment, device: str) 
             text=text,
             severity=issue.severity.value,
             implicated=(issue.therapy.source, *issue.observations),
+            narrative=uncertain_text(issue),
         ),
         "evidence": [
             {

@@ -15,6 +15,7 @@ from fhir_resist.engine.model import (
 )
 from fhir_resist.fhir.code_systems import data_requirement_display
 from fhir_resist.fhir.write.elements import JSON, drug_concept, instant, rule_url, strategy_coding
+from fhir_resist.fhir.write.narrative import guidance_text
 from fhir_resist.fhir.write.provenance import sources
 from fhir_resist.fhir.write.wording import countermeasure_text
 
@@ -27,6 +28,7 @@ def guidance_response(
     return {
         "resourceType": "GuidanceResponse",
         "meta": {"profile": [terminology.SD_GUIDANCE]},
+        "text": guidance_text(assessment),
         "contained": [_parameters(assessment, catalogue), _outcome(assessment)],
         "identifier": [{"system": terminology.NS_EVALUATION, "value": evaluation}],
         "requestIdentifier": {"system": terminology.NS_EVALUATION, "value": evaluation},

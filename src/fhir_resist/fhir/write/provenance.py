@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from fhir_resist import terminology
 from fhir_resist.engine.model import Assessment
 from fhir_resist.fhir.write.elements import JSON, instant
+from fhir_resist.fhir.write.narrative import device_text, provenance_text
 from fhir_resist.version import VERSION
 
 
@@ -14,6 +15,7 @@ def device(device_id: str) -> JSON:
     """fhir_resist itself, at this version."""
     return {
         "resourceType": "Device",
+        "text": device_text(VERSION),
         "identifier": [{"system": terminology.NS_DEVICE, "value": device_id}],
         "status": "active",
         "manufacturer": "fhir_resist",
@@ -24,15 +26,17 @@ def device(device_id: str) -> JSON:
 
 def provenance(assessment: Assessment, provenance_id: str, targets: Iterable[str], device: str) -> JSON:
     """The Provenance of the ``targets`` (fullUrls): recorded by ``device`` from the assessment's sources."""
+    named = sources(assessment)
     return {
         "resourceType": "Provenance",
         # R4 Provenance has no identifier: the tag carries ours, for conditional creates.
         "meta": {"tag": [{"system": terminology.NS_EVALUATION, "code": provenance_id}]},
+        "text": provenance_text(assessment, len(named), VERSION),
         "target": [{"reference": u} for u in targets],
         "recorded": instant(assessment),
         "policy": [f"{terminology.PLAN}|{assessment.catalogue_version}"],
         "agent": [{"who": {"reference": device}}],
-        "entity": [{"role": "source", "what": {"reference": ref}} for ref in sources(assessment)],
+        "entity": [{"role": "source", "what": {"reference": ref}} for ref in named],
     }
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fhir_resist import terminology
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Countermeasure, Reference
-from fhir_resist.engine.explain import drug_names
+from fhir_resist.catalogue.schema import Reference
 from fhir_resist.engine.model import Assessment, Offer, Recommendation
 from fhir_resist.fhir.write.elements import JSON, STRATEGY_DISPLAY, drug_concept, instant, strategy_coding
+from fhir_resist.fhir.write.narrative import group_text
 from fhir_resist.fhir.write.proposals import NO_PATIENT, proposals
-from fhir_resist.fhir.write.wording import countermeasure_text
+from fhir_resist.fhir.write.wording import countermeasure_text, countermeasure_what
 
 
 def request_group(assessment: Assessment, catalogue: Catalogue, group_id: str, device: str) -> JSON:
@@ -25,6 +25,7 @@ def request_group(assessment: Assessment, catalogue: Catalogue, group_id: str, d
     return {
         "resourceType": "RequestGroup",
         "meta": {"profile": [terminology.SD_REQUEST_GROUP]},
+        "text": group_text(assessment, catalogue),
         "contained": contained or None,
         "identifier": [{"system": terminology.NS_EVALUATION, "value": group_id}],
         "status": "draft" if assessment.countermeasures else "completed",
@@ -44,7 +45,7 @@ def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
         concepts.append(drug_concept(drug_id, catalogue))
     conditional = rec.offer is Offer.CONDITIONAL
     return {
-        "title": ": ".join(filter(None, (STRATEGY_DISPLAY[cm.strategy], _what(cm, catalogue))))
+        "title": ": ".join(filter(None, (STRATEGY_DISPLAY[cm.strategy], countermeasure_what(cm, catalogue))))
         + (" (conditional)" if conditional else ""),
         "description": countermeasure_text(cm, catalogue)
         + f" Answers: {', '.join(rec.reasons)}."
@@ -60,11 +61,6 @@ def _action(rec: Recommendation, catalogue: Catalogue) -> JSON:
             *({"url": terminology.EXT_CONDITION, "valueString": why} for why in rec.why if conditional),
         ],
     }
-
-
-def _what(cm: Countermeasure, catalogue: Catalogue) -> str:
-    named = drug_names(cm.drugs, catalogue) or ", ".join(catalogue.classes[c].name for c in cm.classes)
-    return named or ", ".join(cm.tests)
 
 
 def _citation(ref: Reference) -> JSON:

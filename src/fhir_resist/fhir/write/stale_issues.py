@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_resist import terminology
+from fhir_resist.fhir.write.xhtml import withdrawn_text
 
 JSON = dict[str, Any]
 
@@ -53,6 +54,7 @@ def withdrawals(
             withdrawn.pop("meta", None)
         note = f" Withdrawn {at}: a later evaluation no longer supports this finding."
         withdrawn["detail"] = (issue.get("detail") or "").rstrip() + note
+        withdrawn["text"] = withdrawn_text(withdrawn["detail"])
         request: JSON = {"method": "PUT", "url": f"DetectedIssue/{issue['id']}"}
         version = (issue.get("meta") or {}).get("versionId")
         if isinstance(version, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import Countermeasure
 from fhir_resist.catalogue.schema import Strategy as CountermeasureStrategy
+from fhir_resist.engine.explain import drug_names
 from fhir_resist.engine.model import Offer, Recommendation
 
 
@@ -26,6 +27,12 @@ def countermeasure_text(cm: Countermeasure, catalogue: Catalogue) -> str:
     if cm.note and what:
         text += f". {cm.note}"
     return text
+
+
+def countermeasure_what(cm: Countermeasure, catalogue: Catalogue) -> str:
+    """What a countermeasure names: its drugs ('a and b'), else its drug classes, else its tests."""
+    named = drug_names(cm.drugs, catalogue) or ", ".join(catalogue.classes[c].name for c in cm.classes)
+    return named or ", ".join(cm.tests)
 
 
 def offer_text(rec: Recommendation, catalogue: Catalogue) -> str:
