@@ -75,7 +75,9 @@ def test_the_wheel_ships_exactly_the_repositorys_catalogue_and_profiles(wheel: P
     assert _members(wheel, f"{DATA}/catalogue") == _files(ROOT / "catalogue")
     assert _members(wheel, f"{DATA}/profiles") == _files(ROOT / "profiles")
     package = {n for n in _members(wheel, "fhir_resist") if not n.startswith("data/")}
-    assert package == _files(ROOT / "src" / "fhir_resist", suffix=".py") | {"py.typed"}
+    templates = {f"page/templates/{n}" for n in _files(ROOT / "src" / "fhir_resist" / "page" / "templates")}
+    assert templates  # the patient page's templates ship with the package
+    assert package == _files(ROOT / "src" / "fhir_resist", suffix=".py") | {"py.typed"} | templates
 
 
 def test_a_deleted_rule_or_module_is_not_shipped_by_the_next_build(tmp_path: Path) -> None:
