@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fhir_resist.cdshooks.routes import discovery, feedback, hooks, reports, status
+from fhir_resist.cdshooks.routes import discovery, feedback, hooks, pages, reports, status
 
 ROUTERS: tuple[APIRouter, ...] = (
     status.router,
@@ -12,4 +12,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     hooks.router,
     feedback.router,
     reports.router,
+    pages.router,
 )
