@@ -34,14 +34,23 @@ def page_from_json(data: Any) -> Page:
     return page
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}  # each page class's field names (asked of dataclasses once)
+
+
 def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is tuple:
         return [_plain(v) for v in value]
-    if isinstance(value, date):  # datetime too
-        return value.isoformat()
-    return value
+    names = _FIELDS.get(kind)
+    if names is None:
+        if not dataclasses.is_dataclass(kind):
+            assert isinstance(value, date), kind  # datetime too
+            return value.isoformat()
+        names = _FIELDS.setdefault(kind, tuple(f.name for f in dataclasses.fields(kind)))
+    return {name: _plain(getattr(value, name)) for name in names}
 
 
 def _value(kind: Any, data: Any, where: str) -> Any:
