@@ -135,3 +135,9 @@ def test_the_store_is_only_there_with_a_public_url_and_a_state_directory(tmp_pat
     store = PageStore.for_settings(settings)
     assert store is not None
     assert (store.directory, store.ttl, store.most) == (tmp_path / "pages", 60, 5)
+
+
+def test_a_page_already_removed_by_another_pruner_counts_as_none(tmp_path: Path) -> None:
+    from fhir_resist.cdshooks.page_store import _remove
+
+    assert _remove(str(tmp_path / "gone.json")) == 0

@@ -276,3 +276,36 @@ def test_uvicorns_access_log_names_no_page_id(tmp_path: Path, catalogue: Catalog
     assert '"GET /pages/... HTTP/1.1" 200' in served[0]
     assert '"GET /pages/...?again=1 HTTP/1.1" 200' in served[1]
     assert all(page_id not in line for line in lines.lines)
+
+
+def test_a_page_not_drawn_within_the_deadline_is_503(
+    tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import Future
+
+    from fhir_resist.cdshooks.routes import pages as page_route
+
+    never: Future[str] = Future()
+    monkeypatch.setattr(page_route, "render", lambda page: never)
+    with TestClient(create_app(_settings(tmp_path, deadline=0.2), catalogue=catalogue)) as client:
+        path = _page_path(_patient_view(client)["cards"][0])
+        answer = client.get(path)
+    assert answer.status_code == 503
+    assert {k: answer.headers[k] for k in SECURITY} == SECURITY
+
+
+def test_page_paths_are_hidden_in_a_record_s_message_and_arguments() -> None:
+    from fhir_resist.cdshooks.pages import HidePageIds
+
+    page_id = "A" * 43
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        f"GET /pages/{page_id} %s %d",
+        (f"/pages/{page_id}?x", 200),
+        None,
+    )
+    assert HidePageIds().filter(record)
+    assert record.getMessage() == "GET /pages/... /pages/...?x 200"

@@ -75,3 +75,9 @@ def test_a_whole_number_is_a_fraction_and_none_stays_none(catalogue: Catalogue) 
     data["tumour"] = None
     page = page_from_json(data)
     assert page.timeline.samples[0].tumour_fraction == 1.0 and page.tumour is None
+
+
+def test_a_field_with_a_default_may_be_left_out(catalogue: Catalogue) -> None:
+    data = page_json(_page(SCENARIOS / "crc-egfr-s492r-acquired-cetuximab.json", catalogue))
+    del data["alerts"][0]["uncertain"]
+    assert page_from_json(data).alerts[0].uncertain is False
