@@ -78,7 +78,9 @@ def test_the_wheel_ships_exactly_the_repositorys_catalogue_and_profiles(wheel: P
     package = {n for n in _members(wheel, "fhir_resist") if not n.startswith("data/")}
     templates = {f"{TEMPLATES}/{name}" for name in _files(ROOT / "src" / "fhir_resist" / TEMPLATES)}
     assert templates >= {f"{TEMPLATES}/rule.html.j2", f"{TEMPLATES}/index.html.j2"}
-    assert package == _files(ROOT / "src" / "fhir_resist", suffix=".py") | {"py.typed"} | templates
+    pages = {f"page/templates/{n}" for n in _files(ROOT / "src" / "fhir_resist" / "page" / "templates")}
+    assert pages  # the patient page's templates ship with the package
+    assert package == _files(ROOT / "src" / "fhir_resist", suffix=".py") | {"py.typed"} | templates | pages
 
 
 def test_a_deleted_rule_or_module_is_not_shipped_by_the_next_build(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from fhir_resist.fhir.write.bundle import ENV_VALIDATE
 from tests.conftest import SCENARIOS
 
 NETWORK = ("jwt", "requests", "cryptography")
+PAGE = ("jinja2", "matplotlib", "numpy")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -34,6 +35,7 @@ def test_the_command_line_imports_no_network_library() -> None:
     loaded = _modules_after("import fhir_resist.cli\nfhir_resist.cli.build_parser().format_help()")
     assert loaded.isdisjoint(NETWORK), sorted(loaded & set(NETWORK))
     assert loaded.isdisjoint(("filelock", "sqlite3", "uvicorn")), "the outbox and service load on use"
+    assert loaded.isdisjoint(PAGE), "the patient page's libraries load when a page is drawn"
 
 
 def test_the_package_imports_neither_network_nor_models() -> None:
@@ -59,7 +61,7 @@ def test_evaluating_a_file_imports_no_network_library_nor_fhir_resources() -> No
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    assert main(['evaluate', {str(path)!r}, '--at', '2026-01-01T00:00:00Z']) == 0\n"
     )
-    assert loaded.isdisjoint((*NETWORK, "fhir")), sorted(loaded & {*NETWORK, "fhir"})
+    assert loaded.isdisjoint((*NETWORK, "fhir", *PAGE)), sorted(loaded & {*NETWORK, "fhir", *PAGE})
 
 
 def test_the_program_sets_its_garbage_collector_as_the_service_does() -> None:

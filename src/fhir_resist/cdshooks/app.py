@@ -23,6 +23,7 @@ from fhir_resist.catalogue import Catalogue, load_catalogue
 from fhir_resist.cdshooks import http_errors
 from fhir_resist.cdshooks.auth import Verifier
 from fhir_resist.cdshooks.limits import Limits
+from fhir_resist.cdshooks.pages import hide_page_ids
 from fhir_resist.cdshooks.prefetch import ClientFactory
 from fhir_resist.cdshooks.routes import ROUTERS
 from fhir_resist.cdshooks.service import Service
@@ -79,6 +80,7 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
     )
     http_errors.install(app)
+    hide_page_ids()  # a patient page's id is its capability: never in the access log
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -86,6 +86,7 @@ class Cached:
     assessment: Assessment
     ordering: tuple[str, ...]
     catalogue: object  # the catalogue it was assessed with: another one never answers
+    page: dict[str, object] | None = None  # the patient page's model, when the call asked for one
 
 
 class AssessmentCache:

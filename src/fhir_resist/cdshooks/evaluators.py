@@ -51,11 +51,13 @@ log = logging.getLogger("fhir_resist.service")
 
 @dataclass(frozen=True, slots=True)
 class Evaluated:
-    """The cards, whether the evaluator's cache answered, and the seconds it spent on the call."""
+    """The cards, whether the evaluator's cache answered, the seconds it spent on the call, and
+    the patient page's model (plain JSON) when asked for."""
 
     cards: list[JSON]
     cached: bool
     seconds: float
+    page: JSON | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +119,9 @@ def _check_in() -> str:
     return _catalogue.version
 
 
-def evaluate(service_id: str, raw: bytes) -> Answer:
-    """One hook call, from the raw request body to the cards (or the refusal). A call the cache
-    answers is answered from its bytes, unparsed."""
+def evaluate(service_id: str, raw: bytes, page: bool = False) -> Answer:
+    """One hook call, from the raw request body to the cards (or the refusal), with the patient
+    page's model when ``page``. A call the cache answers is answered from its bytes, unparsed."""
     assert _catalogue is not None
     started = time.perf_counter()
     service = BY_ID[service_id]
@@ -128,21 +130,29 @@ def evaluate(service_id: str, raw: bytes) -> Answer:
     if _cache is not None:
         hit, key = hooks.cached(service, raw, _catalogue, _cache, when, _public_url)
         if hit is not None:
-            return Evaluated(hit.cards, True, time.perf_counter() - started)
+            return Evaluated(hit.cards, True, time.perf_counter() - started, hit.page)
     body: Any = None
     try:
         body = parse_body(raw)
         if needs_server(parse_request(body, service)):
             return NeedsServer()
         result = hooks.call(
-            service, body, _catalogue, at=when, raw=raw, cache=_cache, key=key, public_url=_public_url
+            service,
+            body,
+            _catalogue,
+            at=when,
+            raw=raw,
+            cache=_cache,
+            key=key,
+            public_url=_public_url,
+            page=page,
         )
     except HttpError as exc:
         return Refused(exc)
     finally:
         _spent.put(body)
         del body
-    return Evaluated(result.cards, result.cached, time.perf_counter() - started)
+    return Evaluated(result.cards, result.cached, time.perf_counter() - started, result.page)
 
 
 class Evaluators:
@@ -255,15 +265,16 @@ class Evaluators:
             )
         return pool
 
-    def submit(self, service_id: str, raw: bytes) -> Future[Answer]:
-        """The call, on its way to an evaluator; ``EvaluatorsBroken`` when there is no working pool."""
+    def submit(self, service_id: str, raw: bytes, *, page: bool = False) -> Future[Answer]:
+        """The call, on its way to an evaluator (``page``: the patient page's model wanted too);
+        ``EvaluatorsBroken`` when there is no working pool."""
         pool = self._pool
         if pool is None:
             if not self._checked_in.is_set() or self.failure is not None:
                 return _done(NotStarted())
             raise EvaluatorsBroken("no evaluator processes (being restarted)")
         try:
-            future = pool.submit(evaluate, service_id, raw)
+            future = pool.submit(evaluate, service_id, raw, page)
         except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: shut down meanwhile
             raise EvaluatorsBroken(str(exc), pool) from exc
         return _translated(future, pool)

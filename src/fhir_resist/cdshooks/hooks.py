@@ -17,9 +17,12 @@ from fhir_resist.cdshooks.cards import cards_for
 from fhir_resist.cdshooks.hook_request import HookRequest, parse_request
 from fhir_resist.cdshooks.hook_services import HookService
 from fhir_resist.cdshooks.prefetch import ClientFactory, default_client, gather_with_source, unpack
+from fhir_resist.domain import PatientContext
 from fhir_resist.engine.assess import assess
 from fhir_resist.engine.model import Assessment
 from fhir_resist.fhir.read import read_context
+from fhir_resist.page.build import build_page
+from fhir_resist.page.json_form import page_json
 
 JSON = dict[str, Any]
 
@@ -29,6 +32,7 @@ class HookResult:
     cards: list[JSON]
     issues: int
     cached: bool = False
+    page: JSON | None = None  # the patient page's model (page_json), when asked for
 
 
 def cached(
@@ -52,7 +56,7 @@ def cached(
         ordering=list(found.ordering),
         public_url=public_url,
     )
-    return HookResult(cards, len(found.assessment.issues), cached=True), key
+    return HookResult(cards, len(found.assessment.issues), cached=True, page=found.page), key
 
 
 def call(
@@ -66,20 +70,23 @@ def call(
     cache: AssessmentCache | None = None,
     key: CacheKey | None = None,
     public_url: str | None = None,
+    page: bool = False,
 ) -> HookResult:
     """The cards for one call. With ``raw`` (the body as sent) and a ``cache``, a call whose data
     all came as prefetch is assessed once per body and day (``key``: the raw body's, when
-    ``cached`` already missed with it). ``public_url``: as ``cards_for``."""
+    ``cached`` already missed with it). ``public_url``: as ``cards_for``. With ``page``, the
+    patient page's model too (kept with the cached assessment)."""
     request = parse_request(body, service)
     when = at or datetime.now(UTC)
     if cache is not None and raw is not None and key is None:
         answered, key = cached(service, raw, catalogue, cache, when, public_url)
         if answered is not None:
             return answered
-    assessment, fetched = _assessed(service, request, catalogue, when, client_factory)
+    assessment, context, fetched = _assessed(service, request, catalogue, when, client_factory)
+    model = page_json(build_page(assessment, context)) if page else None
     ordering = _ordering(service, request)
     if cache is not None and key is not None and not fetched and key.names(request):
-        cache.put(key, Cached(assessment, tuple(ordering), catalogue))
+        cache.put(key, Cached(assessment, tuple(ordering), catalogue, model))
     cards = cards_for(
         assessment,
         hook=service.hook,
@@ -87,7 +94,7 @@ def call(
         ordering=ordering,
         public_url=public_url,
     )
-    return HookResult(cards, len(assessment.issues))
+    return HookResult(cards, len(assessment.issues), page=model)
 
 
 def _assessed(
@@ -96,14 +103,15 @@ def _assessed(
     catalogue: Catalogue,
     when: datetime,
     client_factory: ClientFactory,
-) -> tuple[Assessment, bool]:
-    """The assessment of the patient's data and the draft orders, and whether anything was fetched."""
+) -> tuple[Assessment, PatientContext, bool]:
+    """The assessment of the patient's data and the draft orders, what it was made from, and
+    whether anything was fetched."""
     gathered = gather_with_source(request, client_factory)
     resources = gathered.resources
     if service.hook != "patient-view":
         resources.extend(unpack(_drafts(request)))
     context = read_context(resources, patient=request.context["patientId"], rules=catalogue.reading)
-    return assess(context, catalogue, when), gathered.fetched
+    return assess(context, catalogue, when), context, gathered.fetched
 
 
 def _drafts(request: HookRequest) -> JSON:

@@ -31,6 +31,7 @@ from fhir_resist.cdshooks.feedback import FeedbackStore
 from fhir_resist.cdshooks.fetches import Shares
 from fhir_resist.cdshooks.limits import Limits
 from fhir_resist.cdshooks.metrics import Metrics
+from fhir_resist.cdshooks.page_store import PageStore
 from fhir_resist.cdshooks.prefetch import ClientFactory, default_client
 from fhir_resist.cdshooks.settings import ServiceSettings
 from fhir_resist.cdshooks.shared_state import SharedState
@@ -58,6 +59,7 @@ class Service:
     reports: Shares  # posted reports being evaluated (one key)
     stopping: threading.Event  # set when the service stops: work still running ends early
     site: CataloguePages  # the catalogue's pages, rendered on first request
+    pages: PageStore | None = None  # the patient pages cards link (None: no public URL, no links)
 
     @classmethod
     def start(
@@ -106,6 +108,7 @@ class Service:
             reports=Shares(limits.reports_at_once),
             stopping=threading.Event(),
             site=CataloguePages(catalogue),
+            pages=PageStore.for_settings(settings),
         )
 
     @contextlib.asynccontextmanager

@@ -1,11 +1,14 @@
 """The service's settings, from ``FHIR_RESIST_*`` environment variables (README, "The service").
 
 ``check`` refuses what the service must not run with: authentication on without the public URL
-(the ``aud`` of every token is checked against it, never against request headers).
+(the ``aud`` of every token is checked against it, never against request headers), and patient
+pages' settings that cannot hold (a lifetime or count not above 0, a SMART launch URL without
+the public URL).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +40,9 @@ class ServiceSettings:
     cors_origins: tuple[str, ...] = ("*",)
     server: ServerSettings = field(default_factory=server_settings)
     state_dir: Path | None = None  # where the processes share token ids and counters (None: in memory)
+    page_ttl: float = 24 * 3600.0  # seconds a patient page is served after its hook call
+    pages_max: int = 10_000  # patient pages kept at most (the oldest go first)
+    smart_launch_url: str | None = None  # cards link the page through this SMART app (None: directly)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -60,6 +66,9 @@ class ServiceSettings:
             ),
             server=server,
             state_dir=Path(env.get("FHIR_RESIST_STATE_DIR") or server.outbox.parent),
+            page_ttl=float(env.get("FHIR_RESIST_PAGE_TTL", 24 * 3600.0)),
+            pages_max=int(env.get("FHIR_RESIST_PAGES_MAX", 10_000)),
+            smart_launch_url=env.get("FHIR_RESIST_SMART_LAUNCH_URL") or None,
         )
 
 
@@ -79,6 +88,29 @@ def check(settings: ServiceSettings) -> None:
                 f"{url!r} is not an http(s) base URL without query or fragment",
                 where="FHIR_RESIST_PUBLIC_URL",
             )
+    _check_pages(settings)
+
+
+def _check_pages(settings: ServiceSettings) -> None:
+    """The patient pages' settings: a positive lifetime and count, and a SMART launch URL only
+    beside the public URL the SMART app reads the page from."""
+    if not (settings.page_ttl > 0 and math.isfinite(settings.page_ttl)):
+        raise InputError("must be a number of seconds above 0", where="FHIR_RESIST_PAGE_TTL")
+    if settings.pages_max < 1:
+        raise InputError("must be 1 or more", where="FHIR_RESIST_PAGES_MAX")
+    launch = settings.smart_launch_url
+    if launch is None:
+        return
+    parts = urlsplit(launch)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+        raise InputError(
+            f"{launch!r} is not an http(s) URL without fragment", where="FHIR_RESIST_SMART_LAUNCH_URL"
+        )
+    if not settings.public_url:
+        raise InputError(
+            "needs FHIR_RESIST_PUBLIC_URL: the SMART app reads the patient page from the service",
+            where="FHIR_RESIST_SMART_LAUNCH_URL",
+        )
 
 
 def _auth_mode(value: str) -> AuthMode:

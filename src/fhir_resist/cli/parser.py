@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, cast
 
-from fhir_resist.cli import catalogue, evaluate, outbox, profiles, serve
+from fhir_resist.cli import catalogue, evaluate, outbox, profiles, report, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_serve(commands)
     outbox.add_outbox(commands)
     evaluate.add_inspect(commands)
+    report.add_report(commands)
     profiles.add_profiles(commands)
     catalogue.add_catalogue(commands)
     return parser

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fhir_resist.cdshooks.routes import catalogue, discovery, feedback, hooks, reports, status
+from fhir_resist.cdshooks.routes import catalogue, discovery, feedback, hooks, pages, reports, status
 
 ROUTERS: tuple[APIRouter, ...] = (
     status.router,
@@ -13,4 +13,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     feedback.router,
     reports.router,
     catalogue.router,
+    pages.router,
 )

@@ -6,7 +6,8 @@ way within the deadline (503 past it). A call answered here that must fetch from
 takes one of its caller's shares first (429 when the caller has none left, ``fetches.py``), and
 its fetching stops once nobody waits for it (past the deadline, or the client gone). Every
 answer after the body was read is counted by status; the 200s are logged with counts and
-timings, never patient data.
+timings, never patient data. With a public URL, every card links the call's patient page
+(``pages.py``), stored before the answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from fhir_resist.cdshooks.bodies import parse_body, read_body
 from fhir_resist.cdshooks.evaluators import Answer, Evaluated, Evaluators, NeedsServer, NotStarted, Refused
 from fhir_resist.cdshooks.fetches import CallFetches
 from fhir_resist.cdshooks.hook_services import HookService, service_named
+from fhir_resist.cdshooks.pages import with_page
 from fhir_resist.cdshooks.prefetch import ClientFactory
 from fhir_resist.cdshooks.service import Current, Service
 from fhir_resist.errors import Abandoned, CatalogueError, EvaluatorsBroken, HttpError
@@ -41,6 +43,7 @@ class _Answered:
     cards: list[JSON]
     cached: bool
     evaluating: float | None = None  # seconds an evaluator process spent (None: answered here)
+    page: JSON | None = None  # the patient page's model (with a page store only)
 
 
 @router.post("/cds-services/{service_id}", summary="Call a CDS Hooks service")
@@ -62,6 +65,9 @@ async def call(service_id: str, request: Request, service: Current) -> Response:
     except HttpError as error:
         service.metrics.inc("hook_calls", service=hook.id, status=str(error.status))
         raise
+    if service.pages is not None and answered.page is not None:
+        linked = await with_page(service.settings, service.pages, answered.cards, answered.page)
+        answered = replace(answered, cards=linked)
     return _cards(service, hook, answered, started)
 
 
@@ -75,8 +81,8 @@ class _Call:
 async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) -> _Answered:
     if service.evaluators is not None:
         match await _evaluated_elsewhere(service, service.evaluators, hook, raw):
-            case Evaluated(cards, cached, seconds):
-                return _Answered(cards, cached, seconds)
+            case Evaluated(cards, cached, seconds, page):
+                return _Answered(cards, cached, seconds, page)
             case Refused(error):
                 raise error
             case NeedsServer() | NotStarted() | None:
@@ -84,7 +90,7 @@ async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) 
     when = datetime.now(UTC)
     hit, key = hooks.cached(hook, raw, service.catalogue, service.cache, when, service.settings.public_url)
     if hit is not None:
-        return _Answered(hit.cards, cached=True)
+        return _Answered(hit.cards, cached=True, page=hit.page)
     body = parse_body(raw)
 
     def work(stop: threading.Event) -> hooks.HookResult:
@@ -100,12 +106,13 @@ async def _answer(service: Service, hook: HookService, raw: bytes, call: _Call) 
                 cache=service.cache,
                 key=key,
                 public_url=service.settings.public_url,
+                page=service.pages is not None,
             )
         finally:
             fetches.release()
 
     result = await service.run_for(call.request, work)
-    return _Answered(result.cards, result.cached)
+    return _Answered(result.cards, result.cached, page=result.page)
 
 
 async def _evaluated_elsewhere(
@@ -113,7 +120,7 @@ async def _evaluated_elsewhere(
 ) -> Answer | None:
     """An evaluator process's answer, or None when no evaluator could take the call."""
     try:
-        return await service.within_deadline(evaluators.submit(hook.id, raw))
+        return await service.within_deadline(evaluators.submit(hook.id, raw, page=service.pages is not None))
     except EvaluatorsBroken as exc:
         service.metrics.inc("evaluator_failures")
         log.error("%s: no evaluator answered (%s); answered in the service process", hook.id, exc)
