@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import requests
 
 from fhir_resist.bulk.download import CHUNK, download
 from fhir_resist.errors import ServerError
@@ -113,6 +114,15 @@ def test_a_5xx_is_retried_and_a_persistent_one_reported(
     with pytest.raises(ServerError, match=r"download of b\.ndjson: the server answered 500") as caught:
         _get(hapi, client, clock, url, tmp_path / "b.ndjson")
     assert caught.value.attempts == client.retry.attempts
+
+
+def test_a_file_server_that_cannot_be_reached_is_tried_again(
+    hapi: HapiBulk, client: FhirClient, clock: Clock, tmp_path: Path
+) -> None:
+    url, data = _file(hapi)
+    hapi.fail(exception=requests.ConnectionError("Connection refused"))
+    assert _get(hapi, client, clock, url, tmp_path / "f.ndjson").path.read_bytes() == data
+    assert len(clock.sleeps) == 1
 
 
 def test_an_unknown_file_is_reported_at_once(
