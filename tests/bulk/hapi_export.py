@@ -1,26 +1,32 @@
 """HAPI FHIR 8.8's Bulk Data ``$export`` on top of the HAPI mock (``tests/hapi.py``), for ``responses``.
 
-What it answers is what HAPI's ``BulkDataExportProvider``, ``BulkExportJobServiceUtil``,
-``BulkDataExportSupport``, ``BulkDataExportUtil`` and ``BulkExportResponseJson``
-(hapi-fhir, ``hapi-fhir-storage-batch2-jobs`` and ``hapi-fhir-jpaserver-base``) answer:
+Sources: the source of HAPI FHIR (github.com/hapifhir/hapi-fhir): ``BulkDataExportProvider``,
+``BulkExportJobServiceUtil``, ``BulkDataExportSupport`` and ``BulkDataExportUtil``
+(``hapi-fhir-storage-batch2-jobs``), ``BulkExportResponseJson`` (``hapi-fhir-jpaserver-base``);
+the FHIR Bulk Data Access IG (v2) for what a server may do beyond HAPI; and the answers of a real
+HAPI FHIR 8.8.0 JPA server (``integration/hapi``), whose statuses, headers, bodies and HAPI-NNNN
+messages are those below:
 - kick-off (system ``$export``, ``Patient/$export``, ``Group/ID/$export``) without
   ``Prefer: respond-async``: 400 ``HAPI-0513: Must request async processing for $export``; an
   unknown Group: 404 ``HAPI-2001``; a type outside the patient compartment at patient or group
   level: 400 ``HAPI-0512: Resource types [...] are invalid for this type of export, ...``;
   otherwise ``202 Accepted`` with no body and ``Content-Location:
   [base]/$export-poll-status?_jobId=<uuid>``;
-- status while the job runs: ``202`` with ``X-Progress: Build in progress - Status set to
-  IN_PROGRESS at <instant>`` and ``Retry-After: 120``; complete: ``200``,
+- status while the job runs: ``202`` with no body, ``X-Progress: Build in progress - Status set
+  to QUEUED at <instant>`` (then ``IN_PROGRESS``) and ``Retry-After: 120``; complete: ``200``,
   ``Content-Type: application/json``, ``{"transactionTime", "request", "requiresAccessToken":
-  true, "output": [{"type", "url": "[base]/Binary/<id>"}]}`` (no ``count``, no ``error``); a
+  true, "output": [{"type", "url": "[base]/Binary/<id>"}], "error": []}`` (no ``count``); a
   failed job: ``500`` with an OperationOutcome carrying the job's error message; an unknown job
   id: 404;
 - ``DELETE`` of the status URL: ``202`` with an informational OperationOutcome while the job
-  runs; ``404`` "... was already cancelled or has completed.  Nothing to do." once complete;
+  runs; ``404`` "... was already cancelled or has completed.  Nothing to do." once complete
+  (both without a ``Content-Type``);
 - ``GET [base]/Binary/<id>`` with a non-FHIR ``Accept``: the content itself as
   ``application/fhir+ndjson``, whole (HAPI ignores ``Range``: ``200``); with a FHIR ``Accept``
-  the Binary resource (base64). ``honours_range`` makes the file server answer ``206`` as a
-  static file server or object store does; ``files_at`` serves the files from another origin.
+  the Binary resource (base64). Binary ids are 32 letters and digits.
+
+``honours_range`` makes the file server answer ``206`` as a static file server or object store
+does (the IG lets files live anywhere); ``files_at`` serves the files from another origin.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import string
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -148,7 +155,11 @@ class HapiBulk(HapiMock):
         if path == "$export-poll-status":
             job = self.jobs.get(dict(params).get("_jobId", ""))
             if job is None:
-                raise HapiError(404, f"HAPI-2040: Unknown instance ID: {dict(params).get('_jobId')}")
+                raise HapiError(
+                    404,
+                    f"HAPI-2040: Unknown instance ID: {dict(params).get('_jobId')}. "
+                    "Please check if the input job ID is valid.",
+                )
             return self._delete(job) if request.method == "DELETE" else self._status(job)
         if path.startswith("Binary/") and request.method == "GET":
             return self._binary(request, path.split("/", 1)[1])
@@ -203,8 +214,9 @@ class HapiBulk(HapiMock):
 
     def _status(self, job: Job) -> tuple[int, dict[str, str], Any]:
         if job.state == "IN_PROGRESS" and job.polls_left > 0:
+            state = "QUEUED" if job.polls_left == self.polls else "IN_PROGRESS"
             job.polls_left -= 1
-            headers = {"X-Progress": f"Build in progress - Status set to IN_PROGRESS at {job.started}"}
+            headers = {"X-Progress": f"Build in progress - Status set to {state} at {job.started}"}
             if self.retry_after is not None:
                 headers["Retry-After"] = self.retry_after
             return 202, headers, ""
@@ -235,7 +247,8 @@ class HapiBulk(HapiMock):
                 job.outputs.append((rtype, self._store_file(found[start : start + self.per_file])))
 
     def _store_file(self, resources: list[JSON]) -> str:
-        binary = self._new_id()
+        # HAPI names a bulk export's Binary with 32 random letters and digits
+        binary = "".join(self._rng.choice(string.ascii_letters + string.digits) for _ in range(32))
         self.binaries[binary] = "".join(
             json.dumps(r, separators=(",", ":")) + "\n" for r in resources
         ).encode()
@@ -253,7 +266,7 @@ class HapiBulk(HapiMock):
         outcome = operation_outcome(
             f"Job instance <{job.id}> successfully cancelled.", "information", "informational"
         )
-        return 202, {"Content-Type": "application/fhir+json;charset=UTF-8"}, json.dumps(outcome, indent=2)
+        return 202, {}, json.dumps(outcome, indent=2)  # HAPI names no Content-Type here
 
     # ---- files -------------------------------------------------------------------------------
 
@@ -270,7 +283,12 @@ class HapiBulk(HapiMock):
                 "data": base64.b64encode(data).decode(),
             }
             return 200, {"Content-Type": "application/fhir+json;charset=UTF-8"}, json.dumps(resource)
-        headers = {"Content-Type": "application/fhir+ndjson"}
+        headers = {
+            "Content-Type": "application/fhir+ndjson",
+            "Content-Disposition": "Attachment;",
+            "ETag": 'W/"1"',
+            "Content-Location": f"{self.base}/Binary/{binary}/_history/1",
+        }
         status, start = 200, 0
         match = re.fullmatch(r"bytes=(\d+)-", request.headers.get("Range") or "")
         if match and self.honours_range:
@@ -296,7 +314,7 @@ def _patient_of(resource: JSON) -> str | None:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def lines(data: bytes) -> Iterator[JSON]:

@@ -33,7 +33,8 @@ def test_hapis_retry_after_of_120_s_is_honoured_and_its_progress_shown(
     notes, manifest = _poll(client, clock)
     assert clock.sleeps == [120.0, 120.0]
     assert len(notes) == 2
-    assert notes[0].startswith("export Build in progress - Status set to IN_PROGRESS at ")
+    assert notes[0].startswith("export Build in progress - Status set to QUEUED at ")
+    assert notes[1].startswith("export Build in progress - Status set to IN_PROGRESS at ")
     assert notes[0].endswith("next check in 120 s")
     assert [e.type for e in manifest.output][:2] == ["Patient", "Observation"]  # type: ignore[attr-defined]
     polls = [h for m, u, h in hapi.seen if "$export-poll-status" in u]
