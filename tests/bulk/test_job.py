@@ -59,7 +59,7 @@ def test_a_group_export_end_to_end(
     assert record["request"]["level"] == "group" and record["server"] == f"{BASE}/"
     assert record["transactionTime"] == record["manifest"]["transactionTime"]
     assert record["finished"] and record["errors"]["severities"] == {}
-    assert record["job"] == "job not deleted: the server has finished with it (404)"
+    assert record["job"] == "job already finished on the server (DELETE answered 404)"
     assert [f["path"] for f in record["files"]][:2] == ["Patient-1.ndjson", "Observation-1.ndjson"]
     assert notes[0] == "export started at Group/sequenced/$export"
     assert notes[-1] == "downloading MedicationRequest-1.ndjson (6/6)"

@@ -169,7 +169,7 @@ def delete_job(client: FhirClient, status_url: str) -> str:
     except ServerError as exc:
         if exc.status in (404, 410):
             # HAPI answers 404 for a job that completed: it has nothing left to cancel
-            return f"job not deleted: the server has finished with it ({exc.status})"
+            return f"job already finished on the server (DELETE answered {exc.status})"
         log.warning("bulk export job not deleted (status %s)", exc.status)
         return f"job not deleted: {exc}"
     return "job deleted"
