@@ -17,7 +17,7 @@ def test_severities_messages_and_lines_that_are_no_outcome(tmp_path: Path) -> No
     first.write_text(
         "\n".join(
             [
-                _outcome({"severity": "warning", "details": {"text": "  two\\n lines  "}}),
+                _outcome({"severity": "warning", "details": {"text": "  two\\n lines \x1b[31m "}}),
                 "",
                 "not json",
                 json.dumps({"resourceType": "Patient", "id": "p"}),
@@ -36,7 +36,7 @@ def test_severities_messages_and_lines_that_are_no_outcome(tmp_path: Path) -> No
     assert summary.issues == 12
     assert summary.missing_resources
     assert summary.messages == (
-        "warning: two\\n lines",
+        "warning: two\\n lines [31m",  # the escape character itself is gone
         "OperationOutcome-1.ndjson:3: not an OperationOutcome",
         "OperationOutcome-1.ndjson:4: not an OperationOutcome",
         "error: not-found",

@@ -54,6 +54,16 @@ def test_retry_after_default_and_bounds(header: str | None, wait: float) -> None
     assert wait_for(header, POLICY) == wait
 
 
+def test_progress_text_loses_control_characters(hapi: HapiBulk, client: FhirClient, clock: Clock) -> None:
+    status = kick_off(client, export_request("system"))
+    hapi.fail(
+        status=202, body="", headers={"X-Progress": "50%\x1b[2J\x1b]0;owned\x07 done", "Retry-After": "1"}
+    )
+    notes: list[str] = []
+    poll(client, status, policy=POLICY, sleep=clock.sleep, clock=clock, progress=notes.append)
+    assert notes[0] == "export 50%[2J]0;owned done; next check in 1 s"
+
+
 def test_no_retry_after_waits_the_default(hapi: HapiBulk, client: FhirClient, clock: Clock) -> None:
     hapi.retry_after = None
     _poll(client, clock)

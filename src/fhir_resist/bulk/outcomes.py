@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fhir_resist.bulk.polling import printable
+
 FIRST = 5  # messages kept
 
 
@@ -86,7 +88,7 @@ def _text(issue: dict[str, Any]) -> str:
     details = issue.get("details")
     for text in (issue.get("diagnostics"), details.get("text") if isinstance(details, dict) else None):
         if isinstance(text, str) and text.strip():
-            return " ".join(text.split())[:300]
+            return printable(text, 300)
     return str(issue.get("code") or "no text")
 
 

@@ -72,7 +72,7 @@ def poll(
                 retryable=False,
             )
         wait = wait_for(response.headers.get("Retry-After"), policy)
-        note = response.headers.get("X-Progress") or "in progress"
+        note = printable(response.headers.get("X-Progress") or "") or "in progress"
         if clock() + wait - started > policy.timeout:
             raise ServerError(
                 f"bulk export status: not complete after {policy.timeout:.0f} s ({note}); given up",
@@ -88,3 +88,9 @@ def wait_for(header: str | None, policy: PollPolicy) -> float:
     asked = retry_after(header)
     wait = policy.default_wait if asked is None else asked
     return min(policy.max_wait, max(policy.min_wait, wait))
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """Server-sent text fit for a terminal line: no control characters (no escape sequences), at
+    most ``limit`` characters."""
+    return "".join(c for c in " ".join(text.split()) if c.isprintable())[:limit]
