@@ -15,7 +15,6 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,6 +23,7 @@ from fhir_resist.bulk.kickoff import export_request
 from fhir_resist.bulk.polling import PollPolicy
 from fhir_resist.fhir.client import FhirClient
 from tests.bulk.conftest import population
+from tests.conftest import renamed, seed_transaction
 
 SERVER = os.environ.get("FHIR_RESIST_TEST_SERVER")
 pytestmark = [
@@ -32,24 +32,16 @@ pytestmark = [
 ]
 
 
-def _tagged(resources: list[dict[str, Any]], tag: str) -> dict[str, Any]:
-    """The population as a transaction PUTting each resource under its id suffixed by ``tag``."""
-    text = json.dumps(resources)
-    for resource in resources:
-        rid = resource["id"]
-        text = text.replace(f'"{rid}"', f'"{rid}-{tag}"').replace(f'/{rid}"', f'/{rid}-{tag}"')
-    entries = [
-        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
-        for r in json.loads(text)
-    ]
-    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-
-
 def test_a_group_export_from_the_real_server(tmp_path: Path) -> None:
     assert SERVER
     client = FhirClient(SERVER)
     tag = uuid.uuid4().hex[:8]
-    client.transaction(_tagged(population(), tag))
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in population()],
+    }
+    client.transaction(seed_transaction(renamed(bundle, tag), client.base))
     pacing = Pacing(PollPolicy(default_wait=2.0, max_wait=2.0, timeout=600.0))
     notes: list[str] = []
     done = run_export(
