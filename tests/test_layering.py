@@ -46,6 +46,14 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # the FHIR adapters never reach up into the web service or the command line
     "fhir": ("fhir_resist.cdshooks", "fhir_resist.cli"),
     "cdshooks": ("fhir_resist.cli",),
+    # the Bulk Data export client fetches files; it neither evaluates nor serves
+    "bulk": (
+        "fhir_resist.engine",
+        "fhir_resist.catalogue",
+        "fhir_resist.cdshooks",
+        "fhir_resist.cli",
+        "fastapi",
+    ),
 }
 # The one sanctioned upward import: the catalogue's case runner runs each rule's cases through the engine.
 ALLOWED = {("catalogue/cases.py", "fhir_resist.engine")}

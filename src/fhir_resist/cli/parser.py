@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from fhir_resist.cli import catalogue, evaluate, outbox, profiles, report, serve
+from fhir_resist.cli import export as bulk_export
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_report(commands)
     profiles.add_profiles(commands)
     catalogue.add_catalogue(commands)
+    bulk_export.add_export(commands)
     return parser
 
 

@@ -246,12 +246,19 @@ class FhirClient:
             "Accept": FHIR_JSON,
             "Content-Type": f"{FHIR_JSON}; charset=utf-8",
             "User-Agent": f"fhir-resist/{VERSION}",
+            **self.authorization(),
         }
-        token = self._auth.token() if self._auth is not None else self._token
-        if token:
-            headers["Authorization"] = f"Bearer {bearer_token(token)}"
         headers.update(extra or {})
         return headers
+
+    def authorization(self, *, refresh: bool = False) -> dict[str, str]:
+        """The ``Authorization`` header for this server (none without a token); ``refresh``: a new
+        token from the token source. Only for requests to this server's origin."""
+        if self._auth is not None:
+            token: str | None = self._auth.token(refresh=refresh)
+        else:
+            token = self._token
+        return {"Authorization": f"Bearer {bearer_token(token)}"} if token else {}
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.max_backoff, self.retry.backoff * 2.0 ** (attempt - 1))

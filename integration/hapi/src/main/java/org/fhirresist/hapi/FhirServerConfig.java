@@ -1,6 +1,8 @@
 package org.fhirresist.hapi;
 
 import ca.uhn.fhir.batch2.jobs.config.Batch2JobsConfig;
+import ca.uhn.fhir.batch2.jobs.export.BulkDataExportProvider;
+import ca.uhn.fhir.batch2.maintenance.JobMaintenanceServiceImpl;
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.context.support.IValidationSupport;
 import ca.uhn.fhir.jpa.api.config.JpaStorageSettings;
@@ -36,6 +38,7 @@ import java.util.List;
 import java.util.Properties;
 import javax.sql.DataSource;
 import org.apache.commons.dbcp2.BasicDataSource;
+import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -48,7 +51,9 @@ import org.springframework.transaction.annotation.EnableTransactionManagement;
 /**
  * The JPA server as a hospital would run it: FHIR R4, client-assigned ids allowed (alphanumeric,
  * as HAPI's default), versioned updates with If-Match, referential integrity on write, ETags,
- * JSON by default, and request validation when {@link ServerSettings#validateRequests()} is set.
+ * JSON by default, request validation when {@link ServerSettings#validateRequests()} is set, and
+ * FHIR Bulk Data export ({@code $export} at system, Patient and Group level, run as Batch2 jobs by
+ * {@link JpaBatch2Config} and {@link Batch2JobsConfig}, files kept as Binary resources).
  */
 @Configuration
 @EnableTransactionManagement
@@ -77,7 +82,28 @@ public class FhirServerConfig {
 		// Searches are cached for the same minute by default: tests that write and then read at once
 		// must see their own writes, as a clinician's next request must.
 		settings.setReuseCachedSearchResultsForMillis(null);
+		// Bulk Data export: this server runs the export jobs itself; the files (Binary resources)
+		// are removed two hours after the job, as HAPI's JPA starter keeps them.
+		settings.setEnableTaskBulkExportJobExecution(true);
+		settings.setBulkExportFileRetentionPeriodHours(2);
 		return settings;
+	}
+
+	/**
+	 * Batch2 maintenance, which moves a job (a bulk export) from one step to the next, every 5 s
+	 * instead of HAPI's minute: a small export is ready in seconds rather than minutes.
+	 */
+	@Bean
+	public static BeanPostProcessor batch2MaintenanceEveryFiveSeconds() {
+		return new BeanPostProcessor() {
+			@Override
+			public Object postProcessBeforeInitialization(Object bean, String beanName) {
+				if (bean instanceof JobMaintenanceServiceImpl maintenance) {
+					maintenance.setScheduledJobFrequencyMillis(5_000);
+				}
+				return bean;
+			}
+		};
 	}
 
 	@Bean
@@ -148,12 +174,14 @@ public class FhirServerConfig {
 			ISearchParamRegistry searchParamRegistry,
 			IValidationSupport validationSupport,
 			IValidatorModule validatorModule,
-			DatabaseBackedPagingProvider pagingProvider) {
+			DatabaseBackedPagingProvider pagingProvider,
+			BulkDataExportProvider bulkDataExportProvider) {
 		FhirContext fhirContext = systemDao.getContext();
 		fhirContext.setNarrativeGenerator(new NullNarrativeGenerator());
 		RestfulServer server = new RestfulServer(fhirContext);
 		server.registerProviders(resourceProviders.createProviders());
 		server.registerProvider(systemProvider);
+		server.registerProvider(bulkDataExportProvider);
 		JpaCapabilityStatementProvider capabilities = new JpaCapabilityStatementProvider(
 				server, systemDao, storageSettings, searchParamRegistry, validationSupport);
 		capabilities.setImplementationDescription("HAPI FHIR R4 Server");
