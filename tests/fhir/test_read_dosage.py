@@ -8,7 +8,8 @@ import pytest
 
 from fhir_resist.domain import DailyDose
 from fhir_resist.fhir.read import read_context
-from fhir_resist.fhir.read.dosage import GTS_ABBREVIATION, UCUM, daily_dose
+from fhir_resist.fhir.read.dosage import daily_dose
+from fhir_resist.terminology import GTS_ABBREVIATION, UCUM
 from tests.conftest import SCENARIOS, load_json
 
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from fhir_resist.domain import DailyDose
 from fhir_resist.fhir.read.elements import JSON, items, number, obj, string
+from fhir_resist.terminology import GTS_ABBREVIATION, UCUM
 
-UCUM = "http://unitsofmeasure.org"
-GTS_ABBREVIATION = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
 _PERIOD_DAYS = {"h": 1 / 24, "d": 1.0, "wk": 7.0}
 _TIMES_A_DAY = {"QD": 1, "BID": 2, "TID": 3, "QID": 4}
 
