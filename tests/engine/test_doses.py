@@ -17,6 +17,7 @@ from fhir_resist.engine.conditions import Facts, Outcome, judge
 from fhir_resist.engine.doses import THERAPY_DOSE, DoseCall, dose_call, in_dose_scope
 from fhir_resist.engine.model import Assessment, IssueSeverity, Offer
 from fhir_resist.fhir.read.dosage import daily_dose
+from fhir_resist.fhir.write.wording import offer_text
 
 AT = datetime(2026, 4, 1, 9, tzinfo=UTC)
 RULE = "gist-kit-exon9-imatinib-dose"
@@ -83,6 +84,9 @@ def test_below_800_mg_a_day_is_a_moderate_reduced_response(catalogue: Catalogue)
     assert [n.code for n in increase.needs] == ["countermeasure-setting"]
     assert not _dose_needs(result)
     assert increase in issue.countermeasures
+    assert offer_text(increase, catalogue).startswith(
+        "CONDITIONAL increase-dose: imatinib 400 mg twice a day (800 mg/day) (unresectable or metastatic"
+    )
 
 
 def test_at_or_above_800_mg_a_day_there_is_no_alert(catalogue: Catalogue) -> None:

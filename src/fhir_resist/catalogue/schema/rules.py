@@ -67,6 +67,12 @@ class DoseInstruction(Model):
     def daily_mg(self) -> float:
         return self.mg * self.times_per_day
 
+    @property
+    def text(self) -> str:
+        """``400 mg twice a day (800 mg/day)``."""
+        times = {1: "once", 2: "twice"}.get(self.times_per_day, f"{self.times_per_day} times")
+        return f"{self.mg:g} mg {times} a day ({self.daily_mg:g} mg/day)"
+
 
 class TumourScope(Model):
     include: tuple[str, ...] = Field(min_length=1)

@@ -99,9 +99,8 @@ def _medication(concept: JSON, subject: JSON, cm: Countermeasure | None = None) 
 
 def _dosage(dose: DoseInstruction) -> JSON:
     """``400 mg twice a day (800 mg/day)`` as an R4 Dosage the reader reads back (fhir/read/dosage.py)."""
-    times = {1: "once", 2: "twice"}.get(dose.times_per_day, f"{dose.times_per_day} times")
     return {
-        "text": f"{dose.mg:g} mg {times} a day ({dose.daily_mg:g} mg/day)",
+        "text": dose.text,
         "timing": {"repeat": {"frequency": dose.times_per_day, "period": 1, "periodUnit": "d"}},
         "doseAndRate": [
             {"doseQuantity": {"value": dose.mg, "unit": "mg", "system": terminology.UCUM, "code": "mg"}}
