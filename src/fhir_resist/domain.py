@@ -121,6 +121,21 @@ class LabImplication:
 
 
 @dataclass(frozen=True, slots=True)
+class DailyDose:
+    """A therapy's structured daily dose in mg: a range when the dosage gives one (a dose range, a
+    frequency up to ``frequencyMax``), else ``low_mg == high_mg``."""
+
+    low_mg: float
+    high_mg: float
+
+    @property
+    def label(self) -> str:
+        if self.low_mg == self.high_mg:
+            return f"{self.low_mg:g} mg/day"
+        return f"{self.low_mg:g}-{self.high_mg:g} mg/day"
+
+
+@dataclass(frozen=True, slots=True)
 class Therapy:
     """A drug the patient takes, took, or is being ordered."""
 
@@ -135,6 +150,9 @@ class Therapy:
     # What ties it to other therapies given with it: basedOn / partOf references (a CarePlan,
     # a RequestGroup, a parent request) and groupIdentifier ("system|value").
     groups: tuple[str, ...] = ()
+    # The structured daily dose (dosageInstruction / dosage), None when not stated in mg or not
+    # readable; never taken from the dosage text.
+    daily_dose: DailyDose | None = None
 
     @property
     def label(self) -> str:

@@ -30,6 +30,8 @@ ICD10CM: Final = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD10: Final = "http://hl7.org/fhir/sid/icd-10"
 ICDO3: Final = "http://terminology.hl7.org/CodeSystem/icd-o-3"
 V2_0487: Final = "http://terminology.hl7.org/CodeSystem/v2-0487"
+UCUM: Final = "http://unitsofmeasure.org"
+GTS_ABBREVIATION: Final = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
 
 # OIDs of the systems above (HL7 Terminology), as some EHRs send them.
 _OID_SYSTEMS: Final = {

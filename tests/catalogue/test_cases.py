@@ -60,3 +60,22 @@ def test_a_partner_in_the_regimen_is_severity_none(catalogue: Catalogue) -> None
 
 def test_run_cases_reports_every_failure_by_rule_and_case(catalogue: Catalogue) -> None:
     assert run_cases(catalogue) == []
+
+
+def test_a_case_gives_its_drug_a_dose_and_names_the_data_it_needs(catalogue: Catalogue) -> None:
+    rule = catalogue.rule("gist-kit-exon9-imatinib-dose")
+    assert rule is not None
+    spec = {
+        "name": "KIT exon 9 GIST on imatinib",
+        "tumour": "GIST",
+        "drug": "imatinib",
+        "alterations": [{"kind": "variant", "gene": "KIT", "protein": "A502_Y503dup"}],
+        "expect": "match",
+    }
+    at_400 = case_outcome(catalogue, rule, Case.model_validate({**spec, "dose": 400}))
+    assert at_400.severity == "moderate" and "therapy-dose" not in at_400.requirements
+    unknown = Case.model_validate({**spec, "requirements": ["therapy-dose"]})
+    assert _problems(unknown, case_outcome(catalogue, rule, unknown)) == []
+    asked = Case.model_validate({**spec, "dose": 400, "requirements": ["therapy-dose"]})
+    (problem,) = _problems(asked, at_400)
+    assert problem.startswith("expected data requirements ['therapy-dose'], got")

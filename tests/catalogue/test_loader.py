@@ -209,3 +209,13 @@ def test_a_file_that_is_not_utf8_is_named(copy: Path) -> None:
     rule.write_bytes(rule.read_bytes() + b"\nnote: caf\xe9\n")
     (problem,) = _problems(copy)
     assert rule.name in problem and "not UTF-8 text" in problem
+
+
+def test_an_unknown_drug_in_a_dose_condition_is_reported(copy: Path) -> None:
+    rule = copy / "rules" / "gist-kit" / "gist-kit-exon9-imatinib-dose.yaml"
+    data = yaml.safe_load(rule.read_text())
+    condition = {"fact": "daily-dose", "drug": "no-such-drug", "below_mg": 5}
+    data["countermeasures"][0]["requires"].append(condition)
+    rule.write_text(yaml.safe_dump(data, sort_keys=False))
+    problems = "\n".join(_problems(copy))
+    assert "countermeasures[0].requires[2]: unknown drug 'no-such-drug'" in problems

@@ -13,6 +13,7 @@ from fhir_resist.domain import (
     Call,
     CnvCall,
     Coding,
+    DailyDose,
     Kind,
     MsiStatus,
     Origin,
@@ -49,6 +50,7 @@ class CaseOutcome:
     matched: bool
     severity: str  # "high" | "moderate" | "low" | "none" (matched but no alert on the drug)
     offers: dict[str, tuple[str, ...]]  # offered / conditional / withheld -> countermeasure keys
+    requirements: tuple[str, ...] = ()  # the data requirement codes raised
 
 
 def case_matches(catalogue: Catalogue, rule: Rule, case: Case) -> bool:
@@ -66,6 +68,8 @@ def case_outcome(catalogue: Catalogue, rule: Rule, case: Case) -> CaseOutcome:
         _alteration(a, Call.ABSENT, f"Observation/case-absent-{i}") for i, a in enumerate(case.absent)
     ]
     ordered = _therapy(catalogue, case.drug, "MedicationRequest/case")
+    if case.dose is not None:
+        ordered = replace(ordered, daily_dose=DailyDose(case.dose, case.dose))
     therapies = [ordered]
     therapies += [_therapy(catalogue, d, f"MedicationRequest/case-with-{d}") for d in case.with_]
     therapies += [
@@ -101,6 +105,7 @@ def case_outcome(catalogue: Catalogue, rule: Rule, case: Case) -> CaseOutcome:
         matched,
         issue.severity.value if issue is not None else "none",
         {k: tuple(v) for k, v in offers.items()},
+        tuple(need.code for need in assessment.data_requirements),
     )
 
 
@@ -118,6 +123,9 @@ def _problems(case: Case, outcome: CaseOutcome) -> list[str]:
         got = outcome.offers[offer.value]
         if wanted is not None and sorted(wanted) != sorted(got):
             problems.append(f"expected {offer.value} {sorted(wanted)}, got {sorted(got)}")
+    missing = sorted(set(case.requirements or ()) - set(outcome.requirements))
+    if missing:
+        problems.append(f"expected data requirements {missing}, got {sorted(set(outcome.requirements))}")
     return problems
 
 

@@ -9,6 +9,7 @@ from fhir_resist.catalogue.index import ANY, SOLID, Catalogue
 from fhir_resist.catalogue.schema import (
     AlterationPattern,
     Biomarker,
+    DailyDoseBelow,
     Effect,
     PriorTherapy,
     ResistanceGeneSet,
@@ -119,6 +120,8 @@ def _conditions(catalogue: Catalogue, rule: Rule) -> list[str]:
             here = f"countermeasures[{index}].requires[{n}]"
             if isinstance(criterion, PriorTherapy):
                 problems += _known(catalogue, here, criterion.drugs, criterion.classes)
+            if isinstance(criterion, DailyDoseBelow):
+                problems += _known(catalogue, here, (criterion.drug,), ())
             if isinstance(criterion, TumourCondition):
                 problems += [
                     f"{here}: unknown OncoTree code '{code}'"

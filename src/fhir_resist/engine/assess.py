@@ -117,7 +117,8 @@ def _read(context: PatientContext, catalogue: Catalogue, today: date) -> _Patien
     note_unmatched_variants(list(present), findings, messages)
     current, past = current_and_past(catalogue_therapies(context, catalogue, messages), catalogue, today)
     absent = tuple(a for a in alterations if a.call is Call.ABSENT)
-    facts = Facts(catalogue, tumour, present, absent, form_regimens(current, past, today), context.reports)
+    regimens = form_regimens(current, past, today)
+    facts = Facts(catalogue, tumour, present, absent, regimens, context.reports, current)
     return _Patient(alterations, tumour, findings, current, past, facts, tuple(messages))
 
 

@@ -17,6 +17,7 @@ from fhir_resist.catalogue.schema import (
     AlterationPattern,
     Biomarker,
     Criterion,
+    DailyDoseBelow,
     FindingTiming,
     PriorLines,
     PriorTherapy,
@@ -26,9 +27,10 @@ from fhir_resist.catalogue.schema import (
 )
 from fhir_resist.domain import Alteration, Call, GenomicReport, Kind
 from fhir_resist.engine.coverage import covering_negative, stated_for
+from fhir_resist.engine.doses import THERAPY_DOSE, THERAPY_DOSE_DISPLAY, DoseCall, dose_call, dose_words
 from fhir_resist.engine.match import fits
 from fhir_resist.engine.model import DataRequirement, TimingCall
-from fhir_resist.engine.regimens import Regimen
+from fhir_resist.engine.regimens import Regimen, Resolved
 
 CONDITION_BIOMARKER = "countermeasure-biomarker"
 CONDITION_LINES = "countermeasure-prior-lines"
@@ -91,6 +93,7 @@ class Facts:
     absent: tuple[Alteration, ...]
     regimens: tuple[Regimen, ...]
     reports: tuple[GenomicReport, ...] = ()  # what each report studied: how wide a negative is
+    current: Resolved = ()  # therapies given now or ordered, with their catalogue drugs (their doses)
 
 
 def judge(criterion: Criterion, facts: Facts, timing: TimingCall | None) -> Verdict:
@@ -105,6 +108,8 @@ def judge(criterion: Criterion, facts: Facts, timing: TimingCall | None) -> Verd
         return _tumour(criterion, facts)
     if isinstance(criterion, FindingTiming):
         return _timing(criterion, timing)
+    if isinstance(criterion, DailyDoseBelow):
+        return _daily_dose(criterion, facts)
     return _setting(criterion)
 
 
@@ -257,6 +262,29 @@ def _timing(criterion: FindingTiming, timing: TimingCall | None) -> Verdict:
     if timing is _TIMING_CALL[criterion.timing]:
         return Verdict(Outcome.MET, f"finding {wanted}")
     return Verdict(Outcome.NOT_MET, f"the finding is {timing.value}, the option is for {wanted} resistance")
+
+
+def _daily_dose(criterion: DailyDoseBelow, facts: Facts) -> Verdict:
+    """The current therapies with the drug: all below the limit is met; one at or above it, or none
+    given now, is not met; otherwise (a dose not structured) unknown, asking for the dose."""
+    name = facts.catalogue.drugs[criterion.drug].name
+    given = [t for t, drugs in facts.current if criterion.drug in drugs]
+    if not given:
+        return Verdict(Outcome.NOT_MET, f"no current {name} therapy")
+    calls = {t.source: dose_call(t, criterion.below_mg) for t in given}
+    words = "; ".join(dose_words(t, criterion.below_mg) for t in given)
+    if DoseCall.NOT_BELOW in calls.values():
+        return Verdict(Outcome.NOT_MET, words)
+    if DoseCall.UNKNOWN in calls.values():
+        unknown = "; ".join(
+            f"{t.source} ({dose_words(t, criterion.below_mg)})"
+            for t in given
+            if calls[t.source] is DoseCall.UNKNOWN
+        )
+        reason = f"the option is for {name} below {criterion.below_mg:g} mg/day: {unknown}"
+        need = DataRequirement(THERAPY_DOSE, THERAPY_DOSE_DISPLAY, reason)
+        return Verdict(Outcome.UNKNOWN, words, need)
+    return Verdict(Outcome.MET, words)
 
 
 def _setting(criterion: Setting) -> Verdict:

@@ -12,6 +12,7 @@ from fhir_resist.domain import PatientContext, Therapy
 from fhir_resist.engine import explain
 from fhir_resist.engine.conditions import Facts
 from fhir_resist.engine.countermeasures import decide
+from fhir_resist.engine.doses import dose_words, in_dose_scope
 from fhir_resist.engine.findings import FAILS, spared_by
 from fhir_resist.engine.model import (
     Finding,
@@ -47,8 +48,8 @@ def issues_and_exceptions(
                 continue
             covered = catalogue.members(finding.rule.therapies)
             affected = tuple(d for d in drugs if d in covered)
-            if not affected:
-                continue
+            if not affected or not in_dose_scope(finding.rule, therapy):
+                continue  # at a dose the rule is not about; an unknown dose is a data requirement
             spared = spared_by(finding, together, catalogue)
             if spared is not None:
                 partners, reason = spared
@@ -68,12 +69,27 @@ def issues_and_exceptions(
                     timing=timing,
                     timing_reason=reason,
                     countermeasures=_proposals(finding, findings, candidates, facts, timing, together),
-                    detail=explain.issue_sentence(
-                        finding, therapy, affected, timing, catalogue, earlier, regimen
-                    ),
+                    detail=_detail(finding, therapy, affected, timing, facts, earlier),
                 )
             )
     return tuple(issues), tuple(exceptions)
+
+
+def _detail(
+    finding: Finding,
+    therapy: Therapy,
+    affected: tuple[str, ...],
+    timing: TimingCall,
+    facts: Facts,
+    earlier: Therapy | None,
+) -> str:
+    """The issue's sentence, with the dose for a rule about some doses only."""
+    regimen = regimen_of(therapy, facts.regimens)
+    sentence = explain.issue_sentence(finding, therapy, affected, timing, facts.catalogue, earlier, regimen)
+    scope = finding.rule.therapies.daily_dose
+    if scope is not None:
+        sentence += f" Daily dose: {dose_words(therapy, scope.below_mg)}."
+    return sentence
 
 
 def _timing(finding: Finding, therapy: Therapy, earlier: Therapy | None) -> tuple[TimingCall, str]:

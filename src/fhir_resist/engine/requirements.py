@@ -6,6 +6,7 @@ from fhir_resist.catalogue.index import Catalogue
 from fhir_resist.catalogue.schema import AlterationPattern, Effect, EvidenceLevel, Rule, TestedPattern
 from fhir_resist.domain import Alteration, Call, GenomicReport, Therapy
 from fhir_resist.engine.coverage import covered, missing_regions, stated_for
+from fhir_resist.engine.doses import THERAPY_DOSE, THERAPY_DOSE_DEFINITION, THERAPY_DOSE_DISPLAY, dose_needs
 from fhir_resist.engine.match import fits
 from fhir_resist.engine.model import DataRequirement, Finding
 from fhir_resist.engine.reversion import REVERSION_WINDOW, Reversion, reversions
@@ -30,6 +31,7 @@ ENGINE_REQUIREMENTS = {
     REVERSION_STATUS: "The coding (c.) changes of a truncating variant and of a second variant in the same "
     "gene, or the laboratory's call whether the second restores the reading frame (a reversion): "
     "without them the reversion is undetermined.",
+    THERAPY_DOSE: THERAPY_DOSE_DEFINITION,
 }
 # What each of them asks for, in words: the display of the code in the data-requirement CodeSystem
 # and the text of every DataRequirement the engine raises with it.
@@ -39,6 +41,7 @@ ENGINE_REQUIREMENT_DISPLAYS = {
     CTDNA_BEFORE_RECHALLENGE: "ctDNA (RAS, BRAF V600E, EGFR extracellular domain) before any rechallenge",
     CTDNA_TUMOUR_FRACTION: "Tumour fraction of the latest plasma sample, or a tissue retest",
     REVERSION_STATUS: "Whether a second variant restores the frame of a truncating variant (reversion)",
+    THERAPY_DOSE: THERAPY_DOSE_DISPLAY,
 }
 
 
@@ -67,6 +70,7 @@ def data_requirements(
     needs += _expression_needs(catalogue, tumour, alterations, taking)
     needs += _reversion_needs(catalogue, tumour, alterations, taking, findings)
     needs += _catalogue_needs(catalogue, tumour, alterations, taking, acquired_on, reports)
+    needs += dose_needs(findings, therapies, catalogue)
     return tuple(needs)
 
 

@@ -45,6 +45,7 @@ _DEFINITIONS: dict[str, str] = {
     "retest": "Test again (tissue or ctDNA) before deciding.",
     "clinical-trial": "Offer a clinical trial.",
     "monitor": "Continue and monitor (e.g. serial ctDNA).",
+    "increase-dose": "Continue the drug at the higher dose named (imatinib 800 mg/day in KIT exon 9 GIST).",
     "A": "FDA label or professional guideline in this tumour type (AMP/ASCO/CAP level A).",
     "B": "Well-powered clinical studies with expert consensus (AMP/ASCO/CAP level B).",
     "C": "Multiple small studies, or level A/B evidence in another tumour type (AMP/ASCO/CAP level C).",

@@ -16,6 +16,7 @@ from fhir_resist.catalogue.schema.cases import Case, CaseAlteration
 from fhir_resist.catalogue.schema.conditions import (
     Biomarker,
     Criterion,
+    DailyDoseBelow,
     FindingTiming,
     PriorLines,
     PriorTherapy,
@@ -48,7 +49,15 @@ from fhir_resist.catalogue.schema.resistance_genes import (
     ResistanceGeneSet,
     ResistanceGenesFile,
 )
-from fhir_resist.catalogue.schema.rules import Countermeasure, Partner, Rule, TherapyScope, TumourScope
+from fhir_resist.catalogue.schema.rules import (
+    Countermeasure,
+    DoseInstruction,
+    DoseScope,
+    Partner,
+    Rule,
+    TherapyScope,
+    TumourScope,
+)
 from fhir_resist.catalogue.schema.vocabulary import (
     Consequence,
     Effect,
@@ -70,6 +79,9 @@ __all__ = [
     "Countermeasure",
     "CountermeasureEvidence",
     "Criterion",
+    "DailyDoseBelow",
+    "DoseInstruction",
+    "DoseScope",
     "Drug",
     "DrugClass",
     "DrugCodes",

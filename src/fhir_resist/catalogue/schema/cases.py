@@ -30,6 +30,7 @@ class Case(Model):
     name: Text
     tumour: str
     drug: Id
+    dose: float | None = Field(default=None, gt=0)  # the case drug's structured daily dose, mg/day
     with_: tuple[Id, ...] = Field(default=(), alias="with")  # co-prescribed in the same regimen
     prior: tuple[Id, ...] = ()  # an earlier regimen, stopped before the case's time
     alterations: tuple[CaseAlteration, ...] = ()
@@ -41,4 +42,6 @@ class Case(Model):
     offered: tuple[str, ...] | None = None
     conditional: tuple[str, ...] | None = None
     withheld: tuple[str, ...] | None = None
+    # Data requirement codes the assessment must raise (among others it may raise).
+    requirements: tuple[str, ...] | None = None
     note: str | None = None

@@ -73,7 +73,16 @@ class Setting(Model):
     ]
 
 
+class DailyDoseBelow(Model):
+    """The patient's current therapy with ``drug`` is at a structured daily dose below ``below_mg``
+    mg/day (e.g. an option to raise the dose); not met when no current therapy has the drug."""
+
+    fact: Literal["daily-dose"]
+    drug: Id
+    below_mg: float = Field(gt=0)
+
+
 Criterion = Annotated[
-    PriorTherapy | PriorLines | Biomarker | TumourCondition | FindingTiming | Setting,
+    PriorTherapy | PriorLines | Biomarker | TumourCondition | FindingTiming | Setting | DailyDoseBelow,
     Field(discriminator="fact"),
 ]

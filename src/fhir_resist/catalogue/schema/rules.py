@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from fhir_resist.catalogue.schema.cases import Case
-from fhir_resist.catalogue.schema.conditions import Biomarker, Criterion
+from fhir_resist.catalogue.schema.conditions import Biomarker, Criterion, DailyDoseBelow
 from fhir_resist.catalogue.schema.evidence import CountermeasureEvidence, Evidence
 from fhir_resist.catalogue.schema.patterns import AlterationPattern, Requires
 from fhir_resist.catalogue.schema.vocabulary import Effect, Id, Mechanism, Model, Strategy, Text, Timing
@@ -33,17 +33,45 @@ class Partner(Model):
         return self
 
 
+class DoseScope(Model):
+    """The daily doses of the rule's one drug that its effect is about: below ``below_mg`` mg/day.
+    A therapy at or above it is not affected; one whose structured dose is unknown is undetermined."""
+
+    below_mg: float = Field(gt=0)
+
+
 class TherapyScope(Model):
     classes: tuple[Id, ...] = ()
     drugs: tuple[Id, ...] = ()
     except_drugs: tuple[Id, ...] = ()
     unless_with: tuple[Partner, ...] = ()  # regimens in which the resistance does not apply
+    daily_dose: DoseScope | None = None  # only these daily doses of the drug are affected
 
     @model_validator(mode="after")
     def _some(self) -> TherapyScope:
         if not self.classes and not self.drugs:
             raise ValueError("therapies needs at least one of classes / drugs")
+        if self.daily_dose is not None and (self.classes or len(self.drugs) != 1):
+            raise ValueError("a daily_dose scope is in mg of one drug: name exactly one drug and no classes")
         return self
+
+
+class DoseInstruction(Model):
+    """The dose an ``increase-dose`` countermeasure proposes: ``mg`` per administration,
+    ``times_per_day`` a day (imatinib 800 mg/day: 400 mg twice a day)."""
+
+    mg: float = Field(gt=0)
+    times_per_day: int = Field(ge=1)
+
+    @property
+    def daily_mg(self) -> float:
+        return self.mg * self.times_per_day
+
+    @property
+    def text(self) -> str:
+        """``400 mg twice a day (800 mg/day)``."""
+        times = {1: "once", 2: "twice"}.get(self.times_per_day, f"{self.times_per_day} times")
+        return f"{self.mg:g} mg {times} a day ({self.daily_mg:g} mg/day)"
 
 
 class TumourScope(Model):
@@ -65,6 +93,25 @@ class Countermeasure(Model):
     outcome: Literal["recommended", "failed"] = "recommended"
     evidence: CountermeasureEvidence
     note: str | None = None
+    dose: DoseInstruction | None = None  # increase-dose: the dose proposed
+
+    @model_validator(mode="after")
+    def _dose(self) -> Countermeasure:
+        if self.strategy is Strategy.INCREASE_DOSE:
+            if self.dose is None or len(self.drugs) != 1 or self.classes:
+                raise ValueError("an increase-dose countermeasure names one drug and its dose")
+            daily = self.dose.daily_mg
+            if not any(
+                isinstance(c, DailyDoseBelow) and c.drug == self.drugs[0] and c.below_mg <= daily
+                for c in self.requires
+            ):
+                raise ValueError(
+                    "an increase-dose countermeasure requires a daily-dose condition on its drug "
+                    f"below the dose it proposes ({daily:g} mg/day): it is for patients on a lower dose"
+                )
+        elif self.dose is not None:
+            raise ValueError("only an increase-dose countermeasure names a dose")
+        return self
 
     @model_validator(mode="after")
     def _has_content(self) -> Countermeasure:

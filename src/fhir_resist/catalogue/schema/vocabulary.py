@@ -46,6 +46,7 @@ class Strategy(StrEnum):
     RETEST = "retest"
     CLINICAL_TRIAL = "clinical-trial"
     MONITOR = "monitor"
+    INCREASE_DOSE = "increase-dose"
 
 
 Consequence = Literal[

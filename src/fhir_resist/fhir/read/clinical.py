@@ -7,6 +7,7 @@ from datetime import date
 
 from fhir_resist.domain import GenomicReport, Severity, Specimen, SpecimenType, Therapy, Tumour
 from fhir_resist.fhir.read.collection import Collected, Notes
+from fhir_resist.fhir.read.dosage import daily_dose
 from fhir_resist.fhir.read.elements import (
     JSON,
     code_set,
@@ -53,6 +54,7 @@ def read_therapy(ref: str, res: JSON, links: Links, notes: Notes) -> Therapy | N
         end=end,
         proposed=proposed,
         groups=_therapy_groups(res, links.collected),
+        daily_dose=daily_dose(res),
     )
 
 

@@ -19,6 +19,7 @@ STRATEGY_DISPLAY: dict[CountermeasureStrategy, str] = {
     CountermeasureStrategy.RETEST: "Retest",
     CountermeasureStrategy.CLINICAL_TRIAL: "Clinical trial",
     CountermeasureStrategy.MONITOR: "Monitor",
+    CountermeasureStrategy.INCREASE_DOSE: "Increase the dose",
 }
 
 

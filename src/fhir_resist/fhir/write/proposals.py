@@ -5,6 +5,8 @@ countermeasure proposes:
 
 - a drug (switch, combine, rechallenge): a MedicationRequest (``intent`` proposal, ``status``
   draft) with the drug's codings; a drug class: the same with the class's name as its text;
+- a higher dose (increase-dose): the same MedicationRequest with the dose as a structured
+  ``dosageInstruction`` (UCUM mg, times a day);
 - a test (retest, monitor): a ServiceRequest (``intent`` proposal, ``status`` draft) named by it;
 - a clinical trial: one ServiceRequest, the referral, coded with the countermeasure's code (its
   drugs are the trial's, never a prescription), as is a countermeasure that names nothing else.
@@ -17,8 +19,9 @@ the RequestGroup (``#id``, referenced from the action, so dom-3 holds) and about
 
 from __future__ import annotations
 
+from fhir_resist import terminology
 from fhir_resist.catalogue.index import Catalogue
-from fhir_resist.catalogue.schema import Countermeasure
+from fhir_resist.catalogue.schema import Countermeasure, DoseInstruction
 from fhir_resist.catalogue.schema import Strategy as CountermeasureStrategy
 from fhir_resist.fhir.write.elements import JSON, STRATEGY_DISPLAY, drug_concept, strategy_coding
 
@@ -31,6 +34,7 @@ _SELECTION: dict[CountermeasureStrategy, str] = {
     CountermeasureStrategy.RETEST: "any",
     CountermeasureStrategy.MONITOR: "any",
     CountermeasureStrategy.CLINICAL_TRIAL: "any",
+    CountermeasureStrategy.INCREASE_DOSE: "exactly-one",
 }
 # The subject of a request when the input names no Patient (such results are never written).
 NO_PATIENT: JSON = {"display": "patient not identified in the input"}
@@ -62,7 +66,7 @@ def _named(cm: Countermeasure, catalogue: Catalogue, subject: JSON) -> list[tupl
     if cm.strategy is CountermeasureStrategy.CLINICAL_TRIAL:
         return [_referral(cm, catalogue, subject)]
     found: list[tuple[str, JSON]] = [
-        (catalogue.drugs[d].name, _medication(drug_concept(d, catalogue), subject)) for d in cm.drugs
+        (catalogue.drugs[d].name, _medication(drug_concept(d, catalogue), subject, cm)) for d in cm.drugs
     ]
     found += [
         (catalogue.classes[c].name, _medication({"text": catalogue.classes[c].name}, subject))
@@ -80,13 +84,27 @@ def _referral(cm: Countermeasure, catalogue: Catalogue, subject: JSON) -> tuple[
     return text, _service({"coding": [strategy_coding(cm.strategy)], "text": text}, subject)
 
 
-def _medication(concept: JSON, subject: JSON) -> JSON:
-    return {
+def _medication(concept: JSON, subject: JSON, cm: Countermeasure | None = None) -> JSON:
+    request: JSON = {
         "resourceType": "MedicationRequest",
         "status": "draft",
         "intent": "proposal",
         "medicationCodeableConcept": concept,
         "subject": subject,
+    }
+    if cm is not None and cm.dose is not None:
+        request["dosageInstruction"] = [_dosage(cm.dose)]
+    return request
+
+
+def _dosage(dose: DoseInstruction) -> JSON:
+    """``400 mg twice a day (800 mg/day)`` as an R4 Dosage the reader reads back (fhir/read/dosage.py)."""
+    return {
+        "text": dose.text,
+        "timing": {"repeat": {"frequency": dose.times_per_day, "period": 1, "periodUnit": "d"}},
+        "doseAndRate": [
+            {"doseQuantity": {"value": dose.mg, "unit": "mg", "system": terminology.UCUM, "code": "mg"}}
+        ],
     }
 
 

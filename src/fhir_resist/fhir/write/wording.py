@@ -10,11 +10,14 @@ from fhir_resist.engine.model import Offer, Recommendation
 
 
 def countermeasure_text(cm: Countermeasure, catalogue: Catalogue) -> str:
-    """'switch: bevacizumab (with fluoropyrimidine chemotherapy) [level A; CALGB/SWOG 80405]'."""
+    """'switch: bevacizumab (with fluoropyrimidine chemotherapy) [level A; CALGB/SWOG 80405]';
+    'increase-dose: imatinib 400 mg twice a day (800 mg/day) (...)'."""
     what: list[str] = []
     if cm.drugs:
         joiner = " + " if cm.strategy is CountermeasureStrategy.COMBINE else ", "
         what.append(joiner.join(catalogue.drugs[d].name for d in cm.drugs))
+    if cm.dose is not None:
+        what[-1] += f" {cm.dose.text}"
     what += [catalogue.classes[c].name for c in cm.classes]
     what += list(cm.tests)
     if not what:  # e.g. a clinical trial described only by its condition or note
