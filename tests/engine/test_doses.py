@@ -98,6 +98,11 @@ def test_at_or_above_800_mg_a_day_there_is_no_alert(catalogue: Catalogue) -> Non
         assert increase.offer is Offer.WITHHELD
         assert increase.why == (f"imatinib at {dose.label}, not below 800 mg/day",)
         assert not _dose_needs(result)
+        # what the finding implies is said of the doses the rule is about, not of imatinib as such
+        implied = [i for i in result.implications if RULE in i.rule_ids]
+        assert [(i.target, i.name, i.effect) for i in implied] == [
+            ("imatinib", "imatinib below 800 mg/day", "reduced-response")
+        ]
 
 
 @pytest.mark.parametrize(
