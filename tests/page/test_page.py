@@ -15,7 +15,7 @@ from fhir_resist.page.build import build_page
 from fhir_resist.page.figure import timeline_svg
 from fhir_resist.page.html import render_html
 from fhir_resist.page.model import Bar, Measure, SamplePoint, Series, Timeline
-from fhir_resist.page.timeline import _series
+from fhir_resist.page.timeline import OTHER_LINES, _drawn, _series
 from tests.conftest import SCENARIOS, load_json
 from tests.page.parsed import parse
 
@@ -117,3 +117,43 @@ def test_the_figure_is_the_same_for_the_same_timeline() -> None:
     )
     assert timeline_svg(timeline) == timeline_svg(timeline)
     assert timeline_svg(timeline).startswith("<svg")
+
+
+def test_a_large_panel_draws_its_resistance_lines_and_the_six_highest_others_and_names_the_rest() -> None:
+    def line(label: str, vaf: float, *, resistance: bool = False) -> Series:
+        return Series(label, (Measure(date(2026, 1, 1), True, vaf),), resistance)
+
+    others = [line(f"GENE{n:02d} p.X{n}Y", vaf=n / 100) for n in range(1, 21)]
+    resistance = [line("KRAS p.G12D", 0.01, resistance=True), line("EGFR p.S492R", 0.02, resistance=True)]
+    drawn, not_drawn = _drawn([*others, *resistance])
+    assert [s.label for s in drawn] == [
+        "EGFR p.S492R",
+        "KRAS p.G12D",
+        *[f"GENE{n:02d} p.X{n}Y" for n in range(15, 21)],
+    ]
+    assert not_drawn == tuple(f"GENE{n:02d} p.X{n}Y" for n in range(1, 15))
+    assert len(drawn) == 2 + OTHER_LINES
+    few, none_left = _drawn(others[:3])
+    assert len(few) == 3 and none_left == ()
+
+
+def test_the_page_names_the_alterations_not_drawn(catalogue: Catalogue) -> None:
+    bundle = copy.deepcopy(load_json(SCENARIOS / "crc-egfr-s492r-acquired-cetuximab.json"))
+    base = next(e for e in bundle["entry"] if e["resource"]["id"] == "v-egfr-base")
+    for n in range(OTHER_LINES + 2):  # TP53 passengers, which no rule reads
+        extra = copy.deepcopy(base)
+        extra["resource"]["id"] = f"v-tp53-{n}"
+        extra["resource"]["valueCodeableConcept"] = {
+            "coding": [{"system": "http://loinc.org", "code": "LA9633-4", "display": "Present"}]
+        }
+        extra["fullUrl"] = base["fullUrl"].replace("v-egfr-base", f"v-tp53-{n}")
+        for component in extra["resource"]["component"]:
+            for coding in component.get("valueCodeableConcept", {}).get("coding", []):
+                if coding["code"] == "HGNC:3236":
+                    coding.update(code="HGNC:11998", display="TP53")
+                elif coding["code"] == "NP_005219.2:p.Ser492Arg":
+                    coding["code"] = f"NP_000537.3:p.Arg{100 + n}Cys"
+        bundle["entry"].append(extra)
+    doc = parse(_page_of(bundle, catalogue))
+    (note,) = [p for p in doc.find("p") if "not-drawn" in p.attrs.get("class", "")]
+    assert "Also found, not drawn (2): TP53" in note.text

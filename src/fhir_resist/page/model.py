@@ -109,6 +109,7 @@ class Timeline:
     series: tuple[Series, ...]
     undated: tuple[str, ...]  # therapies and results not drawn for want of a date, as the input names them
     at: date
+    not_drawn: tuple[str, ...] = ()  # alterations beyond the lines a figure can show, listed instead
 
     @property
     def empty(self) -> bool:

@@ -13,6 +13,10 @@ from fhir_resist.engine.model import Assessment
 from fhir_resist.page.model import Bar, Event, Measure, SamplePoint, Series, Timeline
 
 _SERIAL_KINDS = (Kind.VARIANT, Kind.CNV, Kind.FUSION, Kind.EXPRESSION)
+# Lines drawn besides the resistance alleles (all of which are drawn): a large panel's hundreds of
+# passengers would bury them. The others with the highest allele fraction are drawn; the rest are
+# named under the figure.
+OTHER_LINES = 6
 
 
 def timeline(assessment: Assessment, context: PatientContext) -> Timeline:
@@ -32,8 +36,20 @@ def timeline(assessment: Assessment, context: PatientContext) -> Timeline:
             line = _series(_label(locus), found, resistance=is_resistance)
             if line is not None:
                 series.append(line)
-    series.sort(key=lambda s: (not s.resistance, s.label))
-    return Timeline(bars, _samples(alterations, context), tuple(series), tuple(dict.fromkeys(undated)), at)
+    drawn, not_drawn = _drawn(series)
+    return Timeline(bars, _samples(alterations, context), drawn, tuple(dict.fromkeys(undated)), at, not_drawn)
+
+
+def _drawn(series: list[Series]) -> tuple[tuple[Series, ...], tuple[str, ...]]:
+    """Every resistance line and the ``OTHER_LINES`` others of highest allele fraction, resistance
+    first, then by label; and the labels of the others, sorted."""
+    others = sorted(
+        (s for s in series if not s.resistance),
+        key=lambda s: (-max((m.vaf or 0.0 for m in s.measures), default=0.0), s.label),
+    )
+    kept = [s for s in series if s.resistance] + others[:OTHER_LINES]
+    kept.sort(key=lambda s: (not s.resistance, s.label))
+    return tuple(kept), tuple(sorted(s.label for s in others[OTHER_LINES:]))
 
 
 def _bar(therapy: Therapy, at: date) -> Bar | None:
