@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from fhir_resist.cli import catalogue, evaluate, outbox, profiles, serve
+from fhir_resist.cli import reevaluate as reevaluation
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_inspect(commands)
     profiles.add_profiles(commands)
     catalogue.add_catalogue(commands)
+    reevaluation.add_reevaluate(commands)
     return parser
 
 
