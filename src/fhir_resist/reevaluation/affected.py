@@ -8,11 +8,13 @@ depends on; a gene-less pattern by its kind, ``msi``, ``tmb``), the drugs of its
 
 A patient is affected by a changed rule when (a) one of their alterations, present or tested
 negative, is in a gene (or of a kind) the rule reads: the rule may now find, or no longer find,
-something in them, whatever they take; or (b) one of their therapies, current or past, is a drug
-the rule covers, and their cancer is in the rule's tumours (or the rule also applies outside
-them, or the cancer is unknown): the rule's data requirements, timing and regimen exceptions
-speak of the drug; or (c) their previous result cites the rule. A patient none of these holds for
-reads nothing the change touches, and their result is the same with either catalogue.
+something in them (an issue, an implication, a data requirement for an unreadable variant, an
+uncertain-significance issue), whatever they take; or (b) the rule is an expression rule (its
+test is rarely on a genomic report, so where it is missing the rule asks for it), one of their
+therapies is a drug the rule covers and one of their cancers is in the rule's tumours; or (c)
+their previous result cites the rule. A patient none of these holds for reads nothing the change
+touches, and their result is the same with either catalogue. A change anywhere else (genes,
+drugs, tumours, requirements, resistance genes, parameters, reading rules) affects everyone.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class RuleReach:
     keys: frozenset[str]  # "gene:KRAS", "kind:msi"
     drugs: frozenset[str]
     tumours: tuple[str, ...]
-    anywhere: bool  # applies, at a lower severity, outside its tumours
+    requests_test: bool  # an expression rule: where its test is missing it asks for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class CatalogueChange:
     removed: tuple[str, ...]
     edited: tuple[str, ...]
     reach: tuple[RuleReach, ...]
+    others: tuple[str, ...] = ()  # what else differs (genes, drugs, ...): every patient is affected
 
     @property
     def rules(self) -> frozenset[str]:
@@ -57,7 +60,22 @@ def catalogue_change(before: Catalogue, after: Catalogue) -> CatalogueChange:
     edited = tuple(sorted(k for k in old.keys() & new.keys() if old[k] != new[k]))
     reach = [_reach(old[k], before) for k in (*removed, *edited)]
     reach += [_reach(new[k], after) for k in (*added, *edited)]
-    return CatalogueChange(added, removed, edited, tuple(reach))
+    return CatalogueChange(added, removed, edited, tuple(reach), _others(before, after))
+
+
+def _others(before: Catalogue, after: Catalogue) -> tuple[str, ...]:
+    """The parts besides the rules that differ: any of them may change any patient's result."""
+    parts = {
+        "genes": (dict(before.genes), dict(after.genes)),
+        "drugs": (dict(before.drugs), dict(after.drugs)),
+        "drug classes": (dict(before.classes), dict(after.classes)),
+        "tumours": (dict(before.tumours), dict(after.tumours)),
+        "requirements": (before.requirements, after.requirements),
+        "resistance genes": (before.resistance_genes, after.resistance_genes),
+        "parameters": (before.meta.parameters, after.meta.parameters),
+        "reading rules": (before.reading, after.reading),
+    }
+    return tuple(name for name, (old, new) in parts.items() if old != new)
 
 
 def _reach(rule: Rule, catalogue: Catalogue) -> RuleReach:
@@ -74,7 +92,7 @@ def _reach(rule: Rule, catalogue: Catalogue) -> RuleReach:
         frozenset(keys),
         catalogue.members(rule.therapies),
         tuple(rule.tumours.include),
-        rule.tumours.outside == "lower-severity",
+        any(pattern.kind == "expression" for pattern in rule.alterations),
     )
 
 
@@ -114,15 +132,14 @@ def patient_reach(patient: str, resources: Sequence[Mapping[str, Any]], catalogu
 def affected_by(
     reach: PatientReach, change: CatalogueChange, catalogue: Catalogue, cited: Iterable[str] = ()
 ) -> tuple[str, ...]:
-    """The changed rules that touch the patient (empty: the patient is not affected)."""
+    """What of the change touches the patient: the changed rules, or the other parts that
+    changed (empty: the patient is not affected)."""
     touched = {rule for rule in cited if rule in change.rules}
     for rule in change.reach:
-        if reach.keys & rule.keys or (reach.drugs & rule.drugs and _in_tumours(reach, rule, catalogue)):
+        if reach.keys & rule.keys or (
+            rule.requests_test
+            and reach.drugs & rule.drugs
+            and any(catalogue.tumour_in_scope(code, rule.tumours) for code in reach.tumours)
+        ):
             touched.add(rule.rule)
-    return tuple(sorted(touched))
-
-
-def _in_tumours(reach: PatientReach, rule: RuleReach, catalogue: Catalogue) -> bool:
-    if rule.anywhere or not reach.tumours:
-        return True
-    return any(catalogue.tumour_in_scope(code, rule.tumours) for code in reach.tumours)
+    return (*change.others, *sorted(touched))

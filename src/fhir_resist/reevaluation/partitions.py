@@ -6,11 +6,13 @@ patient its entries name. Its bytes go, unchanged, to the partition file chosen 
 patient's id (CRC-32: the same partition in every process and every run), so that every resource
 of a patient lands in one partition whichever files and in whatever order they came.
 
-A resource that names no patient (a Medication, a result listed only by a DiagnosticReport, a
-member of a grouping Observation) is set aside with its reference; once every file is read, the
+A resource that names no patient and that the reader reads (a Medication, a result listed only
+by a DiagnosticReport, a member of a grouping Observation) is set aside with its reference; once every file is read, the
 partitions are scanned for references to these, and each goes to every partition that refers to
 it, directly or through another such resource. What is held in memory across the whole input is
-these unowned resources' references only, never the population's resources.
+these unowned resources' references only, never the population's resources. Other resources
+that name no patient (the laboratory's Organization, a Practitioner) are nobody's, as
+``group_by_patient`` leaves them outside a Bundle.
 
 Grouping then reads one partition (``group_by_patient``, the very rules of ``evaluate
 --all-patients``), so peak memory is bounded by the largest partition. The number of partitions
@@ -19,10 +21,12 @@ follows the input's size (``TARGET_BYTES`` of NDJSON each, at least 1, at most `
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from fhir_resist.domain import Message, Severity
 from fhir_resist.errors import JsonProblem
@@ -34,7 +38,9 @@ from fhir_resist.reevaluation.sources import Source, lines
 
 TARGET_BYTES = 32 * 1024 * 1024
 MAX_PARTITIONS = 1024
-_BUFFER_BYTES = 8 * 1024 * 1024  # written to disk once the buffered lines pass this, in total
+_BUFFER_BYTES = 8 * 1024 * 1024
+# What naming no patient is still read, for the patients whose resources refer to it.
+READ_UNOWNED = ABOUT_A_PATIENT | {"Medication"}  # written to disk once the buffered lines pass this, in total
 
 
 def partition_count(total_bytes: int) -> int:
@@ -91,11 +97,12 @@ def spill(inputs: Iterable[Source], directory: Path, partitions: int) -> Spilled
     """Every line of ``inputs`` written to its patient's partition under ``directory``; a line that
     is not a FHIR resource is a problem naming its file and line, and the others go on."""
     spilled = Spilled(directory, partitions)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for index in range(partitions):
-        spilled.path(index).write_bytes(b"")
+        _private(spilled.path(index)).close()
     writer = _Writer(spilled)
     unowned: dict[str, list[str]] = {}  # reference of a resource naming no patient -> its references
-    with spilled.unowned_path.open("wb") as aside:
+    with _private(spilled.unowned_path) as aside:
         for source in inputs:
             for number, line in lines(source):
                 resource = _resource(line, f"{source.name}:{number}", spilled)
@@ -110,6 +117,11 @@ def spill(inputs: Iterable[Source], directory: Path, partitions: int) -> Spilled
     if unowned:
         _place_unowned(spilled, unowned)
     return spilled
+
+
+def _private(path: Path) -> BinaryIO:
+    """A new, empty file only its owner may read: partitions hold patients' records."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
 def _resource(line: bytes, where: str, spilled: Spilled) -> JSON | None:
@@ -153,8 +165,10 @@ def owners_of(resource: JSON) -> set[str]:
 
 
 def _set_aside(
-    resource: JSON, line: bytes, where: str, aside: object, unowned: dict[str, list[str]], spilled: Spilled
+    resource: JSON, line: bytes, where: str, aside: BinaryIO, unowned: dict[str, list[str]], spilled: Spilled
 ) -> None:
+    if resource["resourceType"] not in READ_UNOWNED:
+        return  # the laboratory's Organization, a Practitioner: not read, nobody's (as population.py)
     rid = resource.get("id")
     if not isinstance(rid, str) or not rid:
         if resource["resourceType"] in ABOUT_A_PATIENT:
@@ -168,7 +182,7 @@ def _set_aside(
         return
     ref = f"{resource['resourceType']}/{rid}"
     unowned[ref] = [normalise_reference(r, {}) for r in references(resource)]
-    aside.write(line + b"\n")  # type: ignore[attr-defined]
+    aside.write(line + b"\n")
 
 
 def references(resource: object) -> list[str]:
