@@ -4,7 +4,9 @@ each partition holds only its own patients."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,17 +16,17 @@ from fhir_resist.reevaluation.sources import sources
 from tests.reevaluation.conftest import JSON, PATIENTS, example_resources, shuffled_export, write_lines
 
 
-def _grouped(export: Path, work: Path, partitions: int) -> dict[str, list[JSON]]:
+def _grouped(export: Path, work: Path, partitions: int) -> dict[str, list[Mapping[str, Any]]]:
     spilled = spill(sources([str(export)]), work, partitions)
     assert spilled.problems == []
-    found: dict[str, list[JSON]] = {}
+    found: dict[str, list[Mapping[str, Any]]] = {}
     for grouped in groups(spilled):
         assert not set(found) & set(grouped.patients)  # a patient is in one partition only
         found.update(grouped.patients)
     return found
 
 
-def _key(resources: list[JSON]) -> list[str]:
+def _key(resources: list[Mapping[str, Any]]) -> list[str]:
     return sorted(json.dumps(r, sort_keys=True) for r in resources)
 
 
@@ -69,7 +71,8 @@ def _report_with_unowned_results() -> list[JSON]:
     return [
         {"resourceType": "Patient", "id": "p1"},
         {"resourceType": "Patient", "id": "p2"},
-        {"resourceType": "DiagnosticReport", "id": "r1", "subject": subject, "result": [{"reference": "Observation/o1"}]},
+        {"resourceType": "DiagnosticReport", "id": "r1", "subject": subject,
+         "result": [{"reference": "Observation/o1"}]},
         {"resourceType": "Observation", "id": "o1", "hasMember": [{"reference": "Observation/o2"}]},
         {"resourceType": "Observation", "id": "o2", "status": "final"},
         {"resourceType": "Medication", "id": "m1"},
