@@ -56,7 +56,14 @@ class DaskEngine:
     processes, or threads with ``processes=False``, one thread each)."""
 
     def __init__(
-        self, scheduler: str, workers: int, catalogue: str, options: Options, *, processes: bool = True
+        self,
+        scheduler: str,
+        workers: int,
+        catalogue: str,
+        options: Options,
+        *,
+        processes: bool = True,
+        connect_timeout: float = 10.0,
     ) -> None:
         check_address(scheduler)
         import distributed
@@ -74,7 +81,7 @@ class DaskEngine:
             self.client: Any = client(self._cluster)
         else:
             try:
-                self.client = client(scheduler, timeout="10s")
+                self.client = client(scheduler, timeout=connect_timeout)
             except (OSError, TimeoutError) as exc:
                 raise InputError(
                     f"no Dask scheduler answers at {scheduler} ({exc})", where="scheduler"
