@@ -7,11 +7,11 @@ patient's id (CRC-32: the same partition in every process and every run), so tha
 of a patient lands in one partition whichever files and in whatever order they came.
 
 A resource that names no patient and that the reader reads (a Medication, a result listed only
-by a DiagnosticReport, a member of a grouping Observation) is set aside with its reference; once every file is read, the
-partitions are scanned for references to these, and each goes to every partition that refers to
-it, directly or through another such resource. What is held in memory across the whole input is
-these unowned resources' references only, never the population's resources. Other resources
-that name no patient (the laboratory's Organization, a Practitioner) are nobody's, as
+by a DiagnosticReport, a member of a grouping Observation) is set aside with its reference; once
+every file is read, the partitions are scanned for references to these, and each goes to every
+partition that refers to it, directly or through another such resource. What is held in memory
+across the whole input is these unowned resources' references only, never the population's
+resources. Other resources that name no patient (the laboratory's Organization, a Practitioner) are nobody's, as
 ``group_by_patient`` leaves them outside a Bundle.
 
 Grouping then reads one partition (``group_by_patient``, the very rules of ``evaluate
