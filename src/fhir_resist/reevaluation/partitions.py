@@ -11,8 +11,8 @@ by a DiagnosticReport, a member of a grouping Observation) is set aside with its
 every file is read, the partitions are scanned for references to these, and each goes to every
 partition that refers to it, directly or through another such resource. What is held in memory
 across the whole input is these unowned resources' references only, never the population's
-resources. Other resources that name no patient (the laboratory's Organization, a Practitioner) are nobody's, as
-``group_by_patient`` leaves them outside a Bundle.
+resources. Other resources that name no patient (the laboratory's Organization, a
+Practitioner) are nobody's, as ``group_by_patient`` leaves them outside a Bundle.
 
 Grouping then reads one partition (``group_by_patient``, the very rules of ``evaluate
 --all-patients``), so peak memory is bounded by the largest partition. The number of partitions
