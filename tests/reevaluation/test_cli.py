@@ -7,6 +7,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -174,3 +175,48 @@ def test_a_failed_write_is_kept_in_the_outbox(
     assert problems == [] and [item.state for item in items] == ["pending"]
     assert main(["outbox", "retry"]) == 0
     assert len(hapi.all("GuidanceResponse")) == 4
+
+
+def test_a_patient_the_engine_fails_is_a_row_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = shuffled_export(
+        tmp_path / "export", [*example_resources(), {"resourceType": "Patient", "id": "a b"}]
+    )
+    summary = tmp_path / "summary.csv"
+    assert main(["reevaluate", str(export), "--summary", str(summary), *AT]) == 2
+    err = capsys.readouterr().err
+    assert "Patient/a b: not evaluated: the patient's id is not a FHIR id" in err
+    row = _rows(summary)["Patient/a b"]
+    assert (row["outcome"], row["change"]) == ("failed", "")
+    assert "not a FHIR id" in row["error"]
+
+
+def test_a_defect_on_one_patient_is_exit_1_and_the_others_go_on(
+    export: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fhir_resist.reevaluation import affected
+
+    reach = affected.patient_reach
+
+    def broken(patient: str, resources: Any, catalogue: Any) -> affected.PatientReach:
+        if patient == "Patient/kr12-pt":
+            raise KeyError("reach")
+        return reach(patient, resources, catalogue)
+
+    monkeypatch.setattr("fhir_resist.reevaluation.run.patient_reach", broken)
+    assert (
+        main(["reevaluate", str(export), "--catalogue-before", str(EXAMPLES.parent / "catalogue"), *AT]) == 1
+    )
+    err = capsys.readouterr().err
+    assert "Patient/kr12-pt: not evaluated: internal error (KeyError: 'reach'); please report it" in err
+    assert "3 not affected by the catalogue change, 1 failed" in err
+
+
+@pytest.mark.parametrize("option", ["--summary", "--parquet"])
+def test_a_summary_that_cannot_be_written_is_named(
+    option: str, export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "summary.out"
+    assert main(["reevaluate", str(export), option, str(target), *AT]) == 2
+    assert f"{target}: cannot be written" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -78,3 +80,37 @@ def test_a_bad_scheduler_address_is_refused(address: str) -> None:
 def test_a_scheduler_that_does_not_answer_is_named() -> None:
     with pytest.raises(InputError, match=r"no Dask scheduler answers at tcp://127\.0\.0\.1:9"):
         DaskEngine("tcp://127.0.0.1:9", 1, CATALOGUE, OPTIONS, connect_timeout=1.0)
+
+
+def test_a_worker_process_that_dies_fails_its_patients_and_the_next_partition_gets_a_new_pool(
+    expected: list[Outcome],
+) -> None:
+    engine = LocalPool(2, CATALOGUE, OPTIONS)
+    try:
+        assert list(engine.evaluate(_tasks()[:1])) == expected[:1]
+        assert engine._pool is not None
+        for process in list(engine._pool._processes.values()):  # killed, as by the OOM killer
+            assert process.pid is not None
+            os.kill(process.pid, signal.SIGKILL)  # the pool reaps them and finds itself broken
+        broken = list(engine.evaluate(_tasks()))
+        assert [o.patient for o in broken] == [o.patient for o in expected]
+        assert all(
+            isinstance(o, Failed) and o.internal and "worker process stopped" in o.reason for o in broken
+        )
+        assert list(engine.evaluate(_tasks())) == expected
+    finally:
+        engine.close()
+
+
+def _lost(tasks: list[Any], catalogue: str, options: Options) -> list[Outcome]:
+    raise OSError("worker lost")
+
+
+def test_a_dask_task_that_fails_fails_its_patients_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = DaskEngine("local", 1, CATALOGUE, OPTIONS, processes=False)
+    monkeypatch.setattr("fhir_resist.reevaluation.dask_engine.evaluate_on_worker", _lost)
+    outcomes = _outcomes(engine)
+    assert [o.patient for o in outcomes] == [p for p, _ in _tasks()]
+    assert all(
+        isinstance(o, Failed) and "the Dask task failed (OSError: worker lost)" in o.reason for o in outcomes
+    )

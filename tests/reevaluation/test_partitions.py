@@ -122,3 +122,10 @@ def test_a_bad_line_is_named_by_file_and_line_and_the_rest_is_read(tmp_path: Pat
     assert "no resourceType" in spilled.problems[1].text
     assert "has no id" in spilled.problems[2].text
     assert sorted(p for g in groups(spilled) for p in g.patients) == ["Patient/p1", "Patient/p2"]
+
+
+def test_small_buffers_give_the_same_partitions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    export = shuffled_export(tmp_path / "export", example_resources())
+    expected = _grouped(export, tmp_path / "large", 3)
+    monkeypatch.setattr("fhir_resist.reevaluation.partitions._BUFFER_BYTES", 1000)
+    assert _grouped(export, tmp_path / "small", 3) == expected
