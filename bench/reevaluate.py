@@ -1,10 +1,11 @@
 """``fhir-resist reevaluate`` over a generated population: throughput, memory, affected-patient search.
 
-    python bench/reevaluate.py                   # 10,000 patients (about 10 min on 2 cores)
+    python bench/reevaluate.py                   # 10,000 patients (about 15 min on 2 quiet cores)
     python bench/reevaluate.py --patients 200    # a quick look
 
 The population is ``generate.population`` (panels with the common colorectal drivers, some with
-amplifications, a quarter followed with three serial samples; 30 small variants a report),
+amplifications, a quarter followed with three serial samples; 10 small variants a report, as
+the examples' panels report),
 written as a Bulk Data export (``<Type>.ndjson`` files). Each engine runs the whole command as a
 process of its own (read, spill, group, evaluate, compare with nothing, count), one after the
 other in one run, so that their figures share the machine's state:
@@ -154,7 +155,7 @@ def affected_search(export: Path, work: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=10_000)
-    parser.add_argument("--variants", type=int, default=30)
+    parser.add_argument("--variants", type=int, default=10)
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
     args = parser.parse_args()
     print(f"load_average_start {os.getloadavg()[0]:.2f}")
@@ -166,15 +167,19 @@ def main() -> None:
         size = sum(p.stat().st_size for p in (work / "export").glob("*.ndjson"))
         print(f"patients {args.patients}")
         print(f"observations {counts.get('Observation', 0)}")
-        print(f"export_mb {size / 2**20:.1f} MB")
-        figures: dict[str, float] = {}
+        print(f"export_mb {size / 2**20:.1f} MB", flush=True)
         for name in args.engines.split(","):
-            figures.update(run_engine(name, work / "export", args.patients))
-        figures.update(affected_search(work / "export", work))
+            _print(run_engine(name, work / "export", args.patients))
+        _print(affected_search(work / "export", work))
+    print(f"load_average_end {os.getloadavg()[0]:.2f}")
+
+
+def _print(figures: dict[str, float]) -> None:
+    """Each figure as it is measured (a long run shows what it has so far)."""
     for name, value in figures.items():
         unit = next((u for suffix, u in _UNITS if name.endswith(suffix)), "")
-        print(f"{name} {value:.4g} {unit}".rstrip())
-    print(f"load_average_end {os.getloadavg()[0]:.2f}")
+        print(f"{name} {value:.4g} {unit}".rstrip(), flush=True)
+    print(f"load_average {os.getloadavg()[0]:.2f}", flush=True)
 
 
 _UNITS = (("_per_s", "patients/s"), ("_s", "s"), ("_mb", "MB"), ("_patients", "patients"))

@@ -59,7 +59,7 @@ def test_each_partition_holds_only_the_patients_hashed_to_it(tmp_path: Path) -> 
 
 def test_the_partition_count_follows_the_input_size() -> None:
     assert partition_count(0) == 1
-    assert partition_count(32 * 1024 * 1024 + 1) == 2
+    assert partition_count(8 * 1024 * 1024 + 1) == 2
     assert partition_count(10**15) == 1024
 
 

@@ -90,11 +90,16 @@ class DaskEngine:
         self.workers = max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})))
 
     def evaluate(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        """The chunks are submitted now; their outcomes come as the iterator is read."""
         parts = chunks(tasks, self.workers)
         futures = [
             self.client.submit(evaluate_on_worker, part, self.catalogue, self.options, pure=False)
             for part in parts
         ]
+        return self._collect(parts, futures)
+
+    @staticmethod
+    def _collect(parts: list[list[Task]], futures: list[Any]) -> Iterator[Outcome]:
         for part, future in zip(parts, futures, strict=True):
             try:
                 outcomes: list[Outcome] = future.result()

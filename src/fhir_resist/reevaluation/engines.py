@@ -31,7 +31,8 @@ class Engine(Protocol):
     workers: int
 
     def evaluate(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
-        """One outcome per task, in the tasks' order."""
+        """One outcome per task, in the tasks' order. Engines with workers send the tasks when
+        called, so that work goes on while the caller prepares the next partition."""
         ...  # pragma: no cover - a protocol
 
     def close(self) -> None: ...  # pragma: no cover - a protocol
@@ -70,11 +71,27 @@ class LocalPool:
         self._pool: ProcessPoolExecutor | None = None
 
     def evaluate(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        """The tasks are sent to the workers now; their outcomes come as the iterator is read (so
+        the caller can prepare the next partition meanwhile)."""
         if self._pool is None:
             self._pool = worker_pool(self.workers, self.catalogue, self.options)
+        try:
+            results = self._pool.map(evaluate_chunk, chunks(tasks, self.workers))
+        except BrokenProcessPool:  # the pool broke since the last partition
+            results = iter(())
+            broken_now = True
+        else:
+            broken_now = False
+        return self._collect(tasks, results, broken_now)
+
+    def _collect(
+        self, tasks: Sequence[Task], results: Iterator[list[Outcome]], broken: bool
+    ) -> Iterator[Outcome]:
         done = 0
         try:
-            for outcomes in self._pool.map(evaluate_chunk, chunks(tasks, self.workers)):
+            if broken:
+                raise BrokenProcessPool
+            for outcomes in results:
                 for outcome in outcomes:
                     done += 1
                     yield outcome

@@ -36,7 +36,7 @@ from fhir_resist.fhir.read.population import ABOUT_A_PATIENT, Grouped, group_by_
 from fhir_resist.files import parse_json
 from fhir_resist.reevaluation.sources import Source, lines
 
-TARGET_BYTES = 32 * 1024 * 1024
+TARGET_BYTES = 8 * 1024 * 1024  # parsed, about ten times as much memory
 MAX_PARTITIONS = 1024
 _BUFFER_BYTES = 8 * 1024 * 1024
 # What naming no patient is still read, for the patients whose resources refer to it.

@@ -1,12 +1,13 @@
 """A population re-evaluated, partition by partition: group, select, evaluate, compare, keep.
 
 ``reevaluate`` spills the NDJSON input to partitions (``partitions.py``) and then, for one
-partition at a time: the patients grouped; each one's last result looked up (``previous.py``);
-with a catalogue change, only the patients it touches kept (``affected.py``); the rest evaluated
-by the engine; each new result compared with the last (``changes.py``), written to ``out_dir``
-and, when it changed, written back (``writeback.py``); the partition's rows handed to
-``on_rows``. A patient that fails (bad input, an unreadable previous result, a server that
-cannot be searched) is a row with the reason, and the run goes on.
+partition at a time (the next one prepared while the engine's workers evaluate this one): the
+patients grouped; each one's last result looked up (``previous.py``); with a catalogue change,
+only the patients it touches kept (``affected.py``); the rest evaluated by the engine; each new
+result compared with the last (``changes.py``), written to ``out_dir`` and, when it changed,
+written back (``writeback.py``); the partition's rows yielded. A patient that fails (bad input,
+an unreadable previous result, a server that cannot be searched) is a row with the reason, and
+the run goes on.
 """
 
 from __future__ import annotations
@@ -76,10 +77,19 @@ def reevaluate(inputs: Sequence[Source], engine: Engine, plan: Plan, work: Path 
     problems = list(spilled.problems)
 
     def rows() -> Iterator[list[Row]]:
+        """One partition evaluated while the next is grouped and selected: two partitions in
+        memory at most."""
         try:
+            waiting: tuple[_Prepared, Iterator[Outcome]] | None = None
             for grouped in groups(spilled):
                 problems.extend(grouped.unattributed)
-                yield _partition(grouped.patients, engine, plan)
+                prepared = _prepare(grouped.patients, plan)
+                submitted = engine.evaluate(prepared.tasks)
+                if waiting is not None:
+                    yield _finish(*waiting, plan)
+                waiting = (prepared, submitted)
+            if waiting is not None:
+                yield _finish(*waiting, plan)
         finally:
             if owned is not None:
                 owned.cleanup()
@@ -87,12 +97,20 @@ def reevaluate(inputs: Sequence[Source], engine: Engine, plan: Plan, work: Path 
     return Run(problems, spilled.patients_named, rows())
 
 
-def _partition(patients: Mapping[str, list[Mapping[str, Any]]], engine: Engine, plan: Plan) -> list[Row]:
-    """The partition's patients selected, evaluated, compared, kept and written; their rows."""
-    rows: dict[str, Row] = {}
-    before: dict[str, Mapping[alerts.AlertKey, alerts.Alert] | None] = {}
-    touched: dict[str, str] = {}
-    tasks: list[Task] = []
+@dataclass
+class _Prepared:
+    """A partition's patients before evaluation: rows of those not evaluated, the others' tasks,
+    their last alerts and the changed rules that touch them."""
+
+    rows: dict[str, Row]
+    tasks: list[Task]
+    before: dict[str, Mapping[alerts.AlertKey, alerts.Alert] | None]
+    touched: dict[str, str]
+
+
+def _prepare(patients: Mapping[str, list[Mapping[str, Any]]], plan: Plan) -> _Prepared:
+    """Each patient's last result looked up and, with a catalogue change, the patient selected."""
+    prepared = _Prepared({}, [], {}, {})
     for patient, resources in patients.items():
         observations = _observations(resources)
         try:
@@ -100,24 +118,31 @@ def _partition(patients: Mapping[str, list[Mapping[str, Any]]], engine: Engine, 
             if plan.selection is not None:
                 rules = _touching(patient, resources, earlier, plan.selection)
                 if not rules:
-                    rows[patient] = Row(patient, "not-affected", observations=observations)
+                    prepared.rows[patient] = Row(patient, "not-affected", observations=observations)
                     continue
-                touched[patient] = " ".join(rules)
+                prepared.touched[patient] = " ".join(rules)
         except FhirResistError as exc:
-            rows[patient] = Row(patient, "failed", observations=observations, error=str(exc))
+            prepared.rows[patient] = Row(patient, "failed", observations=observations, error=str(exc))
             continue
         except Exception as exc:  # a defect met on this patient's record; the others go on
             reason = f"internal error ({type(exc).__name__}: {exc}); please report it"
-            rows[patient] = Row(patient, "failed", observations=observations, error=reason)
+            prepared.rows[patient] = Row(patient, "failed", observations=observations, error=reason)
             continue
-        before[patient] = alerts.alerts_of(earlier) if earlier is not None else None
-        tasks.append((patient, resources))
-    outcomes = list(engine.evaluate(tasks))
+        prepared.before[patient] = alerts.alerts_of(earlier) if earlier is not None else None
+        prepared.tasks.append((patient, resources))
+    return prepared
+
+
+def _finish(prepared: _Prepared, submitted: Iterator[Outcome], plan: Plan) -> list[Row]:
+    """The partition's outcomes compared, kept and written; its rows, sorted by patient."""
+    outcomes = list(submitted)
     results = [o for o in outcomes if isinstance(o, Evaluated)]
+    before = prepared.before
     compared = {r.patient: changes.compare(before[r.patient], alerts.alerts_of([r.bundle])) for r in results}
     written = _written(results, compared, plan)
-    for (patient, record), outcome in zip(tasks, outcomes, strict=True):
-        rows[patient] = _row(outcome, _observations(record), compared, touched, written)
+    rows = prepared.rows
+    for (patient, record), outcome in zip(prepared.tasks, outcomes, strict=True):
+        rows[patient] = _row(outcome, _observations(record), compared, prepared.touched, written)
         if plan.out_dir is not None and isinstance(outcome, Evaluated):
             _keep(plan.out_dir, outcome)
     return [rows[patient] for patient in sorted(rows)]
