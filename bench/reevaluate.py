@@ -12,6 +12,7 @@ other in one run, so that their figures share the machine's state:
 
 - ``<engine>_patients_per_s``: patients over wall time; ``<engine>_wall_s`` and ``<engine>_cpu_s``
   (CPU seconds of the command and everything it started: workers, Dask's nannies) side by side;
+- ``<engine>_parent_cpu_s``: the command's own CPU seconds (sampled; its workers' excluded);
 - ``<engine>_parent_rss_mb``: the command's own peak resident memory; ``<engine>_workers_rss_mb``:
   the peak of its descendants' resident memory, summed over those alive at once (sampled every
   0.1 s from /proc; Linux only);
@@ -66,6 +67,16 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds of one process (utime and stime of /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _descendants(pid: int) -> list[int]:
     found, stack = [], [pid]
     while stack:
@@ -90,6 +101,7 @@ class PeakMemory:
 
     def __init__(self, pid: int) -> None:
         self.pid, self.parent_kb, self.workers_kb = pid, 0, 0
+        self.parent_cpu_s = 0.0  # the command's own CPU (not its workers'), at the last sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -97,6 +109,7 @@ class PeakMemory:
     def _sample(self) -> None:
         while not self._stop.is_set():
             self.parent_kb = max(self.parent_kb, _rss_kb(self.pid))
+            self.parent_cpu_s = max(self.parent_cpu_s, _cpu_s(self.pid))
             self.workers_kb = max(self.workers_kb, sum(_rss_kb(p) for p in _descendants(self.pid)))
             self._stop.wait(0.1)
 
@@ -119,6 +132,7 @@ def run_engine(name: str, export: Path, patients: int) -> dict[str, float]:
         f"{name}_patients_per_s": patients / seconds,
         f"{name}_wall_s": seconds,
         f"{name}_cpu_s": _children_cpu() - cpu,
+        f"{name}_parent_cpu_s": memory.parent_cpu_s,
         f"{name}_parent_rss_mb": memory.parent_kb / 1024,
         f"{name}_workers_rss_mb": memory.workers_kb / 1024,
     }
