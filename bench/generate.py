@@ -648,14 +648,21 @@ def _panel(
 
 
 def panel_report(
-    n_variants: int, *, seed: int = 0, patient_id: str = "bench-pt", cat: Catalogue | None = None
+    n_variants: int,
+    *,
+    seed: int = 0,
+    patient_id: str = "bench-pt",
+    cat: Catalogue | None = None,
+    driver: str | None = "KRAS G12D",
+    extras: bool = True,
 ) -> JSON:
     """One patient's comprehensive-panel report as a collection Bundle.
 
     ``n_variants`` small-variant Observations (present and absent), plus ERBB2 and MET
     amplifications, an NTRK1 fusion, MSI (stable) and TMB: ``n_variants + FIXED_OBSERVATIONS``
     alterations in all. The patient has colorectal adenocarcinoma, an active cetuximab order
-    and a proposed panitumumab order.
+    and a proposed panitumumab order. ``driver``: the ``HOTSPOTS`` key of the present driver
+    (None: RAS / BRAF wild type); ``extras``: the copy-number, fusion, MSI and TMB Observations.
     """
     cat = cat or catalogue()
     rng = random.Random(f"panel:{seed}:{n_variants}:{patient_id}")
@@ -665,7 +672,7 @@ def panel_report(
         patient(pid, rng),
         condition(f"{pid}-crc", pid, "2026-07-30"),
         organization(SHARED_LAB),
-        *_panel(n_variants, sample, pid, rng, cat, driver="KRAS G12D"),
+        *_panel(n_variants, sample, pid, rng, cat, driver=driver, extras=extras),
         medication_request(f"{pid}-cetuximab", pid, "cetuximab", "2026-09-14"),
         medication_request(
             f"{pid}-panitumumab", pid, "panitumumab", "2026-09-10", status="draft", intent="proposal"
@@ -791,3 +798,80 @@ def ndjson(resources: Iterator[JSON]) -> Iterator[str]:
 def dumps(resource: JSON) -> bytes:
     """Serialise like an EHR export: compact UTF-8 JSON."""
     return json.dumps(resource, separators=(",", ":")).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- a population export
+
+# Drivers of the panel patients, by share: RAS-mutant colorectal cancer is about half, BRAF V600E
+# about a tenth; the rest RAS / BRAF wild type (the patients anti-EGFR antibodies are given to).
+DRIVERS: tuple[tuple[str | None, float], ...] = (
+    ("KRAS G12D", 0.25),
+    ("KRAS G12V", 0.1),
+    ("KRAS G13D", 0.08),
+    ("NRAS Q61K", 0.07),
+    ("BRAF V600E", 0.1),
+    (None, 0.4),
+)
+SERIAL_SHARE = 0.25  # patients followed with serial plasma samples (three reports each)
+EXTRAS_SHARE = 0.15  # panels that also report amplifications (ERBB2, MET), a fusion, MSI and TMB
+
+
+def population(n_patients: int, *, seed: int = 0, n_variants: int = 30) -> Iterator[JSON]:
+    """A population's resources (Bundles unpacked, the shared laboratory once): a mix of panel
+    reports with the ``DRIVERS`` above and, for ``SERIAL_SHARE`` of the patients, three serial
+    reports (tissue, then plasma at progression, then plasma after the drug was stopped)."""
+    cat = catalogue()
+    rng = random.Random(f"population:{seed}")
+    yield organization(SHARED_LAB)
+    for i in range(n_patients):
+        pid = f"pop{seed:02d}-{i:05d}"
+        if rng.random() < SERIAL_SHARE:
+            bundles = serial_reports(n_variants, seed=seed + i, patient_id=pid)
+        else:
+            driver = rng.choices([d for d, _ in DRIVERS], weights=[w for _, w in DRIVERS])[0]
+            extras = rng.random() < EXTRAS_SHARE
+            bundles = [
+                panel_report(n_variants, seed=seed + i, patient_id=pid, cat=cat, driver=driver, extras=extras)
+            ]
+        for bundle in bundles:
+            for entry in bundle["entry"]:
+                if entry["resource"]["resourceType"] != "Organization":
+                    yield entry["resource"]
+
+
+def write_export(resources: Iterator[JSON], directory: str, *, per_file: int = 100_000) -> dict[str, int]:
+    """The resources as a Bulk Data export: ``<Type>.ndjson`` files (``<Type>.<n>.ndjson`` past
+    ``per_file`` lines) and an ``$export`` manifest; the count of each type."""
+    from pathlib import Path
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    handles: dict[tuple[str, int], Any] = {}
+    try:
+        for resource in resources:
+            rtype = resource["resourceType"]
+            number = counts.get(rtype, 0) // per_file + 1
+            counts[rtype] = counts.get(rtype, 0) + 1
+            key = (rtype, number)
+            if key not in handles:
+                name = f"{rtype}.ndjson" if number == 1 else f"{rtype}.{number}.ndjson"
+                handles[key] = (out / name).open("w", encoding="utf-8")
+            handles[key].write(json.dumps(resource, separators=(",", ":")) + "\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+    manifest = {
+        "transactionTime": "2026-11-30T08:00:00Z",
+        "request": "[base]/$export?_type=Patient,Condition,Specimen,Observation,DiagnosticReport,"
+        "MedicationRequest,MedicationStatement",
+        "requiresAccessToken": False,
+        "output": [
+            {"type": rtype, "url": name.name}
+            for name in sorted(out.glob("*.ndjson"))
+            for rtype in [name.name.split(".")[0]]
+        ],
+        "error": [],
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return counts

@@ -133,3 +133,12 @@ def test_help_is_as_wide_as_columns_says(
     plain = argparse.ArgumentParser(prog="x", formatter_class=argparse.HelpFormatter)._get_formatter()
     assert parser._get_formatter()._width == plain._width == expected - 2
     assert "usage: fhir-resist" in parser.format_help()
+
+
+def test_the_population_libraries_load_only_when_reevaluate_runs() -> None:
+    loaded = _modules_after(
+        "import fhir_resist.cli\nfhir_resist.cli.build_parser().parse_args(['reevaluate', 'x'])"
+    )
+    assert loaded.isdisjoint(("dask", "distributed", "pyarrow", "fsspec")), sorted(
+        loaded & {"dask", "distributed", "pyarrow", "fsspec"}
+    )

@@ -307,3 +307,18 @@ def _in_pool(
             yield Failed(patient, reason, internal=True)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- a pool kept open
+
+
+def worker_pool(workers: int, catalogue: str, options: Options) -> ProcessPoolExecutor:
+    """``workers`` spawned processes, each with the catalogue loaded once, for ``evaluate_chunk``:
+    a pool its caller keeps open across batches (``reevaluate`` sends it one partition at a time)."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(catalogue, options))
+
+
+def evaluate_chunk(tasks: list[tuple[str, list[Mapping[str, Any]]]]) -> list[Outcome]:
+    """In a ``worker_pool`` process: each patient evaluated with that worker's catalogue."""
+    return _chunk(tasks)

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from fhir_resist.cli import catalogue, evaluate, outbox, profiles, report, serve
 from fhir_resist.cli import export as bulk_export
+from fhir_resist.cli import reevaluate as reevaluation
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     profiles.add_profiles(commands)
     catalogue.add_catalogue(commands)
     bulk_export.add_export(commands)
+    reevaluation.add_reevaluate(commands)
     return parser
 
 
