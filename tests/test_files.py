@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fhir_resist import files
+from fhir_resist import Catalogue, evaluate, files, to_bundle
 from fhir_resist.errors import JsonProblem
 from fhir_resist.files import parse_json, read_files, valid_unicode
+from tests.conftest import SCENARIOS, load_json
 
 
 def test_json_resource_list_ndjson_and_directory(tmp_path: Path) -> None:
@@ -185,3 +186,59 @@ def test_ordinary_json_is_read_by_orjson_alone(monkeypatch: pytest.MonkeyPatch) 
     assert parse_json(text) == parse_json(text.encode()) == expected
     assert list(parse_json(b'{"b": 1, "a": 2, "b": 3}')) == ["b", "a"]
     assert _typed(parse_json(b"[-0.0, 1.0, 1]")) == _typed([-0.0, 1.0, 1])
+
+
+# indented_json writes what json.dumps(indent=2) writes, character for character.
+
+json_output = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(),
+        st.text(max_size=8),
+        st.sampled_from(["\x00\x1f\x7f", "é€", "\U0001f600", "\u2028\ufeff", '"\\/']),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    ),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_output)
+def test_indented_json_is_json_dumps_indent_2(value: Any) -> None:
+    assert files.indented_json(value) == json.dumps(value, indent=2)
+
+
+@pytest.mark.parametrize(
+    "scenario", sorted(p.name for p in SCENARIOS.glob("*.json") if ".expect." not in p.name)
+)
+def test_every_scenarios_bundle_is_written_as_json_dumps_writes_it(
+    catalogue: Catalogue, scenario: str
+) -> None:
+    bundle = to_bundle(evaluate([load_json(SCENARIOS / scenario)], catalogue=catalogue))
+    assert files.indented_json(bundle) == json.dumps(bundle, indent=2)
+
+
+def test_what_orjson_writes_otherwise_or_not_at_all_is_written_by_json() -> None:
+    deep: list[Any] = []
+    for _ in range(300):
+        deep = [deep]
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    for value in ({"vaf": 1e-05}, {"big": 2**64}, {"s": "\ud800"}, deep, {1: "a"}):
+        assert files.indented_json(value) == json.dumps(value, indent=2)
+    with pytest.raises(ValueError, match="Circular reference"):
+        files.indented_json(cycle)
+
+
+def test_plain_json_is_written_by_orjson_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    value = {"a": ["é\U0001f600\x7f", 1, True, None, ("t",)], "b": {}}
+    expected = json.dumps(value, indent=2)
+    monkeypatch.setattr(json, "dumps", None)
+    assert files.indented_json(value) == expected

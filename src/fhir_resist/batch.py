@@ -221,9 +221,9 @@ def _evaluated(
 
 def _rendered(assessment: Any, bundle: JSON, render: Render | None) -> str | None:
     if render == "json":
-        import json
+        from fhir_resist.files import indented_json
 
-        return json.dumps(bundle, indent=2)
+        return indented_json(bundle)
     if render == "summary":
         from fhir_resist.render import summary
 

@@ -78,6 +78,59 @@ def _standard(text: str | bytes) -> Any:
     return data
 
 
+def indented_json(value: Any) -> str:
+    """``json.dumps(value, indent=2)``, character for character, in a hundredth of its time.
+
+    ``json`` writes indented JSON with its pure-Python encoder (about 3 ms for a 50-variant
+    patient's Bundle). orjson writes the same text for dicts, lists and tuples of strings,
+    integers, booleans and null, once the characters ``json`` escapes by default and orjson
+    writes as they are (DEL and everything beyond ASCII) are escaped as ``json`` escapes them;
+    anything else (a float, whose spelling differs, or another type) is written by ``json``.
+    """
+    if _plain(value):
+        try:
+            out = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits, nesting past orjson's limit
+            return json.dumps(value, indent=2)
+        if out.isascii() and "\x7f" not in out:
+            return out
+        return _NOT_ESCAPED.sub(_escaped, out)
+    return json.dumps(value, indent=2)
+
+
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+_NOT_ESCAPED = re.compile("[\x7f-\U0010ffff]")  # outside strings orjson writes ASCII only
+
+
+def _plain(value: Any) -> bool:
+    """Whether the value holds only what orjson writes as ``json`` does, nested no deeper than
+    orjson writes (so that a cycle ends the walk too, and ``json`` says what it says of it)."""
+    pending = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        kind = type(node)
+        if kind is dict or kind is list or kind is tuple:
+            if depth == _MAX_DEPTH:
+                return False
+            pending.extend((item, depth + 1) for item in (node.values() if kind is dict else node))
+        elif kind not in _PLAIN_SCALARS:
+            return False
+    return True
+
+
+_MAX_DEPTH = 254  # orjson refuses deeper nesting
+
+
+def _escaped(found: re.Match[str]) -> str:
+    """A character as ``json``'s ``ensure_ascii`` writes it: ``\\uXXXX``, a surrogate pair beyond
+    the Basic Multilingual Plane."""
+    code = ord(found.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+
+
 def valid_unicode(node: Any) -> Any:
     """``node`` with every unpaired UTF-16 surrogate in its strings (keys included) replaced by
     U+FFFD; ``node`` itself when it holds none (nothing is copied then).
