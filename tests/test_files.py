@@ -242,3 +242,11 @@ def test_plain_json_is_written_by_orjson_alone(monkeypatch: pytest.MonkeyPatch) 
     expected = json.dumps(value, indent=2)
     monkeypatch.setattr(json, "dumps", None)
     assert files.indented_json(value) == expected
+
+
+def test_files_input_bytes_counts_what_read_files_reads(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{}")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.ndjson").write_text("{}\n{}\n")
+    (tmp_path / "notes.txt").write_text("not read")
+    assert files.input_bytes([tmp_path, tmp_path / "missing.json"]) == 2 + 6

@@ -192,6 +192,17 @@ def read_files(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[Messag
     return resources, problems
 
 
+def input_bytes(paths: Iterable[Path]) -> int:
+    """The size of the files ``read_files`` reads for these paths (what cannot be read counts 0)."""
+    total = 0
+    for path in _expand(paths):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
 def _expand(paths: Iterable[Path]) -> list[Path]:
     """Files as given; directories become their JSON/NDJSON files, sorted, recursively."""
     out: list[Path] = []
