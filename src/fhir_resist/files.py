@@ -105,16 +105,24 @@ _NOT_ESCAPED = re.compile("[\x7f-\U0010ffff]")  # outside strings orjson writes 
 def _plain(value: Any) -> bool:
     """Whether the value holds only what orjson writes as ``json`` does, nested no deeper than
     orjson writes (so that a cycle ends the walk too, and ``json`` says what it says of it)."""
-    pending = [(value, 0)]
+    pending, depths = [value], [0]
     while pending:
-        node, depth = pending.pop()
+        node, depth = pending.pop(), depths.pop()
         kind = type(node)
-        if kind is dict or kind is list or kind is tuple:
-            if depth == _MAX_DEPTH:
-                return False
-            pending.extend((item, depth + 1) for item in (node.values() if kind is dict else node))
-        elif kind not in _PLAIN_SCALARS:
+        if kind is dict:
+            inside = node.values()
+        elif kind is list or kind is tuple:
+            inside = node
+        elif kind in _PLAIN_SCALARS:
+            continue
+        else:
             return False
+        if depth == _MAX_DEPTH:
+            return False
+        for item in inside:  # a plain loop: this runs for every element written
+            if type(item) not in _PLAIN_SCALARS:
+                pending.append(item)
+                depths.append(depth + 1)
     return True
 
 
