@@ -255,8 +255,7 @@ def _parse_protein_body(body: str, text: str) -> ProteinChange:
     raise HgvsError(f"cannot parse protein HGVS {text!r}: expected a change such as {_PROTEIN_EXAMPLES}")
 
 
-# The form most p. expressions take, one residue for another in 3-letter codes (p.Gly12Asp), read
-# without trying the general grammar's patterns; anything else is left to the general reading.
+# p.Gly12Asp, the form most p. expressions take, read without trying the general grammar's patterns.
 _SUBSTITUTION3: Final = re.compile(r"p\.([A-Za-z]{3})([1-9]\d*)([A-Za-z]{3})", re.ASCII)
 
 
@@ -341,9 +340,8 @@ def _check_span(start: _Pos, end: _Pos | None, kind: CodingKind, given: str | No
         raise HgvsError(f"{text!r} gives {length} nucleotides for a range of {span}: expected them to agree")
 
 
-# The form most c. expressions take, a substitution at one coding position (c.35G>A), read
-# without the general grammar's groups, positions and checks; anything else, and any error, is
-# left to the general reading.
+# The form most c. expressions take, a substitution at one position (c.35G>A), read without the
+# general grammar; anything else, and any error, is left to the general reading.
 _SUBSTITUTION: Final = re.compile(r"c\.([1-9]\d*)([ACGT])>([ACGT])", re.IGNORECASE | re.ASCII)
 
 
@@ -352,21 +350,10 @@ def parse_coding(text: str) -> CodingChange:
     transcript, body = split_reference(text)
     simple = _SUBSTITUTION.fullmatch(body)
     if simple is not None:
-        position, ref, alt = simple.groups()
-        ref, alt = ref.upper(), alt.upper()
+        position, ref, alt = simple[1], simple[2].upper(), simple[3].upper()
         if ref != alt:
-            return CodingChange(
-                transcript,
-                int(position),
-                0,
-                None,
-                0,
-                "substitution",
-                ref,
-                alt,
-                None,
-                f"c.{position}{ref}>{alt}",
-            )
+            shown = f"c.{position}{ref}>{alt}"
+            return CodingChange(transcript, int(position), 0, None, 0, "substitution", ref, alt, None, shown)
     return _coding(transcript, body, text)
 
 
