@@ -212,3 +212,19 @@ def test_workers_started_ahead_give_what_each_patient_gives_alone(catalogue: Cat
     alone = _alone(catalogue)
     assert [o.patient for o in outcomes] == sorted(alone)
     assert all(isinstance(o, Evaluated) and o.bundle == alone[o.patient] for o in outcomes)
+
+
+def test_a_caller_that_keeps_only_the_text_gets_no_bundle_back(catalogue: Catalogue) -> None:
+    from fhir_resist.batch import Options, iter_evaluated
+
+    grouped = group_by_patient([load_json(path) for path in FILES])
+    kept, text_only = (
+        list(iter_evaluated(grouped.patients, Options(AT, render="json", keep_bundle=keep), workers=2))
+        for keep in (True, False)
+    )
+    alone = _alone(catalogue)
+    for full, lean in zip(kept, text_only, strict=True):
+        assert isinstance(full, Evaluated) and isinstance(lean, Evaluated)
+        assert full.bundle == alone[full.patient] and lean.bundle == {}
+        assert lean.text == full.text == json.dumps(alone[full.patient], indent=2)
+        assert (lean.findings, lean.issues, lean.status) == (full.findings, full.issues, full.status)

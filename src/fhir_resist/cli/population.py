@@ -65,6 +65,7 @@ def evaluate_population(args: argparse.Namespace, settings: ServerSettings, cata
         settings.strategy,
         "summary" if args.summary else "json" if out_dir else None,
         repair_unicode=False,  # read by files.read_files, whose parse_json repaired it
+        keep_bundle=out_dir is None or args.write,  # else only the text is kept
     )
     with _workers_ahead(args, catalogue_dir, options) as started:
         return _evaluated(args, settings, catalogue_dir, options, started)
