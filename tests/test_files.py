@@ -250,3 +250,16 @@ def test_files_input_bytes_counts_what_read_files_reads(tmp_path: Path) -> None:
     (tmp_path / "sub" / "b.ndjson").write_text("{}\n{}\n")
     (tmp_path / "notes.txt").write_text("not read")
     assert files.input_bytes([tmp_path, tmp_path / "missing.json"]) == 2 + 6
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_a_digit_run_across_the_parts_searched_is_found(
+    monkeypatch: pytest.MonkeyPatch, as_bytes: bool
+) -> None:
+    monkeypatch.setattr(files, "_CHUNK", 8)
+    for at in range(0, 12):
+        text = " " * at + "[-9223372036854775809]"
+        given_text: str | bytes = text.encode() if as_bytes else text
+        assert files._orjson(given_text) is files._REFUSED
+        assert parse_json(given_text) == [-9223372036854775809]
+    assert parse_json(" " * 9 + '["é", 922337203685477580]') == ["é", 922337203685477580]

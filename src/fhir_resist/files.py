@@ -39,20 +39,30 @@ def parse_json(text: str | bytes) -> Any:
 _REFUSED: Any = object()
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 19  # i64 and u64 hold every integer of up to 18 digits
+_CHUNK = 1 << 20  # the text is searched for digit runs a mebibyte at a time (no copy of it whole)
 
 
 def _orjson(text: str | bytes) -> Any:
     """orjson's reading of the text, or ``_REFUSED`` where it may differ from ``json``'s."""
     try:
-        raw = text.encode() if isinstance(text, str) else text
+        if _long_digits(text):
+            return _REFUSED
     except UnicodeEncodeError:  # a str holding a lone surrogate
         return _REFUSED
-    if raw.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) >= 0:
-        return _REFUSED
     try:
-        return orjson.loads(raw)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
         return _REFUSED
+
+
+def _long_digits(text: str | bytes) -> bool:
+    """Whether the text holds a run of 19 or more digits (the parts searched overlap by 18)."""
+    for start in range(0, len(text), _CHUNK):
+        part = text[start : start + _CHUNK + len(_LONG_DIGITS) - 1]
+        raw = part.encode() if isinstance(part, str) else part
+        if raw.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) >= 0:
+            return True
+    return False
 
 
 def _standard(text: str | bytes) -> Any:
