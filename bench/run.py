@@ -353,7 +353,7 @@ def figures(config: Config = FULL, *, log: Callable[[str], None] | None = None) 
 def _orjson_loads() -> Callable[[bytes], object] | None:
     if not has_orjson():
         return None
-    import orjson  # not a dependency: measured only where it happens to be installed
+    import orjson  # a dependency (files.parse_json); still looked for: older versions lack it
 
     loads: Callable[[bytes], object] = orjson.loads
     return loads

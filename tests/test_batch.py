@@ -198,3 +198,33 @@ def test_what_files_read_already_repaired_is_not_walked_again(
     assert isinstance(evaluate_patient(who, given, catalogue, Options(AT, repair_unicode=False)), Evaluated)
     walked_again = evaluate_patient(who, given, catalogue, Options(AT))  # the API's default repairs
     assert isinstance(walked_again, Failed) and "walked for surrogates" in walked_again.reason
+
+
+def test_workers_started_ahead_give_what_each_patient_gives_alone(catalogue: Catalogue) -> None:
+    from fhir_resist.batch import Options, iter_evaluated, start_workers
+
+    grouped = group_by_patient([load_json(path) for path in FILES])
+    options = Options(AT)
+    with start_workers(2, str(ROOT / "catalogue"), options) as started:
+        outcomes = list(iter_evaluated(grouped.patients, options, started=started))
+        with pytest.raises(ValueError, match="other options"):
+            next(iter_evaluated(grouped.patients, Options(AT, render="json"), started=started))
+    alone = _alone(catalogue)
+    assert [o.patient for o in outcomes] == sorted(alone)
+    assert all(isinstance(o, Evaluated) and o.bundle == alone[o.patient] for o in outcomes)
+
+
+def test_a_caller_that_keeps_only_the_text_gets_no_bundle_back(catalogue: Catalogue) -> None:
+    from fhir_resist.batch import Options, iter_evaluated
+
+    grouped = group_by_patient([load_json(path) for path in FILES])
+    kept, text_only = (
+        list(iter_evaluated(grouped.patients, Options(AT, render="json", keep_bundle=keep), workers=2))
+        for keep in (True, False)
+    )
+    alone = _alone(catalogue)
+    for full, lean in zip(kept, text_only, strict=True):
+        assert isinstance(full, Evaluated) and isinstance(lean, Evaluated)
+        assert full.bundle == alone[full.patient] and lean.bundle == {}
+        assert lean.text == full.text == json.dumps(alone[full.patient], indent=2)
+        assert (lean.findings, lean.issues, lean.status) == (full.findings, full.issues, full.status)

@@ -315,6 +315,35 @@ def test_all_patients_writes_one_bundle_per_patient_named_by_id(
     assert "2 patient(s) evaluated, 0 not" in err[2]
 
 
+def test_workers_started_while_a_large_input_is_read_write_the_same_files_byte_for_byte(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from fhir_resist import batch
+    from fhir_resist.cli import population
+
+    folder, at = str(_population(tmp_path)), "2026-12-01T09:00:00Z"
+    argv = ["evaluate", folder, "--all-patients", "--workers", "2", "--at", at, "--out-dir"]
+    assert main([*argv, str(tmp_path / "later")]) == 0  # under 1 MiB: workers start after reading
+    started: list[int] = []
+    real = batch.Workers
+
+    def counted(workers: int, catalogue: str, options: batch.Options) -> batch.Workers:
+        started.append(workers)
+        return real(workers, catalogue, options)
+
+    monkeypatch.setattr(population, "AHEAD_BYTES", 0)
+    monkeypatch.setattr(batch, "Workers", counted)
+    assert main([*argv, str(tmp_path / "ahead")]) == 0
+    assert started == [2]
+    for name in ("kr12-pt", "raswt-pt"):
+        alone = tmp_path / f"{name}-alone.json"
+        source = next(p for p in Path(folder).iterdir() if name.split("-")[0] in p.read_text())
+        assert main(["evaluate", str(source), "--out", str(alone), "--at", at]) == 0
+        expected = alone.read_bytes()
+        assert (tmp_path / "ahead" / f"{name}.json").read_bytes() == expected
+        assert (tmp_path / "later" / f"{name}.json").read_bytes() == expected
+
+
 def test_all_patients_without_out_dir_prints_one_bundle_a_line_in_id_order(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

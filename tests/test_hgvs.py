@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from fhir_resist import hgvs
 from fhir_resist.errors import HgvsError, InputError
 from fhir_resist.hgvs import (
     CodingChange,
@@ -363,3 +367,45 @@ def test_non_ascii_digits_are_not_positions(text: str) -> None:
 def test_non_ascii_digits_in_coding_changes_are_refused(text: str) -> None:
     with pytest.raises(HgvsError):
         parse_coding(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["", "NM_004985.5:", "NM_004985.5(KRAS):", "bad ref:"]),
+    st.sampled_from(["c.", "C.", "p.", "g.", ""]),
+    st.from_regex(r"\A[-*]?[0-9]{1,5}([+-][0-9]{1,2})?\Z"),
+    st.sampled_from(["A", "C", "G", "T", "a", "t", "N", "U", ""]),
+    st.sampled_from([">", ">>", "_36", ""]),
+    st.sampled_from(["A", "C", "G", "T", "g", "", "del", "="]),
+)
+def test_a_single_position_substitution_is_read_as_the_general_grammar_reads_it(
+    reference: str, prefix: str, position: str, ref: str, edit: str, alt: str
+) -> None:
+    text = f"{reference}{prefix}{position}{ref}{edit}{alt}"
+    transcript, body = split_reference(text)
+    assert _outcome(parse_coding, text) == _outcome(lambda t: hgvs._coding(transcript, body, t), text)
+
+
+def _outcome(
+    parse: Callable[[str], CodingChange | ProteinChange], text: str
+) -> CodingChange | ProteinChange | str:
+    try:
+        return parse(text)
+    except HgvsError as exc:
+        return str(exc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["", "NP_004976.2:", "NP_004976.2(KRAS):"]),
+    st.sampled_from(["p.", "P.", "c.", ""]),
+    st.sampled_from(["Gly", "GLY", "gly", "Met", "Ter", "Xaa", "del", "G", "*"]),
+    st.from_regex(r"\A[0-9]{1,4}\Z"),
+    st.sampled_from(["Asp", "asp", "Ter", "Met", "Gly", "del", "dup", "ins", "fs", "=", "?", "Abc", "D", ""]),
+)
+def test_a_three_letter_substitution_is_read_as_the_general_grammar_reads_it(
+    reference: str, prefix: str, first: str, position: str, alt: str
+) -> None:
+    text = f"{reference}{prefix}{first}{position}{alt}"
+    _, body = split_reference(text)
+    assert _outcome(parse_protein, text) == _outcome(lambda t: hgvs._parse_protein_body(body, t), text)

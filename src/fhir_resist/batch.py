@@ -50,6 +50,10 @@ class Options:
     # Whether the resources may hold lone UTF-16 surrogates (what ``json.load`` makes of "\\ud800")
     # to repair, as the Python API does; False for what ``files.read_files`` read (repaired then).
     repair_unicode: bool = True
+    # False: with ``render``, an outcome's ``bundle`` is left empty ({}) and only its ``text`` comes
+    # back (from worker processes: a quarter less to send, and nothing to rebuild), for a caller
+    # that keeps the text alone.
+    keep_bundle: bool = True
 
 
 # Patients given as {patient: resources} or as (patient, resources) pairs; a patient is ``ID`` or
@@ -123,27 +127,37 @@ def iter_evaluated(
     workers: int | None = None,
     catalogue: Catalogue | str | os.PathLike[str] | None = None,
     progress: Callable[[Outcome], None] | None = None,
+    started: Workers | None = None,
 ) -> Iterator[Outcome]:
     """``evaluate_many`` one outcome at a time, in patient-id order, each as soon as it and those
-    before it are ready."""
+    before it are ready. ``started``: worker processes started ahead with the same options
+    (``start_workers``), used instead of starting others; the caller stops them."""
     from fhir_resist.catalogue import Catalogue, default_path, load_catalogue
 
+    if started is not None and started.options != options:
+        raise ValueError("the worker processes were started with other options")
     with _batch_collector():
         tasks = _tasks(population)
         count = min(workers if workers is not None else default_workers(), len(tasks))
-        if count <= 1:
+        if started is not None:
+            yield from _told(_in_pool(tasks, started), progress)
+        elif count <= 1:
             loaded = catalogue if isinstance(catalogue, Catalogue) else load_catalogue(catalogue)
-            outcomes = _in_process(tasks, loaded, options)
+            yield from _told(_in_process(tasks, loaded, options), progress)
         elif isinstance(catalogue, Catalogue):
             raise TypeError(
                 "worker processes load the catalogue themselves: give its directory, or workers=1"
             )
         else:
-            outcomes = _in_pool(tasks, count, str(catalogue or default_path()), options)
-        for outcome in outcomes:
-            if progress is not None:
-                progress(outcome)
-            yield outcome
+            with start_workers(count, str(catalogue or default_path()), options) as pool:
+                yield from _told(_in_pool(tasks, pool), progress)
+
+
+def _told(outcomes: Iterable[Outcome], progress: Callable[[Outcome], None] | None) -> Iterator[Outcome]:
+    for outcome in outcomes:
+        if progress is not None:
+            progress(outcome)
+        yield outcome
 
 
 def _tasks(population: Population) -> list[tuple[str, list[Mapping[str, Any]]]]:
@@ -208,7 +222,7 @@ def _evaluated(
     bundle = to_bundle(assessment, strategy=options.strategy)
     return Evaluated(
         patient=patient,
-        bundle=bundle,
+        bundle=bundle if options.keep_bundle or options.render is None else {},
         status=assessment.status.value,
         findings=len(assessment.findings),
         issues=len(assessment.issues),
@@ -221,9 +235,9 @@ def _evaluated(
 
 def _rendered(assessment: Any, bundle: JSON, render: Render | None) -> str | None:
     if render == "json":
-        import json
+        from fhir_resist.files import indented_json
 
-        return json.dumps(bundle, indent=2)
+        return indented_json(bundle)
     if render == "summary":
         from fhir_resist.render import summary
 
@@ -284,20 +298,47 @@ def _chunk(tasks: list[tuple[str, list[Mapping[str, Any]]]]) -> list[Outcome]:
     return [evaluate_patient(patient, resources, catalogue, options) for patient, resources in tasks]
 
 
-def _in_pool(
-    tasks: list[tuple[str, list[Mapping[str, Any]]]],
-    workers: int,
-    catalogue: str,
-    options: Options,
-) -> Iterator[Outcome]:
-    """The patients in chunks over ``workers`` processes; outcomes in the tasks' order."""
-    size = max(1, min(8, len(tasks) // (workers * 4)))
+class Workers:
+    """Worker processes, each started (interpreter, imports, the catalogue from its cache) as soon
+    as this is made: a caller that reads its input meanwhile has them ready when it is read.
+    Stopped by ``close`` (or leaving the ``with`` block)."""
+
+    def __init__(self, workers: int, catalogue: str, options: Options) -> None:
+        self.workers, self.options = workers, options
+        context = multiprocessing.get_context("spawn")
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start, initargs=(catalogue, options)
+        )
+        for _ in range(workers):  # a process is spawned for each task while none is idle
+            self.pool.submit(_started)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_workers(workers: int, catalogue: str, options: Options) -> Workers:
+    """``workers`` processes evaluating with ``options`` and the catalogue at ``catalogue`` (a
+    directory), starting now; give them to ``iter_evaluated`` as ``started``."""
+    return Workers(workers, catalogue, options)
+
+
+def _started() -> None:
+    """The task that makes a worker start."""
+
+
+def _in_pool(tasks: list[tuple[str, list[Mapping[str, Any]]]], workers: Workers) -> Iterator[Outcome]:
+    """The patients in chunks over the workers; outcomes in the tasks' order."""
+    size = max(1, min(8, len(tasks) // (workers.workers * 4)))
     chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(catalogue, options))
     done = 0
     try:
-        for outcomes in pool.map(_chunk, chunks):
+        for outcomes in workers.pool.map(_chunk, chunks):
             for outcome in outcomes:
                 done += 1
                 yield outcome
@@ -305,8 +346,6 @@ def _in_pool(
         reason = "not evaluated: a worker process stopped (killed, or out of memory?)"
         for patient, _ in tasks[done:]:
             yield Failed(patient, reason, internal=True)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------- a pool kept open

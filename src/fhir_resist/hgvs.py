@@ -153,7 +153,10 @@ def _residues(seq: str, three: bool) -> str:
 
 
 def _substitution(m: re.Match[str], three: bool, text: str) -> ProteinChange:
-    ref, pos, raw = _aa(m["a1"]), _number(m["p1"], text, "residue number"), m["alt"]
+    return _substituted(_aa(m["a1"]), _number(m["p1"], text, "residue number"), m["alt"])
+
+
+def _substituted(ref: str, pos: int, raw: str) -> ProteinChange:
     alt = ref if raw == "=" else None if raw == "?" else _aa(raw)
     consequence: Consequence
     if alt == ref:
@@ -252,9 +255,19 @@ def _parse_protein_body(body: str, text: str) -> ProteinChange:
     raise HgvsError(f"cannot parse protein HGVS {text!r}: expected a change such as {_PROTEIN_EXAMPLES}")
 
 
+# p.Gly12Asp, the form most p. expressions take, read without trying the general grammar's patterns.
+_SUBSTITUTION3: Final = re.compile(r"p\.([A-Za-z]{3})([1-9]\d*)([A-Za-z]{3})", re.ASCII)
+
+
 def parse_protein(text: str) -> ProteinChange:
     """Parse a ``p.`` expression, with or without a reference (``NP_004976.2:``) or ``p.(...)``."""
     _, body = split_reference(text)
+    simple = _SUBSTITUTION3.fullmatch(body)
+    if simple is not None:
+        ref, position, alt = simple.groups()
+        ref, alt = _THREE_TO_ONE.get(ref.lower()), _THREE_TO_ONE.get(alt.lower())
+        if ref is not None and alt is not None:
+            return _substituted(ref, int(position), alt)
     return _parse_protein_body(body, text)
 
 
@@ -327,9 +340,25 @@ def _check_span(start: _Pos, end: _Pos | None, kind: CodingKind, given: str | No
         raise HgvsError(f"{text!r} gives {length} nucleotides for a range of {span}: expected them to agree")
 
 
+# The form most c. expressions take, a substitution at one position (c.35G>A), read without the
+# general grammar; anything else, and any error, is left to the general reading.
+_SUBSTITUTION: Final = re.compile(r"c\.([1-9]\d*)([ACGT])>([ACGT])", re.IGNORECASE | re.ASCII)
+
+
 def parse_coding(text: str) -> CodingChange:
     """Parse a ``c.`` expression, with or without a transcript (``NM_004985.5:``)."""
     transcript, body = split_reference(text)
+    simple = _SUBSTITUTION.fullmatch(body)
+    if simple is not None:
+        position, ref, alt = simple[1], simple[2].upper(), simple[3].upper()
+        if ref != alt:
+            shown = f"c.{position}{ref}>{alt}"
+            return CodingChange(transcript, int(position), 0, None, 0, "substitution", ref, alt, None, shown)
+    return _coding(transcript, body, text)
+
+
+def _coding(transcript: str | None, body: str, text: str) -> CodingChange:
+    """A ``c.`` expression read by the general grammar."""
     _check_prefix(body, text, "c")
     m = _CODING.fullmatch(body[2:])
     if m is None:

@@ -27,7 +27,7 @@ from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_
 from fhir_resist.errors import InputError
 
 if TYPE_CHECKING:
-    from fhir_resist.batch import Evaluated, Outcome
+    from fhir_resist.batch import Evaluated, Options, Outcome, Workers
     from fhir_resist.config import ServerSettings
     from fhir_resist.domain import Message
 
@@ -56,8 +56,30 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def evaluate_population(args: argparse.Namespace, settings: ServerSettings, catalogue_dir: str | None) -> int:
-    from fhir_resist.batch import Options, iter_evaluated
-    from fhir_resist.cli.evaluate import _at, _read
+    from fhir_resist.batch import Options
+    from fhir_resist.cli.evaluate import _at
+
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    options = Options(
+        _at(args.at),
+        settings.strategy,
+        "summary" if args.summary else "json" if out_dir else None,
+        repair_unicode=False,  # read by files.read_files, whose parse_json repaired it
+        keep_bundle=out_dir is None or args.write,  # else only the text is kept
+    )
+    with _workers_ahead(args, catalogue_dir, options) as started:
+        return _evaluated(args, settings, catalogue_dir, options, started)
+
+
+def _evaluated(
+    args: argparse.Namespace,
+    settings: ServerSettings,
+    catalogue_dir: str | None,
+    options: Options,
+    started: Workers | None,
+) -> int:
+    from fhir_resist.batch import iter_evaluated
+    from fhir_resist.cli.evaluate import _read
     from fhir_resist.fhir.read.population import group_by_patient
 
     with _uncollected(getattr(args, "own_process", False)):
@@ -75,21 +97,41 @@ def evaluate_population(args: argparse.Namespace, settings: ServerSettings, cata
     out_dir = Path(args.out_dir) if args.out_dir else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    options = Options(
-        _at(args.at),
-        settings.strategy,
-        "summary" if args.summary else "json" if out_dir else None,
-        repair_unicode=False,  # read by files.read_files, whose parse_json repaired it
-    )
-    tally, started = Tally(), time.monotonic()
+    tally, began = Tally(), time.monotonic()
     show = Progress(sys.stderr, len(grouped.patients))
     delivering = _Delivering(settings) if args.write and not flaws else None
-    for outcome in iter_evaluated(grouped.patients, options, workers=args.workers, catalogue=catalogue_dir):
+    patients = iter_evaluated(
+        grouped.patients, options, workers=args.workers, catalogue=catalogue_dir, started=started
+    )
+    for outcome in patients:
         show.line(_handled(outcome, out_dir, args.summary, delivering, tally))
         show.step()
     show.done()
-    print(f"fhir-resist: {_totals(tally, time.monotonic() - started)}", file=sys.stderr)
+    print(f"fhir-resist: {_totals(tally, time.monotonic() - began)}", file=sys.stderr)
     return _exit_code(tally, flaws)
+
+
+AHEAD_BYTES = 1 << 20  # input from which the workers start while it is read (about ten patients)
+
+
+@contextmanager
+def _workers_ahead(
+    args: argparse.Namespace, catalogue_dir: str | None, options: Options
+) -> Iterator[Workers | None]:
+    """The worker processes, started before the input is read when it is large enough for
+    their start-up (about 0.3 s each: the interpreter, imports, the catalogue) to hide behind
+    its reading; None otherwise (``iter_evaluated`` then starts them, or evaluates in this
+    process one patient or with one worker)."""
+    from fhir_resist.batch import default_workers, start_workers
+    from fhir_resist.catalogue import default_path
+    from fhir_resist.files import input_bytes
+
+    count = args.workers if args.workers is not None else default_workers()
+    if count <= 1 or input_bytes(Path(p) for p in args.paths) < AHEAD_BYTES:
+        yield None
+        return
+    with start_workers(count, str(catalogue_dir or default_path()), options) as started:
+        yield started
 
 
 @contextmanager
