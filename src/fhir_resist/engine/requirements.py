@@ -240,10 +240,14 @@ def _reversion_needs(
     found = {(f.rule.id, f.trigger.source) for f in findings}
     reasons: list[str] = []
     for rule in catalogue.rules:
+        # only variants of the genes the rule's reversion patterns name can be second variants
+        genes = {p.gene for p in rule.alterations if p.reverts is not None}
+        if not genes:
+            continue
         drugs = sorted(taking & catalogue.members(rule.therapies))
         if not drugs or not catalogue.tumour_in_scope(tumour, rule.tumours.include):
             continue
-        for second in present:
+        for second in (a for a in present if a.gene in genes):
             if (rule.id, second.source) not in found:
                 reasons += [
                     f"{second.label or second.source} and the truncating "
