@@ -32,7 +32,7 @@ from fhir_resist.domain import Message, Severity
 from fhir_resist.errors import JsonProblem
 from fhir_resist.fhir.read.collection import normalise_reference
 from fhir_resist.fhir.read.elements import JSON
-from fhir_resist.fhir.read.population import ABOUT_A_PATIENT, Grouped, group_by_patient
+from fhir_resist.fhir.read.population import ABOUT_A_PATIENT, Grouped, group_by_patient, references
 from fhir_resist.files import parse_json
 from fhir_resist.reevaluation.sources import Source, lines
 
@@ -183,21 +183,6 @@ def _set_aside(
     ref = f"{resource['resourceType']}/{rid}"
     unowned[ref] = [normalise_reference(r, {}) for r in references(resource)]
     aside.write(line + b"\n")
-
-
-def references(resource: object) -> list[str]:
-    """Every ``reference`` string in a resource, nested elements and contained resources included."""
-    found: list[str] = []
-    stack: list[object] = [resource]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("reference"), str):
-                found.append(node["reference"])
-            stack.extend(value for value in node.values() if isinstance(value, dict | list))
-        elif isinstance(node, list):
-            stack.extend(value for value in node if isinstance(value, dict | list))
-    return found
 
 
 def _place_unowned(spilled: Spilled, unowned: dict[str, list[str]]) -> None:

@@ -143,7 +143,7 @@ def _spread(leaves: list[_Node], aliases: dict[str, str]) -> None:
     pending = [leaf for leaf in leaves if leaf.owners] if unowned else []
     while pending:
         leaf = pending.pop()
-        for target in _references(leaf.resource):
+        for target in references(leaf.resource):
             for other in unowned.get(normalise_reference(target, aliases), ()):
                 if not leaf.owners <= other.owners:
                     other.owners |= leaf.owners
@@ -156,7 +156,7 @@ def _read_type(leaf: _Node) -> bool:
     return rtype in ABOUT_A_PATIENT or rtype == "Medication"
 
 
-def _references(resource: object) -> list[str]:
+def references(resource: object) -> list[str]:
     """Every ``reference`` string in a resource (its contained resources' included)."""
     found: list[str] = []
     stack: list[object] = [resource]
