@@ -26,7 +26,12 @@ _HGNC_SYSTEMS = frozenset({terminology.HGNC, terminology.HGNC_GENE_ID})
 def components(resource: JSON) -> dict[str, list[JSON]]:
     """An Observation's components by each code they carry, in the order given."""
     out: dict[str, list[JSON]] = {}
-    for comp in items(resource, "component"):  # codes_of inlined: this runs for every component
+    listed_comps = resource.get("component")  # items() and codes_of() inlined: runs for every component
+    if not isinstance(listed_comps, list):
+        listed_comps = [listed_comps] if isinstance(listed_comps, dict) else []
+    for comp in listed_comps:
+        if not isinstance(comp, dict):
+            continue
         concept = comp.get("code")
         listed = concept.get("coding") if isinstance(concept, dict) else None
         for item in listed if isinstance(listed, list) else (listed,):
