@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from fhir_resist.frozen import fast_init
 from fhir_resist.hgvs import CodingChange, ProteinChange
 
 
@@ -77,6 +78,7 @@ class Message:
     text: str
 
 
+@fast_init  # one per finding read: set through the slots (fhir_resist/frozen.py)
 @dataclass(frozen=True, slots=True)
 class Alteration:
     """One genomic finding (or pertinent negative) as reported by one Observation."""

@@ -593,3 +593,26 @@ def test_a_component_is_unread_only_when_none_of_its_codes_is_read() -> None:
     unread = [m for m in context.messages if "is not read by fhir_resist" in m.text]
     assert [m.where for m in unread] == ["Observation/ATR-insertion-var.component:lab-depth"]
     assert "component lab-depth (Read depth) is not read" in unread[0].text
+
+
+@pytest.mark.parametrize(
+    ("kept", "label"),
+    [
+        ({"48005-3", "48004-6", "81290-9"}, "KRAS p.G12D"),
+        ({"48004-6", "81290-9"}, "KRAS c.35G>A"),
+        ({"81290-9"}, "KRAS NC_000012.12:g.25245350C>T"),
+        (set(), "KRAS variant"),
+    ],
+)
+def test_variant_label_from_the_protein_else_coding_else_genomic_change(kept: set[str], label: str) -> None:
+    bundle = _scenario("crc-kras-g12d-cetuximab")
+    kras = next(e["resource"] for e in bundle["entry"] if e["resource"].get("id") == "v-kras")
+    genomic = {
+        "code": {"coding": [{"system": "http://loinc.org", "code": "81290-9"}]},
+        "valueCodeableConcept": {"coding": [{"code": "NC_000012.12:g.25245350C>T"}]},
+    }
+    hgvs = {"48005-3", "48004-6", "81290-9"}
+    kras["component"] = [
+        c for c in [*kras["component"], genomic] if c["code"]["coding"][0]["code"] not in hgvs - kept
+    ]
+    assert _by_source(read_context([bundle]))["Observation/v-kras"].label == label

@@ -8,7 +8,6 @@ from fhir_resist import terminology
 from fhir_resist.domain import Origin
 from fhir_resist.fhir.read.elements import (
     JSON,
-    code_set,
     codes_of,
     codings,
     first_code,
@@ -21,18 +20,28 @@ from fhir_resist.fhir.read.elements import (
 Components = Mapping[str, list[JSON]]
 Gene = tuple[str | None, str | None]  # (symbol as reported, upper case; HGNC id)
 FUSION_SEPARATOR = "::"  # HGNC's notation for the product of a fusion: 5' partner :: 3' partner
+_HGNC_SYSTEMS = frozenset({terminology.HGNC, terminology.HGNC_GENE_ID})
 
 
 def components(resource: JSON) -> dict[str, list[JSON]]:
     """An Observation's components by each code they carry, in the order given."""
     out: dict[str, list[JSON]] = {}
-    for comp in items(resource, "component"):  # codes_of inlined: this runs for every component
+    listed_comps = resource.get("component")  # items() and codes_of() inlined: runs for every component
+    if not isinstance(listed_comps, list):
+        listed_comps = [listed_comps] if isinstance(listed_comps, dict) else []
+    for comp in listed_comps:
+        if not isinstance(comp, dict):
+            continue
         concept = comp.get("code")
         listed = concept.get("coding") if isinstance(concept, dict) else None
         for item in listed if isinstance(listed, list) else (listed,):
             code = item.get("code") if isinstance(item, dict) else None
             if isinstance(code, str) and code:
-                out.setdefault(code, []).append(comp)
+                group = out.get(code)
+                if group is None:
+                    out[code] = [comp]
+                else:
+                    group.append(comp)
     return out
 
 
@@ -58,27 +67,34 @@ def all_text(comps: Components, key: str) -> str:
 
 def value_codes(comps: Components, *keys: str) -> list[str]:
     """The codes of these components' values, in the order reported, each once."""
-    return list(
-        dict.fromkeys(
-            code
-            for key in keys
-            for comp in comps.get(key, ())
-            for code in codes_of(comp.get("valueCodeableConcept"))
-        )
-    )
+    found = [
+        code
+        for key in keys
+        for comp in comps.get(key, ())
+        for code in codes_of(comp.get("valueCodeableConcept"))
+    ]
+    return found if len(found) < 2 else list(dict.fromkeys(found))  # one code, the usual case: as it is
 
 
 def gene(comp: JSON) -> tuple[str | None, str | None]:
     """(symbol, HGNC id) of a gene-studied component."""
     concept = comp.get("valueCodeableConcept")
-    found = codings(concept)
-    for coding in found:
-        if coding.system in {terminology.HGNC, terminology.HGNC_GENE_ID} and coding.code:
-            hgnc = coding.code if coding.code.upper().startswith("HGNC:") else f"HGNC:{coding.code}"
-            return (coding.display.strip().upper() if coding.display else None), hgnc
-    for coding in found:
-        if coding.display:
-            return coding.display.strip().upper(), None
+    listed = items(concept, "coding")  # read raw: a Coding object per coding costs more than the read
+    for item in listed:
+        system, code = item.get("system"), item.get("code")
+        if (
+            isinstance(code, str)
+            and code
+            and isinstance(system, str)
+            and terminology.canonical_system(system) in _HGNC_SYSTEMS
+        ):
+            hgnc = code if code.upper().startswith("HGNC:") else f"HGNC:{code}"
+            display = item.get("display")
+            return (display.strip().upper() if isinstance(display, str) and display else None), hgnc
+    for item in listed:
+        display = item.get("display")
+        if isinstance(display, str) and display:
+            return display.strip().upper(), None
     label = text(concept)
     return (label.upper() if label else None), None
 
@@ -117,7 +133,7 @@ def _fusion_gene(part: str, name: str | None) -> Gene:
 def origin(comps: Iterable[JSON]) -> Origin:
     """Somatic or germline, from the genomic-source-class components."""
     for comp in comps:
-        found = code_set(comp.get("valueCodeableConcept"))
+        found = codes_of(comp.get("valueCodeableConcept"))
         if terminology.SOMATIC in found:
             return Origin.SOMATIC
         if terminology.GERMLINE in found:

@@ -75,8 +75,12 @@ def code_set(concept: object) -> frozenset[str]:
 
 def first_code(concept: object) -> str | None:
     """The first non-empty code of a CodeableConcept, in the order given."""
-    found = codes_of(concept)
-    return found[0] if found else None
+    listed = concept.get("coding") if isinstance(concept, dict) else None
+    for item in listed if isinstance(listed, list) else (listed,):  # codes_of, stopping at the first
+        code = item.get("code") if isinstance(item, dict) else None
+        if isinstance(code, str) and code:
+            return code
+    return None
 
 
 def text(concept: object) -> str | None:

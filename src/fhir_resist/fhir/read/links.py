@@ -41,6 +41,8 @@ _KIND_CODES = {
     terminology.REGION_STUDIED: "region-studied",
 }
 _DRUG_EFFICACY = "51961-1"  # LOINC: genetic variation's effect on drug efficacy (older reports' implications)
+# What an Observation coded with one of those codes alone is (a variant's usual code), made once.
+_ONE_CODE_KINDS = {code: frozenset({kind, "coded"}) for code, kind in _KIND_CODES.items()}
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ def observation_kinds(res: JSON) -> frozenset[str]:
     implication, region-studied, tumour-fraction, and coded when it has any coding."""
     concept = res.get("code")
     found = codes_of(concept)
+    if len(found) == 1 and found[0] in _ONE_CODE_KINDS:
+        return _ONE_CODE_KINDS[found[0]]
     kinds = {_KIND_CODES[code] for code in found if code in _KIND_CODES}
     if _DRUG_EFFICACY in found and any(
         c.code == _DRUG_EFFICACY and c.system == terminology.LOINC for c in codings(concept)
@@ -103,7 +107,9 @@ def link(collected: Collected, notes: Notes, rules: ReadingRules | None = None) 
                 target = pending.pop()
                 if target not in report_of:
                     report_of[target] = ref
-                    pending += collected.resolve_all(collected.resources.get(target) or {}, "hasMember")
+                    member = collected.resources.get(target)
+                    if member is not None and "hasMember" in member:
+                        pending += collected.resolve_all(member, "hasMember")
         elif rtype == "Observation":
             kinds[ref] = observation_kinds(res)
             if "consequence" in kinds[ref]:

@@ -22,7 +22,7 @@ from fhir_resist.fhir.read.components import (
     quantity,
     value_codes,
 )
-from fhir_resist.fhir.read.elements import JSON, code_set, codes_of, displays, items, number, unit_of
+from fhir_resist.fhir.read.elements import JSON, codes_of, displays, items, number, unit_of
 from fhir_resist.fhir.read.links import Links
 from fhir_resist.reading_rules import CopyNumberCutoffs
 
@@ -195,8 +195,12 @@ def _simple_variant(
             f"{ref}.component:gene-studied",
             "variant names no gene (48018-6) and no transcript; it cannot be matched",
         )
-    described = first_text(comps, terminology.G_HGVS) or (f"karyotype {iscn}" if iscn else None)
-    change = f"p.{protein.text}" if protein else (coding.text if coding else (described or "variant"))
+    if protein is not None:
+        change = f"p.{protein.text}"
+    elif coding is not None:
+        change = coding.text
+    else:
+        change = first_text(comps, terminology.G_HGVS) or (f"karyotype {iscn}" if iscn else "variant")
     return Alteration(
         kind=Kind.VARIANT,
         protein=protein,
@@ -248,7 +252,7 @@ def _call(ref: str, res: JSON, notes: Notes) -> Call | None:
             "variant has no Present/Absent value; read as Present (a reported variant)",
         )
         return Call.PRESENT
-    found = code_set(value)
+    found = codes_of(value)
     if terminology.PRESENT in found:
         return Call.PRESENT
     if terminology.ABSENT in found:
