@@ -4,9 +4,15 @@ LocalCluster started for the run.
 The catalogue goes to each worker once, as its directory: a worker plugin loads it when the
 worker joins (a worker that joins later loads it too), into a per-process cache that every task
 on the worker uses. The directory must be readable at the same path on every worker (the
-bundled catalogue is, wherever fhir_resist is installed). Patients travel in chunks, as plain
-data; each chunk returns its patients' outcomes. A chunk that fails as a whole (its worker lost,
-the scheduler gone) leaves its patients ``Failed`` with the reason; the other chunks go on.
+bundled catalogue is, wherever fhir_resist is installed). Patients travel in chunks, scattered
+to the workers as data of their own (``client.scatter``): the tasks the scheduler receives and
+sends name a chunk by its key, never carry the patients' resources. The scheduler keeps its
+recent messages for debugging (``distributed.admin.low-level-log-length``, 1,000 a connection),
+and with a LocalCluster it runs in this process: resources sent inside tasks stayed there, and
+went through it twice (unpickled, pickled again). Each chunk returns its patients' outcomes, and
+its futures are released as soon as they are read, so the cluster holds nothing of a partition
+that was consumed. A chunk that fails as a whole (its worker lost, the scheduler gone) leaves its
+patients ``Failed`` with the reason; the other chunks go on.
 """
 
 from __future__ import annotations
@@ -40,6 +46,11 @@ def worker_catalogue(directory: str) -> Catalogue:
 def evaluate_on_worker(tasks: list[Task], catalogue: str, options: Options) -> list[Outcome]:
     loaded = worker_catalogue(catalogue)
     return [evaluate_patient(patient, resources, loaded, options) for patient, resources in tasks]
+
+
+def _failed(parts: list[list[Task]], exc: Exception) -> Iterator[Outcome]:
+    reason = f"not evaluated: the Dask task failed ({type(exc).__name__}: {exc})"
+    return iter([Failed(patient, reason, internal=True) for part in parts for patient, _ in part])
 
 
 def check_address(scheduler: str) -> None:
@@ -90,22 +101,30 @@ class DaskEngine:
         self.workers = max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})))
 
     def evaluate(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
-        """The chunks are submitted now; their outcomes come as the iterator is read."""
+        """The chunks are scattered and submitted now; their outcomes come as the iterator is read."""
         parts = chunks(tasks, self.workers)
+        try:
+            data = self.client.scatter(parts, hash=False) if parts else []
+        except Exception as exc:  # no worker to take them, the scheduler gone
+            return _failed(parts, exc)
         futures = [
-            self.client.submit(evaluate_on_worker, part, self.catalogue, self.options, pure=False)
-            for part in parts
+            self.client.submit(evaluate_on_worker, chunk, self.catalogue, self.options, pure=False)
+            for chunk in data
         ]
-        return self._collect(parts, futures)
+        return self._collect(parts, data, futures)
 
     @staticmethod
-    def _collect(parts: list[list[Task]], futures: list[Any]) -> Iterator[Outcome]:
-        for part, future in zip(parts, futures, strict=True):
+    def _collect(parts: list[list[Task]], data: list[Any], futures: list[Any]) -> Iterator[Outcome]:
+        """Each chunk's outcomes; its futures (the chunk's and the result's) released once read."""
+        for part in parts:
+            chunk, future = data.pop(0), futures.pop(0)
             try:
                 outcomes: list[Outcome] = future.result()
             except Exception as exc:  # the chunk as a whole: a lost worker, a lost scheduler
-                reason = f"not evaluated: the Dask task failed ({type(exc).__name__}: {exc})"
-                outcomes = [Failed(patient, reason, internal=True) for patient, _ in part]
+                outcomes = list(_failed([part], exc))
+            finally:
+                future.release()
+                chunk.release()
             yield from outcomes
 
     def close(self) -> None:

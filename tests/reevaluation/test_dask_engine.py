@@ -1,0 +1,83 @@
+"""The Dask engine sends the patients to the workers as data, outside the tasks, and keeps nothing
+of a partition once its outcomes are read: the scheduler (in this process with a LocalCluster)
+must not hold the population."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import pytest
+from distributed.protocol import pickle
+
+from fhir_resist.batch import Evaluated, Failed
+from fhir_resist.reevaluation.dask_engine import DaskEngine
+from tests.reevaluation.conftest import PATIENTS
+from tests.reevaluation.test_engines import CATALOGUE, OPTIONS, _tasks
+
+dumps = cast(Callable[[Any], bytes], pickle.dumps)  # as distributed pickles what it sends (untyped)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[DaskEngine]:
+    engine = DaskEngine("local", 2, CATALOGUE, OPTIONS, processes=False)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _scheduler_state(dask_scheduler: Any) -> dict[str, Any]:
+    """What the scheduler keeps: its tasks, and the messages it logged on every connection."""
+    streams = [*dask_scheduler.stream_comms.values(), *dask_scheduler.client_comms.values()]
+    return {
+        "tasks": len(dask_scheduler.tasks),
+        "messages": [dumps(message) for stream in streams for message in stream.recent_message_log],
+    }
+
+
+def _sent(engine: DaskEngine) -> tuple[int, list[bytes]]:
+    """The tasks the scheduler still holds once the releases sent to it have arrived (they travel
+    in batches: waited for, up to a minute), and every message logged either side."""
+    state = engine.client.run_on_scheduler(_scheduler_state)
+    deadline = time.monotonic() + 60
+    while state["tasks"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        state = engine.client.run_on_scheduler(_scheduler_state)
+    client_log = engine.client.scheduler_comm.recent_message_log  # what the client sent to it
+    return state["tasks"], [*state["messages"], *(dumps(message) for message in client_log)]
+
+
+def test_no_patient_travels_inside_a_task_and_the_scheduler_keeps_nothing_after_a_run(
+    engine: DaskEngine,
+) -> None:
+    tasks = _tasks() * 3
+    outcomes = list(engine.evaluate(tasks))
+    assert [o.patient for o in outcomes] == [p for p, _ in tasks]
+    assert sum(isinstance(o, Evaluated) for o in outcomes) == 3 * len(PATIENTS)
+    held, messages = _sent(engine)
+    assert held == 0  # neither the patients' chunks nor their results are left on the cluster
+    assert any(b"evaluate_on_worker" in m for m in messages)  # the log is read: the tasks are in it
+    for patient in PATIENTS:
+        identifier = patient.removeprefix("Patient/").encode()
+        assert not [m for m in messages if identifier in m], f"{patient}'s record went through the scheduler"
+
+
+def test_a_partition_that_cannot_be_scattered_fails_its_patients(
+    engine: DaskEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise TimeoutError("No valid workers found")
+
+    monkeypatch.setattr(engine.client, "scatter", refused)
+    outcomes = list(engine.evaluate(_tasks()))
+    assert [o.patient for o in outcomes] == [p for p, _ in _tasks()]
+    assert all(
+        isinstance(o, Failed) and o.internal and "task failed (TimeoutError: No valid workers" in o.reason
+        for o in outcomes
+    )
+
+
+def test_an_empty_partition_sends_nothing(engine: DaskEngine) -> None:
+    assert list(engine.evaluate([])) == []
