@@ -4,6 +4,7 @@ must not hold the population."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -13,6 +14,7 @@ from distributed.protocol import pickle
 
 from fhir_resist.batch import Evaluated, Failed
 from fhir_resist.reevaluation.dask_engine import DaskEngine
+from fhir_resist.reevaluation.dask_plugin import own_process
 from tests.reevaluation.conftest import PATIENTS
 from tests.reevaluation.test_engines import CATALOGUE, OPTIONS, _tasks
 
@@ -81,3 +83,29 @@ def test_a_partition_that_cannot_be_scattered_fails_its_patients(
 
 def test_an_empty_partition_sends_nothing(engine: DaskEngine) -> None:
     assert list(engine.evaluate([])) == []
+
+
+def test_a_chunk_reaches_the_workers_as_one_blob(engine: DaskEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker sizes what it holds: a blob at once, nested resources object by object (which cost
+    it more than evaluating them)."""
+    scattered: list[Any] = []
+    scatter = engine.client.scatter
+
+    def recording(data: list[Any], **kwargs: Any) -> Any:
+        scattered.extend(data)
+        return scatter(data, **kwargs)
+
+    monkeypatch.setattr(engine.client, "scatter", recording)
+    outcomes = list(engine.evaluate(_tasks()))
+    assert [o.patient for o in outcomes] == [p for p, _ in _tasks()]
+    assert scattered and all(isinstance(chunk, bytes) for chunk in scattered)
+
+
+def test_worker_processes_collect_garbage_as_the_local_engine_s_do() -> None:
+    engine = DaskEngine("local", 1, CATALOGUE, OPTIONS)
+    try:
+        thresholds = engine.client.run(gc.get_threshold)
+    finally:
+        engine.close()
+    assert list(thresholds.values()) == [(50_000, 20, 20)]
+    assert not own_process()  # a LocalCluster of threads leaves this process's collector alone

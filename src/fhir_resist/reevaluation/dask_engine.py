@@ -6,7 +6,9 @@ worker joins (a worker that joins later loads it too), into a per-process cache 
 on the worker uses. The directory must be readable at the same path on every worker (the
 bundled catalogue is, wherever fhir_resist is installed). Patients travel in chunks, scattered
 to the workers as data of their own (``client.scatter``): the tasks the scheduler receives and
-sends name a chunk by its key, never carry the patients' resources. The scheduler keeps its
+sends name a chunk by its key, never carry the patients' resources. A chunk is one pickled blob:
+a worker measures what it holds (``dask.sizeof``), and measuring a chunk of nested resources,
+object by object, cost it more CPU than evaluating them. The scheduler keeps its
 recent messages for debugging (``distributed.admin.low-level-log-length``, 1,000 a connection),
 and with a LocalCluster it runs in this process: resources sent inside tasks stayed there, and
 went through it twice (unpickled, pickled again). Each chunk returns its patients' outcomes, and
@@ -17,6 +19,7 @@ patients ``Failed`` with the reason; the other chunks go on.
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -43,9 +46,16 @@ def worker_catalogue(directory: str) -> Catalogue:
         return _catalogues[directory]
 
 
-def evaluate_on_worker(tasks: list[Task], catalogue: str, options: Options) -> list[Outcome]:
+def evaluate_on_worker(chunk: bytes, catalogue: str, options: Options) -> list[Outcome]:
+    """A chunk of patients (as ``pickled`` made it) evaluated with this worker's catalogue."""
     loaded = worker_catalogue(catalogue)
+    tasks: list[Task] = pickle.loads(chunk)  # noqa: S301 - our own client's chunk
     return [evaluate_patient(patient, resources, loaded, options) for patient, resources in tasks]
+
+
+def pickled(part: list[Task]) -> bytes:
+    """A chunk as the workers get it: one blob, whose size Dask reads without walking it."""
+    return pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _failed(parts: list[list[Task]], exc: Exception) -> Iterator[Outcome]:
@@ -104,7 +114,7 @@ class DaskEngine:
         """The chunks are scattered and submitted now; their outcomes come as the iterator is read."""
         parts = chunks(tasks, self.workers)
         try:
-            data = self.client.scatter(parts, hash=False) if parts else []
+            data = self.client.scatter([pickled(p) for p in parts], hash=False) if parts else []
         except Exception as exc:  # no worker to take them, the scheduler gone
             return _failed(parts, exc)
         futures = [
