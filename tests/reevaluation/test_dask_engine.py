@@ -5,16 +5,20 @@ must not hold the population."""
 from __future__ import annotations
 
 import gc
+import pickle as pickle_module
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from distributed.protocol import pickle
 
 from fhir_resist.batch import Evaluated, Failed
+from fhir_resist.reevaluation import dask_engine
 from fhir_resist.reevaluation.dask_engine import DaskEngine
 from fhir_resist.reevaluation.dask_plugin import own_process
+from fhir_resist.reevaluation.engines import InProcess
 from tests.reevaluation.conftest import PATIENTS
 from tests.reevaluation.test_engines import CATALOGUE, OPTIONS, _tasks
 
@@ -109,3 +113,23 @@ def test_worker_processes_collect_garbage_as_the_local_engine_s_do() -> None:
         engine.close()
     assert list(thresholds.values()) == [(50_000, 20, 20)]
     assert not own_process()  # a LocalCluster of threads leaves this process's collector alone
+
+
+def test_a_chunk_whose_task_failed_is_sent_once_more(
+    engine: DaskEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Scattered data dies with its worker (it has no lineage to recompute it from): the chunk is
+    sent again, and its patients evaluated."""
+    evaluate = dask_engine.evaluate_on_worker
+
+    def lost_once(chunk: bytes, catalogue: str, options: Any) -> Any:
+        tried = tmp_path / pickle_module.loads(chunk)[0][0].replace("/", "-")  # what the task sees
+        if not tried.exists():
+            tried.touch()
+            raise OSError("worker lost")
+        return evaluate(chunk, catalogue, options)
+
+    monkeypatch.setattr(dask_engine, "evaluate_on_worker", lost_once)
+    outcomes = list(engine.evaluate(_tasks()))
+    assert outcomes == list(InProcess(CATALOGUE, OPTIONS).evaluate(_tasks()))
+    assert len(list(tmp_path.iterdir())) == len(_tasks())  # a chunk a patient: each failed once

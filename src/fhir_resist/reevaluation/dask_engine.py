@@ -13,8 +13,8 @@ recent messages for debugging (``distributed.admin.low-level-log-length``, 1,000
 and with a LocalCluster it runs in this process: resources sent inside tasks stayed there, and
 went through it twice (unpickled, pickled again). Each chunk returns its patients' outcomes, and
 its futures are released as soon as they are read, so the cluster holds nothing of a partition
-that was consumed. A chunk that fails as a whole (its worker lost, the scheduler gone) leaves its
-patients ``Failed`` with the reason; the other chunks go on.
+that was consumed. A chunk that fails as a whole (its worker lost, the scheduler gone) is sent
+once more; failing again, it leaves its patients ``Failed`` with the reason; the other chunks go on.
 """
 
 from __future__ import annotations
@@ -113,29 +113,42 @@ class DaskEngine:
     def evaluate(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
         """The chunks are scattered and submitted now; their outcomes come as the iterator is read."""
         parts = chunks(tasks, self.workers)
-        try:
-            data = self.client.scatter([pickled(p) for p in parts], hash=False) if parts else []
+        try:  # in one call, spread over the workers
+            data = self.client.scatter([pickled(part) for part in parts], hash=False) if parts else []
         except Exception as exc:  # no worker to take them, the scheduler gone
             return _failed(parts, exc)
-        futures = [
-            self.client.submit(evaluate_on_worker, chunk, self.catalogue, self.options, pure=False)
-            for chunk in data
-        ]
-        return self._collect(parts, data, futures)
+        return self._collect(parts, [(chunk, self._submit(chunk)) for chunk in data])
+
+    def _submit(self, chunk: Any) -> Any:
+        return self.client.submit(evaluate_on_worker, chunk, self.catalogue, self.options, pure=False)
+
+    def _send(self, part: list[Task]) -> tuple[Any, Any]:
+        """The chunk scattered again, and the task that evaluates it."""
+        [chunk] = self.client.scatter([pickled(part)], hash=False)
+        return chunk, self._submit(chunk)
+
+    def _collect(self, parts: list[list[Task]], sent: list[tuple[Any, Any]]) -> Iterator[Outcome]:
+        """Each chunk's outcomes, its futures released once read. A chunk that failed is sent once
+        more: scattered data has no lineage, so a worker lost takes its chunks with it, which Dask
+        would otherwise recompute."""
+        for part in parts:
+            try:
+                outcomes = self._outcomes(*sent.pop(0))
+            except Exception:
+                try:
+                    outcomes = self._outcomes(*self._send(part))
+                except Exception as exc:  # the chunk as a whole, twice: the scheduler gone, a defect
+                    outcomes = list(_failed([part], exc))
+            yield from outcomes
 
     @staticmethod
-    def _collect(parts: list[list[Task]], data: list[Any], futures: list[Any]) -> Iterator[Outcome]:
-        """Each chunk's outcomes; its futures (the chunk's and the result's) released once read."""
-        for part in parts:
-            chunk, future = data.pop(0), futures.pop(0)
-            try:
-                outcomes: list[Outcome] = future.result()
-            except Exception as exc:  # the chunk as a whole: a lost worker, a lost scheduler
-                outcomes = list(_failed([part], exc))
-            finally:
-                future.release()
-                chunk.release()
-            yield from outcomes
+    def _outcomes(chunk: Any, future: Any) -> list[Outcome]:
+        try:
+            outcomes: list[Outcome] = future.result()
+        finally:
+            future.release()
+            chunk.release()
+        return outcomes
 
     def close(self) -> None:
         self.client.close()
