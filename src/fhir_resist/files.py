@@ -140,8 +140,8 @@ _MAX_DEPTH = 254  # orjson refuses deeper nesting
 
 
 def _escaped(found: re.Match[str]) -> str:
-    """A character as ``json``'s ``ensure_ascii`` writes it: ``\\uXXXX``, a surrogate pair beyond
-    the Basic Multilingual Plane."""
+    """A character as ``json``'s ``ensure_ascii`` writes it: ``\\u`` and four hex digits, a
+    surrogate pair beyond the Basic Multilingual Plane."""
     code = ord(found.group())
     if code < 0x10000:
         return f"\\u{code:04x}"
