@@ -21,6 +21,17 @@ def test_a_directory_gives_its_ndjson_files_named_as_the_directory_was(tmp_path:
     assert list(lines(found[1])) == [(1, b'{"resourceType":"Patient","id":"a"}')]
 
 
+def test_an_exports_error_files_are_not_read_as_the_population(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "errors" / "export"  # a folder named errors above the export is no matter
+    tmp_path.mkdir(parents=True)
+    (tmp_path / "errors").mkdir()
+    (tmp_path / "errors" / "OperationOutcome-1.ndjson").write_text('{"resourceType": "OperationOutcome"}\n')
+    (tmp_path / "OperationOutcome.ndjson").write_text('{"resourceType": "OperationOutcome"}\n')
+    (tmp_path / "Patient.ndjson").write_text('{"resourceType": "Patient", "id": "p"}\n')
+    (tmp_path / "export.json").write_text("{}")
+    assert [s.name for s in sources([str(tmp_path)])] == [f"{tmp_path}/Patient.ndjson"]
+
+
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file") as caught:
         sources([str(tmp_path / "absent.ndjson")])

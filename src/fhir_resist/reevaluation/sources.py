@@ -33,11 +33,13 @@ class Source:
 
 
 def is_resource_file(path: str) -> bool:
-    """Whether a file in a directory holds resources, one a line (by its name)."""
+    """Whether a file in a directory holds resources, one a line (by its name). An export's error
+    files (``OperationOutcome``s, which ``fhir-resist export`` keeps in ``errors/``) say what the
+    server could not export; they are not the population's data."""
     name = path.rsplit("/", 1)[-1].lower()
     for suffix in _COMPRESSED:
         name = name.removesuffix(suffix)
-    return name.endswith(_RESOURCE_FILES)
+    return name.endswith(_RESOURCE_FILES) and not name.startswith("operationoutcome")
 
 
 def sources(inputs: Sequence[str]) -> list[Source]:
@@ -60,7 +62,11 @@ def _expand(given: str) -> list[Source]:
         raise InputError(f"cannot be read ({exc})", where=given) from None
     try:
         if fs.isdir(path):
-            files = sorted(p for p in fs.find(path) if is_resource_file(p))
+            files = sorted(
+                p
+                for p in fs.find(path)
+                if is_resource_file(p) and not p[len(path) :].lstrip("/").startswith("errors/")
+            )
             if not files:
                 raise InputError("the directory holds no .ndjson file", where=given)
             return [_source(fs, p, _name(given, path, p)) for p in files]
