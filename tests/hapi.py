@@ -41,11 +41,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+import pytest
 import requests
 import responses
 
@@ -912,3 +915,17 @@ def _matches(resource: JSON, name: str, value: str) -> bool:
     if name == "status":
         return resource.get("status") in alternatives
     return True
+
+
+@contextmanager
+def hapi_for_the_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: JSON) -> Iterator[HapiMock]:
+    """The HAPI mock holding ``seed`` (a Bundle), as the command line meets it: its outbox in
+    ``tmp_path``, two tries a request without back-off, and no server from the environment."""
+    monkeypatch.setenv("FHIR_RESIST_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.setenv("FHIR_RESIST_RETRIES", "2")
+    monkeypatch.delenv("FHIR_RESIST_FHIR_BASE", raising=False)
+    monkeypatch.setattr("fhir_resist.fhir.client.FhirClient._backoff", lambda self, attempt: 0.0)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mock = HapiMock(rsps)
+        mock.seed(seed)
+        yield mock

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 import requests
-import responses
 
 from fhir_resist.cli import main
 from fhir_resist.cli.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_SERVER
 from tests.conftest import SCENARIOS, load_json
-from tests.hapi import BASE, HapiMock
+from tests.hapi import BASE, HapiMock, hapi_for_the_cli
 from tests.page.parsed import parse
 
 ACQUIRED = SCENARIOS / "crc-egfr-s492r-acquired-cetuximab.json"
@@ -60,13 +59,7 @@ def test_report_with_a_file_not_read_still_writes_the_page_and_says_so(
 
 @pytest.fixture
 def hapi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[HapiMock]:
-    monkeypatch.setenv("FHIR_RESIST_OUTBOX", str(tmp_path / "outbox"))
-    monkeypatch.setenv("FHIR_RESIST_RETRIES", "2")
-    monkeypatch.delenv("FHIR_RESIST_FHIR_BASE", raising=False)
-    monkeypatch.setattr("fhir_resist.fhir.client.FhirClient._backoff", lambda self, attempt: 0.0)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        mock = HapiMock(rsps)
-        mock.seed(load_json(ACQUIRED))
+    with hapi_for_the_cli(monkeypatch, tmp_path, load_json(ACQUIRED)) as mock:
         yield mock
 
 

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 import requests
-import responses
 
 from fhir_resist.cli import main
 from fhir_resist.fhir.outbox import Outbox
 from tests.conftest import SCENARIOS, load_json
-from tests.hapi import BASE, HapiMock
+from tests.hapi import BASE, HapiMock, hapi_for_the_cli
 
 KRAS = SCENARIOS / "crc-kras-g12d-cetuximab.json"
 AT = ["--at", "2026-04-01T09:00:00Z"]
@@ -28,13 +27,7 @@ AT = ["--at", "2026-04-01T09:00:00Z"]
 
 @pytest.fixture
 def hapi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[HapiMock]:
-    monkeypatch.setenv("FHIR_RESIST_OUTBOX", str(tmp_path / "outbox"))
-    monkeypatch.setenv("FHIR_RESIST_RETRIES", "2")
-    monkeypatch.delenv("FHIR_RESIST_FHIR_BASE", raising=False)
-    monkeypatch.setattr("fhir_resist.fhir.client.FhirClient._backoff", lambda self, attempt: 0.0)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        mock = HapiMock(rsps)
-        mock.seed(load_json(KRAS))
+    with hapi_for_the_cli(monkeypatch, tmp_path, load_json(KRAS)) as mock:
         yield mock
 
 

@@ -7,6 +7,7 @@ import pytest
 from fhir_resist.bulk.kickoff import READ_TYPES, export_request, kick_off
 from fhir_resist.errors import InputError, ServerError
 from fhir_resist.fhir.client import FhirClient
+from fhir_resist.fhir.read.population import ABOUT_A_PATIENT
 from tests.bulk.hapi_export import HapiBulk
 from tests.hapi import BASE
 
@@ -106,3 +107,8 @@ def test_a_gateway_error_at_kick_off_is_retried(hapi: HapiBulk, client: FhirClie
     hapi.fail(status=503, headers={"Retry-After": "2"})
     assert "_jobId=" in kick_off(client, export_request("patient"))
     assert len(hapi.jobs) == 1
+
+
+def test_the_types_exported_are_those_the_reader_reads() -> None:
+    assert set(READ_TYPES) == {*ABOUT_A_PATIENT, "Patient", "Medication"}
+    assert len(READ_TYPES) == len(set(READ_TYPES))

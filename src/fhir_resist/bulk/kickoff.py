@@ -17,18 +17,19 @@ from urllib.parse import urljoin
 from fhir_resist.errors import InputError, ServerError
 from fhir_resist.fhir.addresses import is_fhir_id
 from fhir_resist.fhir.client import FhirClient
+from fhir_resist.fhir.read.clinical import THERAPY_TYPES
 
 Level = Literal["system", "group", "patient"]
 
+# What the reader reads (fhir/read/population.ABOUT_A_PATIENT, with the Patient and the Medications
+# therapies name), in a stable order for the request.
 READ_TYPES = (
     "Patient",
     "Observation",
     "DiagnosticReport",
     "Specimen",
     "Condition",
-    "MedicationRequest",
-    "MedicationStatement",
-    "MedicationAdministration",
+    *THERAPY_TYPES,
     "Medication",
 )
 NOT_IN_PATIENT_COMPARTMENT = frozenset({"Medication"})
