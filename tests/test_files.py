@@ -263,3 +263,17 @@ def test_a_digit_run_across_the_parts_searched_is_found(
         assert files._orjson(given_text) is files._REFUSED
         assert parse_json(given_text) == [-9223372036854775809]
     assert parse_json(" " * 9 + '["é", 922337203685477580]') == ["é", 922337203685477580]
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        (b'{"resourceType": "Observation"}', False),
+        (b'{"div": "a \\"quoted\\" word\\n"}', False),  # backslashes, none of them \u
+        (b'{"resource\\u0054ype": "Observation"}', True),
+        (b'{"s": "\\\\u0041"}', True),  # an escaped backslash before u: still looked at closely
+        (b"", False),
+    ],
+)
+def test_unicode_escaped_finds_every_backslash_u_and_only_those(raw: bytes, escaped: bool) -> None:
+    assert files.unicode_escaped(raw) is escaped

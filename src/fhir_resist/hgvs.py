@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, NamedTuple
 
 from fhir_resist.errors import HgvsError
+from fhir_resist.frozen import fast_init
 
 Consequence = Literal[
     "missense", "synonymous", "nonsense", "frameshift", "inframe-deletion", "inframe-insertion",
@@ -22,6 +23,7 @@ Consequence = Literal[
 CodingKind = Literal["substitution", "deletion", "insertion", "duplication", "delins", "inversion", "unknown"]
 
 
+@fast_init  # made for every variant read (fhir_resist/frozen.py)
 @dataclass(frozen=True, slots=True)
 class ProteinChange:
     """A protein change; ``text`` is the canonical short form without ``p.`` (``G12D``, ``E746_A750del``)."""
@@ -40,6 +42,7 @@ class ProteinChange:
         return range(self.start, (self.end if self.end is not None else self.start) + 1)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CodingChange:
     """A coding DNA change; ``text`` is canonical (``c.35G>A``), without the transcript.
@@ -255,8 +258,9 @@ def _parse_protein_body(body: str, text: str) -> ProteinChange:
     raise HgvsError(f"cannot parse protein HGVS {text!r}: expected a change such as {_PROTEIN_EXAMPLES}")
 
 
-# p.Gly12Asp, the form most p. expressions take, read without trying the general grammar's patterns.
-_SUBSTITUTION3: Final = re.compile(r"p\.([A-Za-z]{3})([1-9]\d*)([A-Za-z]{3})", re.ASCII)
+# p.Gly12Asp and p.Gly12= (synonymous), the forms most p. expressions take, read without trying the
+# general grammar's patterns.
+_SUBSTITUTION3: Final = re.compile(r"p\.([A-Za-z]{3})([1-9]\d*)([A-Za-z]{3}|=)", re.ASCII)
 
 
 def parse_protein(text: str) -> ProteinChange:
@@ -264,8 +268,9 @@ def parse_protein(text: str) -> ProteinChange:
     _, body = split_reference(text)
     simple = _SUBSTITUTION3.fullmatch(body)
     if simple is not None:
-        ref, position, alt = simple.groups()
-        ref, alt = _THREE_TO_ONE.get(ref.lower()), _THREE_TO_ONE.get(alt.lower())
+        first, position, second = simple.groups()
+        ref = _THREE_TO_ONE.get(first.lower())
+        alt = second if second == "=" else _THREE_TO_ONE.get(second.lower())
         if ref is not None and alt is not None:
             return _substituted(ref, int(position), alt)
     return _parse_protein_body(body, text)

@@ -29,7 +29,7 @@ from fhir_resist.cdshooks.hook_request import HookRequest
 from fhir_resist.engine.model import Assessment
 from fhir_resist.errors import InputError, JsonProblem
 from fhir_resist.fhir.addresses import bearer_token
-from fhir_resist.files import parse_json
+from fhir_resist.files import parse_json, unicode_escaped
 
 _STRING = rb'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'  # one JSON string token
 
@@ -138,7 +138,7 @@ class AssessmentCache:
 
 def _named(raw: bytes, member: _Member) -> bool:
     """Whether the member's name occurs in ``raw`` in any spelling."""
-    return member.name in raw or (b"\\u" in raw and member.spellings.search(raw) is not None)
+    return member.name in raw or (unicode_escaped(raw) and member.spellings.search(raw) is not None)
 
 
 def _cut(raw: bytes, member: _Member) -> tuple[bytes, str, int] | None:
@@ -146,7 +146,7 @@ def _cut(raw: bytes, member: _Member) -> tuple[bytes, str, int] | None:
     the member's name occurs exactly once (in any spelling) as a key with a JSON string value."""
     if raw.count(member.name) != 1:
         return None
-    if b"\\u" in raw and len(member.spellings.findall(raw)) != 1:
+    if unicode_escaped(raw) and len(member.spellings.findall(raw)) != 1:
         return None
     match = member.value.search(raw)
     if match is None:

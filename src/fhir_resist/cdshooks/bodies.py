@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import ClientDisconnect
 
 from fhir_resist.errors import HttpError, JsonProblem
-from fhir_resist.files import parse_json
+from fhir_resist.files import parse_json, unicode_escaped
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -61,7 +61,7 @@ async def read_body(request: Request, settings: ServiceSettings) -> bytes:
 
 def resources_in(raw: bytes) -> int:
     """How many ``"resourceType"`` keys the JSON text holds, however they are spelt."""
-    if b"\\u" not in raw:
+    if not unicode_escaped(raw):
         return raw.count(RESOURCE_TYPE)  # no escape at all: the plain spelling is the only one
     return len(_ESCAPED_KEY.findall(raw))
 

@@ -79,20 +79,24 @@ def value_codes(comps: Components, *keys: str) -> list[str]:
 def gene(comp: JSON) -> tuple[str | None, str | None]:
     """(symbol, HGNC id) of a gene-studied component."""
     concept = comp.get("valueCodeableConcept")
-    listed = items(concept, "coding")  # read raw: a Coding object per coding costs more than the read
+    listed = concept.get("coding") if isinstance(concept, dict) else None  # read raw, items() inlined
+    if not isinstance(listed, list):
+        listed = [listed] if isinstance(listed, dict) else []
     for item in listed:
+        if not isinstance(item, dict):
+            continue
         system, code = item.get("system"), item.get("code")
         if (
             isinstance(code, str)
             and code
             and isinstance(system, str)
-            and terminology.canonical_system(system) in _HGNC_SYSTEMS
+            and (system in _HGNC_SYSTEMS or terminology.canonical_system(system) in _HGNC_SYSTEMS)
         ):
             hgnc = code if code.upper().startswith("HGNC:") else f"HGNC:{code}"
             display = item.get("display")
             return (display.strip().upper() if isinstance(display, str) and display else None), hgnc
     for item in listed:
-        display = item.get("display")
+        display = item.get("display") if isinstance(item, dict) else None
         if isinstance(display, str) and display:
             return display.strip().upper(), None
     label = text(concept)

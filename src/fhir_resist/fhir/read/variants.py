@@ -51,13 +51,11 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
         _note_unread(ref, res, notes)
     genes = [g for c in comps.get(terminology.GENE_STUDIED, ()) if (g := gene(c))[0] or g[1]]
     symbol, hgnc_id = genes[0] if genes else (None, None)
-    common: dict[str, Any] = {
-        **links.finding_fields(ref, res),
-        "gene": symbol,
-        "hgnc_id": hgnc_id,
-        "origin": origin(comps.get(terminology.SOURCE_CLASS, ())),
-        "call": call,
-    }
+    common = links.finding_fields(ref, res)  # a new dict: completed here
+    common["gene"] = symbol
+    common["hgnc_id"] = hgnc_id
+    common["origin"] = origin(comps.get(terminology.SOURCE_CLASS, ()))
+    common["call"] = call
     # in the order reported: the first consequence code given is the one used
     change_types = value_codes(comps, terminology.DNA_CHANGE_TYPE, terminology.MOLECULAR_CONSEQUENCE)
 
@@ -286,14 +284,15 @@ def _hgvs_kind(text: str) -> str | None:
     return rest[:2] if len(rest) > 2 and rest[1] == "." and rest[0] in "pcgnmr" else None
 
 
+_PARSED_NAMES = {"p.": ("protein-hgvs", "protein change"), "c.": ("coding-hgvs", "coding change")}
+
+
 def _first_parsed(
     ref: str, slots: list[_SlotText], prefix: str, parse: Callable[[str], T], notes: Notes
 ) -> T | None:
     """The first HGVS expression of this kind (``p.`` or ``c.``), wherever the sender put it,
     that parses; each failure, and each expression in the wrong slot, becomes a message."""
-    slot_name, what = (
-        ("protein-hgvs", "protein change") if prefix == "p." else ("coding-hgvs", "coding change")
-    )
+    slot_name, what = _PARSED_NAMES[prefix]
     texts: list[str] = []
     for slot, expected, text, kind in slots:
         if kind == prefix or (kind is None and expected == prefix):
