@@ -11,7 +11,6 @@ from fhir_resist.fhir.read.elements import (
     codes_of,
     codings,
     first_code,
-    items,
     number,
     obj,
     text,
