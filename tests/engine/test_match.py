@@ -7,7 +7,7 @@ import pytest
 from fhir_resist import hgvs
 from fhir_resist.catalogue.schema import AlterationPattern, Exon, Gene
 from fhir_resist.domain import Alteration, Call, CnvCall, Kind, MsiStatus, Origin
-from fhir_resist.engine.match import exon_of, expand_consequences, fits, same_locus
+from fhir_resist.engine.match import Indexed, exon_of, expand_consequences, fits, same_locus
 
 
 def _variant(
@@ -111,3 +111,31 @@ def test_same_locus() -> None:
     assert same_locus(_variant("p.G12D"), _variant("p.Gly12Asp"))
     assert not same_locus(_variant("p.G12D"), _variant("p.G12V"))
     assert same_locus(_cnv(CnvCall.AMPLIFICATION, 12), _cnv(CnvCall.GAIN, 3))
+
+
+def _fusion(gene: str, partner: str, source: str) -> Alteration:
+    return Alteration(kind=Kind.FUSION, call=Call.PRESENT, source=source, gene=gene, partner=partner)
+
+
+def test_indexed_finds_what_trying_every_alteration_in_order_finds() -> None:
+    panel = [
+        _variant("p.G12D", gene="NRAS"),
+        _fusion("EML4", "ALK", "Observation/f1"),
+        _variant("p.V600E", gene="BRAF"),
+        _variant("p.G12C"),
+        _fusion("ALK", "ALK", "Observation/f2"),  # the same gene twice: listed once
+        _variant("p.G13D"),
+        Alteration(kind=Kind.MSI, call=Call.PRESENT, source="Observation/m", msi=MsiStatus.HIGH),
+    ]
+    indexed = Indexed(panel)
+    alk = AlterationPattern(kind="fusion", gene="ALK")
+    any_gene = AlterationPattern(kind="msi", msi="msi-high")
+    egfr = AlterationPattern(kind="variant", gene="EGFR")
+    patterns = [(RAS,), (alk,), (any_gene,), (RAS, alk), (egfr,), (alk, any_gene)]
+    for wanted in patterns:
+        brute = next((a for a in panel for p in wanted if fits(p, a, a.gene, None)), None)
+        assert indexed.first_fit(wanted, {}) is brute
+    assert [a.source for a in indexed.candidates((alk,))] == ["Observation/f1", "Observation/f2"]
+    assert indexed.candidates((RAS, alk))[0].gene == "EML4"  # input order across the patterns' genes
+    assert len(indexed.candidates((any_gene,))) == len(panel)  # a pattern naming no gene: every one
+    assert indexed.first_fit((RAS,), {}) is panel[3]

@@ -11,7 +11,7 @@ from fhir_resist.catalogue.schema import AlterationPattern, Effect, EvidenceLeve
 from fhir_resist.domain import Alteration, Call, GenomicReport, Kind, Message, PatientContext, Severity
 from fhir_resist.engine.coverage import covering_negative
 from fhir_resist.engine.longitudinal import ADEQUATE_TUMOUR_FRACTION, by_gene, history, sample_date
-from fhir_resist.engine.match import fits, locus_key
+from fhir_resist.engine.match import Indexed, fits, locus_key
 from fhir_resist.engine.model import Finding
 from fhir_resist.engine.reversion import REVERSION_WINDOW, Reversion, reversions
 
@@ -29,6 +29,7 @@ def findings_for(
     matched: dict[tuple[str, tuple[object, ...]], list[Alteration]] = {}
     rules: dict[str, Rule] = {}
     reverted: dict[tuple[str, tuple[object, ...]], dict[str, Alteration]] = {}
+    indexed = Indexed(present)
     for alt in present:
         keys = [f"{alt.kind}:{alt.gene}" if alt.gene else str(alt.kind)]
         if alt.kind is Kind.FUSION and alt.partner:
@@ -40,7 +41,7 @@ def findings_for(
                 continue
             if rule.id not in applicable:
                 applicable[rule.id] = _applicability(
-                    rule, present, absent, tumour, catalogue, context.reports
+                    rule, indexed, absent, tumour, catalogue, context.reports
                 )
             if applicable[rule.id] is not None:
                 rules[rule.id] = rule
@@ -91,7 +92,7 @@ def _fitting(
 
 def _applicability(
     rule: Rule,
-    present: list[Alteration],
+    present: Indexed,
     absent: list[Alteration],
     tumour: str | None,
     catalogue: Catalogue,
@@ -111,35 +112,27 @@ def _applicability(
 
 def _co_conditions(
     rule: Rule,
-    present: list[Alteration],
+    present: Indexed,
     absent: list[Alteration],
     catalogue: Catalogue,
     reports: tuple[GenomicReport, ...] = (),
 ) -> tuple[Alteration, ...] | None:
     partners: list[Alteration] = []
     for pattern in rule.requires.all_of:
-        hit = next((a for a in present if fits(pattern, a, a.gene, catalogue.genes.get(a.gene or ""))), None)
+        hit = present.first_fit((pattern,), catalogue.genes)
         if hit is None:
             return None
         partners.append(hit)
     if rule.requires.any_of:
-        hit = next(
-            (
-                a
-                for a in present
-                for p in rule.requires.any_of
-                if fits(p, a, a.gene, catalogue.genes.get(a.gene or ""))
-            ),
-            None,
-        )
+        hit = present.first_fit(rule.requires.any_of, catalogue.genes)
         if hit is None:
             return None
         partners.append(hit)
     for pattern in rule.requires.none_of:
-        if any(fits(pattern, a, a.gene, catalogue.genes.get(a.gene or "")) for a in present):
+        if present.first_fit((pattern,), catalogue.genes) is not None:
             return None
     for pattern in rule.requires.wild_type_tested:
-        if not _tested_wild_type(pattern, present, absent, catalogue, reports):
+        if not _tested_wild_type(pattern, list(present.alterations), absent, catalogue, reports):
             return None
     return tuple(partners)
 
@@ -155,7 +148,7 @@ def _tested_wild_type(
     region (engine/coverage.py), another kind by an Absent result that fits it."""
     if pattern.kind == "variant":
         return covering_negative(pattern, (*present, *absent), reports, catalogue) is not None
-    as_present = [replace(a, call=Call.PRESENT) for a in absent]
+    as_present = [replace(a, call=Call.PRESENT) for a in Indexed(absent).candidates((pattern,))]
     return any(fits(pattern, a, a.gene, catalogue.genes.get(a.gene or "")) for a in as_present)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from fhir_resist.domain import Alteration, CnvCall, Kind, Origin
@@ -125,3 +126,38 @@ def same_locus(a: Alteration, b: Alteration) -> bool:
     if a.kind is Kind.FUSION:
         return a.partner == b.partner or a.partner is None or b.partner is None
     return True
+
+
+class Indexed:
+    """Alterations in input order, indexed by gene (a fusion by its partner too): a pattern that
+    names a gene can fit only those (``fits``), so a 500-variant panel is not tried whole for every
+    co-condition of every rule."""
+
+    __slots__ = ("_at", "alterations")
+
+    def __init__(self, alterations: Iterable[Alteration]) -> None:
+        self.alterations = tuple(alterations)
+        at: dict[str | None, list[int]] = {}
+        for i, alt in enumerate(self.alterations):
+            at.setdefault(alt.gene, []).append(i)
+            if alt.kind is Kind.FUSION and alt.partner and alt.partner != alt.gene:
+                at.setdefault(alt.partner, []).append(i)
+        self._at = at
+
+    def candidates(self, patterns: Sequence[AlterationPattern]) -> list[Alteration]:
+        """The alterations any of the patterns could fit, in input order."""
+        if any(p.gene is None for p in patterns):
+            return list(self.alterations)
+        if len(patterns) == 1:
+            return [self.alterations[i] for i in self._at.get(patterns[0].gene, ())]
+        return [self.alterations[i] for i in sorted({i for p in patterns for i in self._at.get(p.gene, ())})]
+
+    def first_fit(
+        self, patterns: Sequence[AlterationPattern], genes: Mapping[str, Gene]
+    ) -> Alteration | None:
+        """The first alteration, in input order, that fits any of the patterns."""
+        for alt in self.candidates(patterns):
+            gene = genes.get(alt.gene or "")
+            if any(fits(p, alt, alt.gene, gene) for p in patterns):
+                return alt
+        return None

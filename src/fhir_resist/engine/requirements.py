@@ -7,7 +7,7 @@ from fhir_resist.catalogue.schema import AlterationPattern, Effect, EvidenceLeve
 from fhir_resist.domain import Alteration, Call, GenomicReport, Therapy
 from fhir_resist.engine.coverage import covered, missing_regions, stated_for
 from fhir_resist.engine.doses import THERAPY_DOSE, THERAPY_DOSE_DEFINITION, THERAPY_DOSE_DISPLAY, dose_needs
-from fhir_resist.engine.match import fits
+from fhir_resist.engine.match import Indexed, fits
 from fhir_resist.engine.model import DataRequirement, Finding
 from fhir_resist.engine.reversion import REVERSION_WINDOW, Reversion, reversions
 
@@ -217,10 +217,10 @@ def _expression_needs(
 
 def _co_conditions_possible(rule: Rule, alterations: tuple[Alteration, ...], catalogue: Catalogue) -> bool:
     """Whether the rule could still apply once the expression test is done (its other conditions hold)."""
-    present = [a for a in alterations if a.call is Call.PRESENT]
+    present = Indexed(a for a in alterations if a.call is Call.PRESENT)
 
     def found(pattern: AlterationPattern) -> bool:
-        return any(fits(pattern, a, a.gene, catalogue.genes.get(a.gene or "")) for a in present)
+        return present.first_fit((pattern,), catalogue.genes) is not None
 
     if any(found(p) for p in rule.requires.none_of):
         return False

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from fhir_resist.domain import Message, Severity
-from fhir_resist.fhir.read.elements import JSON, items, reference, string
+from fhir_resist.fhir.read.elements import JSON, items, string
 
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")  # the shape of every FHIR resource type name
 
@@ -49,11 +49,24 @@ class Collected:
     resources: dict[str, JSON] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)  # fullUrl -> reference
+    # reference as written -> normalised: most resources name the same few (the patient, the
+    # specimen); emptied whenever an alias is added
+    resolved: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def resolve(self, element: object) -> str | None:
         """The normalised target of a Reference element."""
-        ref = reference(element)
-        return normalise_reference(ref, self.aliases) if ref is not None else None
+        ref = element.get("reference") if isinstance(element, dict) else None  # reference() inlined
+        if not isinstance(ref, str) or not ref:
+            return None
+        found = self.resolved.get(ref)
+        if found is None:
+            found = self.resolved[ref] = normalise_reference(ref, self.aliases)
+        return found
+
+    def alias(self, full_url: str, ref: str) -> None:
+        """A Bundle entry's fullUrl, as another name of ``ref``."""
+        self.aliases[full_url] = ref
+        self.resolved.clear()
 
     def resolve_all(self, resource: JSON, key: str) -> tuple[str, ...]:
         """The normalised targets of a list of References."""
@@ -95,7 +108,7 @@ def _collect(
         ref = f"{rtype}/#{len(collected.order)}"
         notes.add(Severity.WARNING, where, f"{rtype} has no id; referred to as {ref}")
     if full_url:
-        collected.aliases[full_url] = ref
+        collected.alias(full_url, ref)
     if ref in collected.resources:
         if collected.resources[ref] != resource:
             notes.add(Severity.WARNING, ref, "appears twice with different content; the first is used")
