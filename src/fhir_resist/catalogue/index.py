@@ -6,11 +6,13 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 
 from fhir_resist import terminology
 from fhir_resist.catalogue.hgnc import HgncTable, load_table
+from fhir_resist.catalogue.named import named_genes
 from fhir_resist.catalogue.schema import (
     AlterationPattern,
     CatalogueMeta,
@@ -151,6 +153,17 @@ class Catalogue:
         if transcript:
             return self._gene_by_transcript.get(transcript.split(".")[0])
         return None
+
+    @cached_property
+    def named_genes(self) -> frozenset[str]:
+        """The genes the rules, the requirements and the resistance gene sets name (``named``),
+        worked out on first use."""
+        return named_genes((*self.rules, *self.requirements, *self.resistance_genes))
+
+    def names_gene(self, symbol: str | None, hgnc_id: str | None) -> bool:
+        """Whether a reported gene (symbol, HGNC id) is, by its current symbol, one the catalogue's
+        knowledge names: a simple variant in any other gene changes no finding, card or request."""
+        return self.gene_symbol(symbol, hgnc_id) in self.named_genes
 
     def hgnc(self) -> HgncTable | None:
         """HGNC's complete symbol table, read once per process on first use."""

@@ -103,6 +103,7 @@ def _start(catalogue_path: str | None, hook_cache: int, started: Any, public_url
     _public_url = public_url
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service process decides when to stop
     _catalogue = load_catalogue(catalogue_path)
+    _catalogue.named_genes  # noqa: B018  # worked out now, not on the first call
     _cache = AssessmentCache(hook_cache)
     threading.Thread(target=_free_spent, name="fhir-resist-free", daemon=True).start()
     tune_gc()

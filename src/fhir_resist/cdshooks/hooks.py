@@ -82,7 +82,7 @@ def call(
         answered, key = cached(service, raw, catalogue, cache, when, public_url)
         if answered is not None:
             return answered
-    assessment, context, fetched = _assessed(service, request, catalogue, when, client_factory)
+    assessment, context, fetched = _assessed(service, request, catalogue, when, client_factory, whole=page)
     model = page_json(build_page(assessment, context)) if page else None
     ordering = _ordering(service, request)
     if cache is not None and key is not None and not fetched and key.names(request):
@@ -103,14 +103,26 @@ def _assessed(
     catalogue: Catalogue,
     when: datetime,
     client_factory: ClientFactory,
+    *,
+    whole: bool,
 ) -> tuple[Assessment, PatientContext, bool]:
     """The assessment of the patient's data and the draft orders, what it was made from, and
-    whether anything was fetched."""
+    whether anything was fetched.
+
+    Cards say only what the catalogue can say, so unless the patient page is wanted (``whole``:
+    it draws every variant) a simple variant in a gene the catalogue names nowhere is read no
+    further than its gene (``Catalogue.names_gene``): on a 500-gene panel most of them. The
+    cards are the same either way (tests/cdshooks/test_reading_scope.py)."""
     gathered = gather_with_source(request, client_factory)
     resources = gathered.resources
     if service.hook != "patient-view":
         resources.extend(unpack(_drafts(request)))
-    context = read_context(resources, patient=request.context["patientId"], rules=catalogue.reading)
+    context = read_context(
+        resources,
+        patient=request.context["patientId"],
+        rules=catalogue.reading,
+        wanted=None if whole else catalogue.names_gene,
+    )
     return assess(context, catalogue, when), context, gathered.fetched
 
 

@@ -28,11 +28,12 @@ from fhir_resist.fhir.read.collection import (
 )
 from fhir_resist.fhir.read.context import INTERNAL_ERROR, patient_context
 from fhir_resist.fhir.read.elements import JSON, codings, parse_date
-from fhir_resist.fhir.read.links import observation_kinds
+from fhir_resist.fhir.read.links import GeneWanted, observation_kinds
 from fhir_resist.reading_rules import ReadingRules
 
 __all__ = [
     "INTERNAL_ERROR",
+    "GeneWanted",
     "codings",
     "iter_resources",
     "local_reference",
@@ -49,6 +50,7 @@ def read_context(
     tumour_override: str | None = None,
     patient: str | None = None,
     rules: ReadingRules | None = None,
+    wanted: GeneWanted | None = None,
 ) -> PatientContext:
     """Read resources (Bundles are unpacked) into one patient's context.
 
@@ -59,7 +61,15 @@ def read_context(
     codes are read: an MSI result, therapeutic implication or specimen type given only as text,
     and a copy number without a gain or loss change type, are said to be not read (a message
     naming the element), never guessed.
+
+    ``wanted`` (a gene's symbol and HGNC id -> bool) limits the reading of simple variants: one in a
+    gene it refuses is left out of the context, with the messages it would have had. Fusions,
+    copy-number changes, variants that name no gene or two, and everything else are read as ever.
+    For a caller that needs only what the catalogue can say (the hook cards:
+    ``Catalogue.names_gene``); without it every variant is read.
     """
     notes = Notes()
     collected = collect(resources, notes)
-    return patient_context(collected, notes, tumour_override=tumour_override, chosen=patient, rules=rules)
+    return patient_context(
+        collected, notes, tumour_override=tumour_override, chosen=patient, rules=rules, wanted=wanted
+    )

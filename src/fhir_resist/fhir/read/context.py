@@ -28,7 +28,7 @@ from fhir_resist.fhir.read.clinical import (
 from fhir_resist.fhir.read.collection import Collected, Notes
 from fhir_resist.fhir.read.coverage import report_coverage
 from fhir_resist.fhir.read.elements import JSON, items, profile_is, string
-from fhir_resist.fhir.read.links import Links, link
+from fhir_resist.fhir.read.links import GeneWanted, Links, link
 from fhir_resist.fhir.read.variants import read_variant
 from fhir_resist.reading_rules import ReadingRules
 
@@ -76,8 +76,9 @@ def patient_context(
     tumour_override: str | None,
     chosen: str | None,
     rules: ReadingRules | None = None,
+    wanted: GeneWanted | None = None,
 ) -> PatientContext:
-    links = link(collected, notes, rules)
+    links = link(collected, notes, rules, wanted)
     patients = _patients(collected, links)
     patient = _choose(patients, chosen, notes)
     found = _Found()

@@ -5,7 +5,7 @@ each specimen, and which resources a later version replaced."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from fhir_resist.fhir.read.elements import (
 )
 from fhir_resist.reading_rules import ReadingRules
 
+GeneWanted = Callable[[str | None, str | None], bool]
 _TUMOUR_FRACTION = re.compile(r"tumou?r (cell )?(fraction|content|purity)|ctdna (tumou?r )?fraction", re.I)
 
 # What an Observation's code says it is; several can hold at once, and each reader asks in its own order.
@@ -55,6 +56,8 @@ class Links:
     superseded: Mapping[str, str]  # resource -> the version that replaced it
     subjects: Mapping[str, str]  # resource -> the subject (or patient) it is about
     rules: ReadingRules | None = None  # the words and cut-offs to read with; None: codes only
+    # whether a simple variant in this gene (symbol, HGNC id) is read further; None: every one
+    wanted: GeneWanted | None = None
 
     def finding_fields(self, ref: str, res: JSON) -> dict[str, Any]:
         """The fields every finding has: its source, specimen, report and date."""
@@ -90,7 +93,12 @@ def observation_kinds(res: JSON) -> frozenset[str]:
     return frozenset(kinds)
 
 
-def link(collected: Collected, notes: Notes, rules: ReadingRules | None = None) -> Links:
+def link(
+    collected: Collected,
+    notes: Notes,
+    rules: ReadingRules | None = None,
+    wanted: GeneWanted | None = None,
+) -> Links:
     kinds: dict[str, frozenset[str]] = {}
     report_of: dict[str, str] = {}
     consequences: dict[str, list[JSON]] = {}
@@ -120,7 +128,7 @@ def link(collected: Collected, notes: Notes, rules: ReadingRules | None = None) 
                 if fraction is not None:
                     fractions[fraction[0]] = fraction[1]
     return Links(
-        collected, kinds, report_of, consequences, fractions, _superseded(collected), subjects, rules
+        collected, kinds, report_of, consequences, fractions, _superseded(collected), subjects, rules, wanted
     )
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from fhir_resist import hgvs, terminology
+from fhir_resist import terminology
 from fhir_resist.domain import Alteration, Call, CnvCall, Kind, Severity
-from fhir_resist.errors import HgvsError
 from fhir_resist.fhir.read.collection import Notes
 from fhir_resist.fhir.read.components import (
     Components,
@@ -23,22 +21,18 @@ from fhir_resist.fhir.read.components import (
     value_codes,
 )
 from fhir_resist.fhir.read.elements import JSON, codes_of, displays, items, number, unit_of
-from fhir_resist.fhir.read.links import Links
+from fhir_resist.fhir.read.hgvs_slots import hgvs_changes, missing_changes
+from fhir_resist.fhir.read.links import GeneWanted, Links
 from fhir_resist.reading_rules import CopyNumberCutoffs
 
-T = TypeVar("T")
-
-_HGVS_SLOTS = ((terminology.P_HGVS, "p."), (terminology.C_HGVS, "c."), (terminology.G_HGVS, "g."))
 _REARRANGEMENTS = frozenset(
     {terminology.SO_GENE_FUSION, terminology.SO_TRANSLOCATION, terminology.SO_COMPLEX_REARRANGEMENT}
 )
 _COPY_NUMBER_TYPES = frozenset(
     {terminology.SO_COPY_NUMBER_VARIATION, terminology.SO_DELETION, terminology.SO_DUPLICATION}
 )
+_GAIN_OR_LOSS = frozenset({terminology.SO_COPY_NUMBER_GAIN, terminology.SO_COPY_NUMBER_LOSS})
 _VAF_WHERE = "component:sample-allelic-frequency"
-
-# (slot, the kind the slot is for, text, the kind the text is) of one HGVS component
-_SlotText = tuple[str, str, str, str | None]
 
 
 def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration | None:
@@ -51,15 +45,17 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
         _note_unread(ref, res, notes)
     genes = [g for c in comps.get(terminology.GENE_STUDIED, ()) if (g := gene(c))[0] or g[1]]
     symbol, hgnc_id = genes[0] if genes else (None, None)
+    # in the order reported: the first consequence code given is the one used
+    change_types = value_codes(comps, terminology.DNA_CHANGE_TYPE, terminology.MOLECULAR_CONSEQUENCE)
+    if links.wanted is not None and _unwanted(links.wanted, genes, comps, change_types):
+        return None
     common = links.finding_fields(ref, res)  # a new dict: completed here
     common["gene"] = symbol
     common["hgnc_id"] = hgnc_id
     common["origin"] = origin(comps.get(terminology.SOURCE_CLASS, ()))
     common["call"] = call
-    # in the order reported: the first consequence code given is the one used
-    change_types = value_codes(comps, terminology.DNA_CHANGE_TYPE, terminology.MOLECULAR_CONSEQUENCE)
 
-    variation = all_text(comps, terminology.VARIATION_CODE)
+    variation = all_text(comps, terminology.VARIATION_CODE) if terminology.VARIATION_CODE in comps else ""
     fused = _fusion_component(ref, comps, notes)
     if (
         len(genes) >= 2
@@ -72,7 +68,11 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
 
     copy_number = quantity(comps.get(terminology.COPY_NUMBER, ()))
     cutoffs = links.rules.copy_number if links.rules is not None else None
-    cnv = _cnv_call(frozenset(change_types), copy_number, cutoffs)
+    # without a copy number only a gain or loss change type makes a copy-number change
+    if copy_number is None and _GAIN_OR_LOSS.isdisjoint(change_types):
+        cnv = None
+    else:
+        cnv = _cnv_call(frozenset(change_types), copy_number, cutoffs)
     if cnv is None and cutoffs is None and copy_number is not None and _COPY_NUMBER_TYPES & set(change_types):
         notes.add(
             Severity.WARNING,
@@ -83,6 +83,24 @@ def read_variant(ref: str, res: JSON, links: Links, notes: Notes) -> Alteration 
     if cnv is not None:
         return _copy_number_change(ref, symbol, cnv, copy_number, common, notes)
     return _simple_variant(ref, comps, change_types, links, notes, common)
+
+
+# What makes a variant Observation a fusion or a copy-number change rather than a simple variant.
+_NOT_SIMPLE_COMPONENTS = frozenset(
+    {terminology.GENE_FUSION, terminology.VARIATION_CODE, terminology.COPY_NUMBER}
+)
+_NOT_SIMPLE_TYPES = _REARRANGEMENTS | _GAIN_OR_LOSS
+
+
+def _unwanted(wanted: GeneWanted, genes: list[Gene], comps: Components, change_types: list[str]) -> bool:
+    """Whether this is a simple variant (one gene; no fusion, copy-number or variation component;
+    no rearrangement, gain or loss type) in a gene ``wanted`` refuses."""
+    return (
+        len(genes) == 1
+        and _NOT_SIMPLE_COMPONENTS.isdisjoint(comps)
+        and _NOT_SIMPLE_TYPES.isdisjoint(change_types)
+        and not wanted(*genes[0])
+    )
 
 
 def _fusion_component(ref: str, comps: Components, notes: Notes) -> tuple[Gene, Gene] | None:
@@ -164,14 +182,10 @@ def _copy_number_change(
 def _simple_variant(
     ref: str, comps: Components, change_types: list[str], links: Links, notes: Notes, common: dict[str, Any]
 ) -> Alteration:
-    slots = _slot_texts(comps)
-    protein = _first_parsed(ref, slots, "p.", hgvs.parse_protein, notes)
-    coding = _first_parsed(ref, slots, "c.", hgvs.parse_coding, notes)
+    protein, coding = hgvs_changes(ref, comps, notes)
     for extra in links.consequences.get(ref, ()):  # STU3: the protein change may sit only here
         extra_comps = components(extra)
-        extra_slots = _slot_texts(extra_comps)
-        protein = protein or _first_parsed(ref, extra_slots, "p.", hgvs.parse_protein, notes)
-        coding = coding or _first_parsed(ref, extra_slots, "c.", hgvs.parse_coding, notes)
+        protein, coding = missing_changes(ref, extra_comps, notes, protein, coding)
         change_types += [c for c in value_codes(extra_comps, "feature-consequence") if c not in change_types]
     codon = protein.start if protein is not None else (coding.codon if coding else None)
     consequence = protein.consequence if protein is not None else _consequence(change_types)
@@ -265,49 +279,6 @@ def _call(ref: str, res: JSON, notes: Notes) -> Call | None:
         where,
         "value is not Present (LA9633-4), Absent (LA9634-2) or No call (LA18198-4); ignored",
     )
-    return None
-
-
-def _slot_texts(comps: Components) -> list[_SlotText]:
-    """Every HGVS component's text, with its slot and kind, in slot order (p., c., g.)."""
-    return [
-        (slot, expected, text, _hgvs_kind(text))
-        for slot, expected in _HGVS_SLOTS
-        for comp in comps.get(slot, ())
-        if (text := component_text(comp)) is not None
-    ]
-
-
-def _hgvs_kind(text: str) -> str | None:
-    """'p.', 'c.', 'g.' ... for an HGVS string (after any reference), or None when unclear."""
-    _, rest = hgvs.split_reference(text.strip())
-    return rest[:2] if len(rest) > 2 and rest[1] == "." and rest[0] in "pcgnmr" else None
-
-
-_PARSED_NAMES = {"p.": ("protein-hgvs", "protein change"), "c.": ("coding-hgvs", "coding change")}
-
-
-def _first_parsed(
-    ref: str, slots: list[_SlotText], prefix: str, parse: Callable[[str], T], notes: Notes
-) -> T | None:
-    """The first HGVS expression of this kind (``p.`` or ``c.``), wherever the sender put it,
-    that parses; each failure, and each expression in the wrong slot, becomes a message."""
-    slot_name, what = _PARSED_NAMES[prefix]
-    texts: list[str] = []
-    for slot, expected, text, kind in slots:
-        if kind == prefix or (kind is None and expected == prefix):
-            if kind is not None and expected != prefix:
-                notes.add(
-                    Severity.WARNING,
-                    f"{ref}.component:{slot}",
-                    f"'{text}' is a {prefix} expression in the {expected} slot; read as {prefix}",
-                )
-            texts.append(text)
-    for text in texts:
-        try:
-            return parse(text)
-        except HgvsError as exc:
-            notes.add(Severity.WARNING, f"{ref}.component:{slot_name}", f"{exc}; the {what} is not used")
     return None
 
 
