@@ -54,3 +54,11 @@ def test_a_reported_gene_is_named_by_its_current_symbol(catalogue: Catalogue) ->
 def test_a_field_nested_anywhere_is_found() -> None:
     pattern = AlterationPattern(kind="fusion", gene="ALK", partner="EML4")
     assert named_genes([pattern, [pattern], {"x": (pattern,)}]) == {"ALK", "EML4"}
+
+
+def test_the_named_genes_are_kept_outside_the_catalogue_value(catalogue: Catalogue) -> None:
+    first = catalogue.named_genes
+    assert catalogue.named_genes is first  # worked out once
+    assert "named_genes" not in vars(catalogue)  # the instance holds only its fields
+    copy = Catalogue(**vars(catalogue))
+    assert copy.named_genes == first and copy.named_genes is not first

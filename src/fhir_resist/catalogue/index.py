@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 
@@ -32,6 +32,7 @@ from fhir_resist.domain import Coding
 from fhir_resist.reading_rules import ReadingRules
 
 ANY = "ANY"
+_NAMED: dict[int, frozenset[str]] = {}  # Catalogue.named_genes, by the id of a living catalogue
 _ICDO3_SITE = re.compile(r"^C\d{2}(\.\d)?$")
 SOLID = "SOLID"
 
@@ -154,11 +155,16 @@ class Catalogue:
             return self._gene_by_transcript.get(transcript.split(".")[0])
         return None
 
-    @cached_property
+    @property
     def named_genes(self) -> frozenset[str]:
         """The genes the rules, the requirements and the resistance gene sets name (``named``),
-        worked out on first use."""
-        return named_genes((*self.rules, *self.requirements, *self.resistance_genes))
+        worked out on first use (about 10 ms) and kept while this catalogue lives: outside the
+        instance, which stays the plain frozen value its fields make."""
+        found = _NAMED.get(id(self))
+        if found is None:
+            found = _NAMED[id(self)] = named_genes((*self.rules, *self.requirements, *self.resistance_genes))
+            weakref.finalize(self, _NAMED.pop, id(self), None)
+        return found
 
     def names_gene(self, symbol: str | None, hgnc_id: str | None) -> bool:
         """Whether a reported gene (symbol, HGNC id) is, by its current symbol, one the catalogue's
