@@ -51,6 +51,14 @@ def test_metrics_of_every_worker_are_rendered_together(tmp_path: Path) -> None:
     assert one.value("hook_calls", service="pv", status="200") == 2
 
 
+def test_a_calls_counters_are_stored_together_and_each_counted(tmp_path: Path) -> None:
+    metrics = Metrics(SharedState(tmp_path))
+    card = ("cards", {"service": "pv", "indicator": "warning"})
+    metrics.inc_all([("hook_calls", {"service": "pv", "status": "200"}), card, card])
+    assert metrics.value("cards", service="pv", indicator="warning") == 2
+    assert metrics.value("hook_calls", service="pv", status="200") == 1
+
+
 def test_another_process_shares_the_same_state(tmp_path: Path) -> None:
     """A separate Python process (as ``serve --workers``) records a token id and counts a call."""
     script = textwrap.dedent(

@@ -21,10 +21,16 @@ class Metrics:
         self._state = state if state is not None else SharedState()
 
     def inc(self, name: str, **labels: str) -> None:
+        self.inc_all([(name, labels)])
+
+    def inc_all(self, counters: list[tuple[str, dict[str, str]]]) -> None:
+        """Each counter (name, labels) counted once, stored together (one write for a call's
+        counters); counters named twice are counted twice."""
         try:
-            self._state.add(name, _labels(labels))
+            self._state.add_all([(name, _labels(labels), 1) for name, labels in counters])
         except sqlite3.Error as exc:
-            log.error("counter %s not stored: %s", name, exc)
+            names = sorted({name for name, _ in counters})
+            log.error("counter%s %s not stored: %s", "s" if len(names) > 1 else "", ", ".join(names), exc)
 
     def value(self, name: str, **labels: str) -> int:
         wanted = _labels(labels)

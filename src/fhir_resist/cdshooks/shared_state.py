@@ -66,12 +66,19 @@ class SharedState:
         return True
 
     def add(self, name: str, labels: str, amount: int = 1) -> None:
+        self.add_all([(name, labels, amount)])
+
+    def add_all(self, counts: list[tuple[str, str, int]]) -> None:
+        """Adds each (name, labels, amount) in one transaction: a call's counters, one write."""
         with self._lock:
-            self._connection().execute(
-                "INSERT INTO counters VALUES (?, ?, ?)"
-                " ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
-                (name, labels, amount),
-            )
+            db = self._connection()
+            with db:  # BEGIN ... COMMIT, or ROLLBACK on an error
+                db.execute("BEGIN")
+                db.executemany(
+                    "INSERT INTO counters VALUES (?, ?, ?)"
+                    " ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
+                    counts,
+                )
 
     def counts(self) -> list[tuple[str, str, int]]:
         """Every counter, as (name, labels, value), ordered by name and labels."""

@@ -140,11 +140,11 @@ def _restart(evaluators: Evaluators, broken: object) -> None:
 
 def _cards(service: Service, hook: HookService, answered: _Answered, started: float) -> Response:
     """The 200 with the cards, counted and logged (no patient data: counts and timings)."""
-    service.metrics.inc("hook_calls", service=hook.id, status="200")
+    counted = [("hook_calls", {"service": hook.id, "status": "200"})]
     if answered.cached:
-        service.metrics.inc("hook_cache_hits", service=hook.id)
-    for card in answered.cards:
-        service.metrics.inc("cards", service=hook.id, indicator=card["indicator"])
+        counted.append(("hook_cache_hits", {"service": hook.id}))
+    counted += [("cards", {"service": hook.id, "indicator": card["indicator"]}) for card in answered.cards]
+    service.metrics.inc_all(counted)
     spent = f" ({1000 * answered.evaluating:.0f} ms evaluating)" if answered.evaluating is not None else ""
     elapsed = 1000 * (time.perf_counter() - started)
     log.info("%s: %d card(s) in %.0f ms%s", hook.id, len(answered.cards), elapsed, spent)
