@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
 from fhir_resist import Catalogue
+from fhir_resist.catalogue import index
 from fhir_resist.catalogue.named import named_genes
 from fhir_resist.catalogue.schema import AlterationPattern
 from tests.conftest import ROOT
@@ -62,3 +64,14 @@ def test_the_named_genes_are_kept_outside_the_catalogue_value(catalogue: Catalog
     assert "named_genes" not in vars(catalogue)  # the instance holds only its fields
     copy = Catalogue(**vars(catalogue))
     assert copy.named_genes == first and copy.named_genes is not first
+
+
+def test_an_answer_is_the_same_when_kept_and_when_begun_anew(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index, "_NAMED_ANSWERS", 2)
+    assert catalogue.named_genes
+    index._NAMED[id(catalogue)].answers.clear()
+    asked = [("KRAS", None), ("B2M", None), ("TTN", "HGNC:6407"), ("KRAS", None), ("B2M", None)]
+    assert [catalogue.names_gene(*a) for a in asked] == [True, False, True, True, False]
+    assert len(index._NAMED[id(catalogue)].answers) <= 2

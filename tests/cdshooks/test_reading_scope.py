@@ -100,7 +100,9 @@ def test_a_hook_call_without_a_page_answers_as_one_that_reads_everything(
 
     raw = hook_bodies(120, seed=2)[service_id.removeprefix("fhir-resist-")]
     service = BY_ID[service_id]
-    scoped = hooks.call(service, orjson.loads(raw), catalogue, at=AT)
-    whole = hooks.call(service, orjson.loads(raw), catalogue, at=AT, page=True)  # the page reads all
+    body = orjson.loads(raw)
+    scoped = hooks.call(service, body, catalogue, at=AT)
+    whole = hooks.call(service, body, catalogue, at=AT, page=True)  # the page reads all
     assert scoped.cards and scoped.cards == whole.cards
     assert whole.page is not None and scoped.page is None
+    assert body == orjson.loads(raw)  # read in place (prefetch.unpack copies nothing): left unchanged

@@ -32,7 +32,16 @@ from fhir_resist.domain import Coding
 from fhir_resist.reading_rules import ReadingRules
 
 ANY = "ANY"
-_NAMED: dict[int, frozenset[str]] = {}  # Catalogue.named_genes, by the id of a living catalogue
+
+
+@dataclass(frozen=True, slots=True)
+class _Named:
+    genes: frozenset[str]
+    answers: dict[tuple[str | None, str | None], bool]  # (symbol, HGNC id) -> names_gene
+
+
+_NAMED: dict[int, _Named] = {}  # by the id of a living catalogue
+_NAMED_ANSWERS = 50_000  # answers kept per catalogue (HGNC has some 45,000 genes); then begun anew
 _ICDO3_SITE = re.compile(r"^C\d{2}(\.\d)?$")
 SOLID = "SOLID"
 
@@ -158,18 +167,30 @@ class Catalogue:
     @property
     def named_genes(self) -> frozenset[str]:
         """The genes the rules, the requirements and the resistance gene sets name (``named``),
-        worked out on first use (about 10 ms) and kept while this catalogue lives: outside the
-        instance, which stays the plain frozen value its fields make."""
-        found = _NAMED.get(id(self))
-        if found is None:
-            found = _NAMED[id(self)] = named_genes((*self.rules, *self.requirements, *self.resistance_genes))
-            weakref.finalize(self, _NAMED.pop, id(self), None)
-        return found
+        worked out on first use (about 10 ms)."""
+        return self._named().genes
 
     def names_gene(self, symbol: str | None, hgnc_id: str | None) -> bool:
         """Whether a reported gene (symbol, HGNC id) is, by its current symbol, one the catalogue's
-        knowledge names: a simple variant in any other gene changes no finding, card or request."""
-        return self.gene_symbol(symbol, hgnc_id) in self.named_genes
+        knowledge names: a simple variant in any other gene changes no finding, card or request.
+        A panel names the same genes patient after patient: each answer is kept."""
+        named = self._named()
+        answer = named.answers.get((symbol, hgnc_id))
+        if answer is None:
+            if len(named.answers) >= _NAMED_ANSWERS:
+                named.answers.clear()
+            answer = named.answers[(symbol, hgnc_id)] = self.gene_symbol(symbol, hgnc_id) in named.genes
+        return answer
+
+    def _named(self) -> _Named:
+        """What ``named_genes`` and ``names_gene`` keep, kept while this catalogue lives: outside the
+        instance, which stays the plain frozen value its fields make."""
+        found = _NAMED.get(id(self))
+        if found is None:
+            genes = named_genes((*self.rules, *self.requirements, *self.resistance_genes))
+            found = _NAMED[id(self)] = _Named(genes, {})
+            weakref.finalize(self, _NAMED.pop, id(self), None)
+        return found
 
     def hgnc(self) -> HgncTable | None:
         """HGNC's complete symbol table, read once per process on first use."""

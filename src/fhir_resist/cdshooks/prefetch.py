@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from fhir_resist.cdshooks.fhir_servers import AllowedServer, allowed
@@ -221,5 +221,6 @@ def _failure(exc: ServerError, key: str) -> str:
 
 
 def unpack(value: Mapping[str, Any]) -> list[JSON]:
-    """The resources of a prefetch value or Bundle, without the OperationOutcomes of failed parts."""
-    return [dict(r) for r in iter_resources([value]) if r.get("resourceType") != "OperationOutcome"]
+    """The resources of a prefetch value or Bundle, without the OperationOutcomes of failed parts:
+    the parsed request's own objects, not copies (nothing downstream changes them)."""
+    return [cast(JSON, r) for r in iter_resources([value]) if r.get("resourceType") != "OperationOutcome"]
