@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from fhir_resist.cores import usable_cores
 from fhir_resist.errors import FhirResistError, InputError
 from fhir_resist.fhir.write.strategies import WriteStrategy
 
@@ -90,10 +91,8 @@ Outcome = Evaluated | Failed
 
 
 def default_workers() -> int:
-    """The cores this process may use."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)  # pragma: no cover - platforms without affinity
+    """The cores this process may use (``cores.usable_cores``: its CPUs, within its CPU quota)."""
+    return usable_cores()
 
 
 def evaluate_many(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import queue
 import signal
 import threading
@@ -43,6 +42,7 @@ from fhir_resist.cdshooks.hook_request import parse_request
 from fhir_resist.cdshooks.hook_services import BY_ID
 from fhir_resist.cdshooks.prefetch import needs_server
 from fhir_resist.cdshooks.tuning import tune_gc
+from fhir_resist.cores import usable_cores
 from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
 
 JSON = dict[str, Any]
@@ -328,8 +328,4 @@ def _translated(future: Future[Answer], pool: ProcessPoolExecutor) -> Future[Ans
     return out
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+__all__ = ["Answer", "Evaluated", "Evaluators", "NeedsServer", "NotStarted", "Refused", "usable_cores"]
