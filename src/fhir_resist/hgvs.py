@@ -390,15 +390,7 @@ def _coding(transcript: str | None, body: str, text: str) -> CodingChange:
     if given is not None and not given.isdigit():
         ref = given.upper()
     utr_of = start.region or (end.region if end is not None else "")
-    return CodingChange(
-        transcript=transcript,
-        start=start.signed,
-        start_offset=start.offset,
-        end=end.signed if end is not None else None,
-        end_offset=end.offset if end is not None else 0,
-        kind=kind,
-        ref=ref,
-        alt=alt,
-        utr="5" if utr_of == "-" else "3" if utr_of == "*" else None,
-        text=f"c.{start}{f'_{end}' if end is not None else ''}{edit}",
-    )
+    utr: Literal["5", "3"] | None = "5" if utr_of == "-" else "3" if utr_of == "*" else None
+    shown = f"c.{start}{f'_{end}' if end is not None else ''}{edit}"
+    end_at, end_off = (end.signed, end.offset) if end is not None else (None, 0)
+    return CodingChange(transcript, start.signed, start.offset, end_at, end_off, kind, ref, alt, utr, shown)
