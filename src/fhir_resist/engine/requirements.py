@@ -197,13 +197,14 @@ def _expression_needs(
 ) -> list[DataRequirement]:
     """A genomic report rarely carries protein or RNA levels: such rules become requests for the test."""
     needs = []
+    present = Indexed(a for a in alterations if a.call is Call.PRESENT)
     for rule in expression_rules(catalogue):
         if not catalogue.tumour_in_scope(tumour, rule.tumours.include):
             continue
         drugs = sorted(taking & catalogue.members(rule.therapies))
         genes = sorted({p.gene for p in rule.alterations if p.gene})
         tested = any(a.kind == "expression" and a.gene in genes for a in alterations)
-        if drugs and not tested and _co_conditions_possible(rule, alterations, catalogue):
+        if drugs and not tested and _co_conditions_possible(rule, present, catalogue):
             needs.append(
                 DataRequirement(
                     rule.id,
@@ -215,9 +216,9 @@ def _expression_needs(
     return needs
 
 
-def _co_conditions_possible(rule: Rule, alterations: tuple[Alteration, ...], catalogue: Catalogue) -> bool:
-    """Whether the rule could still apply once the expression test is done (its other conditions hold)."""
-    present = Indexed(a for a in alterations if a.call is Call.PRESENT)
+def _co_conditions_possible(rule: Rule, present: Indexed, catalogue: Catalogue) -> bool:
+    """Whether the rule could still apply once the expression test is done (its other conditions
+    hold among the ``present`` alterations)."""
 
     def found(pattern: AlterationPattern) -> bool:
         return present.first_fit((pattern,), catalogue.genes) is not None
