@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import queue
 import signal
 import threading
 import time
@@ -41,6 +40,7 @@ from fhir_resist.cdshooks.bodies import parse_body
 from fhir_resist.cdshooks.hook_request import parse_request
 from fhir_resist.cdshooks.hook_services import BY_ID
 from fhir_resist.cdshooks.prefetch import needs_server
+from fhir_resist.cdshooks.spent import Spent
 from fhir_resist.cdshooks.tuning import tune_gc
 from fhir_resist.cores import usable_cores
 from fhir_resist.errors import CatalogueError, EvaluatorsBroken, HttpError
@@ -87,14 +87,7 @@ _catalogue: Catalogue | None = None
 _cache: AssessmentCache | None = None
 _started: Any = None  # a Barrier every evaluator meets at start-up
 _public_url: str | None = None  # the service's external base URL (cards link the catalogue under it)
-# Freeing a parsed 500-Observation prefetch (some 300,000 objects) takes about 6 ms: the request
-# is handed to this queue, and a thread frees it once the answer is on its way.
-_spent: queue.SimpleQueue[object] = queue.SimpleQueue()
-
-
-def _free_spent() -> None:
-    while True:
-        _spent.get()  # the reference is dropped here, off the answer's path
+_spent = Spent()  # the last call's parsed request, freed by the next call or when idle (spent.py)
 
 
 def _start(catalogue_path: str | None, hook_cache: int, started: Any, public_url: str | None) -> None:
@@ -105,7 +98,7 @@ def _start(catalogue_path: str | None, hook_cache: int, started: Any, public_url
     _catalogue = load_catalogue(catalogue_path)
     _catalogue.named_genes  # noqa: B018  # worked out now, not on the first call
     _cache = AssessmentCache(hook_cache)
-    threading.Thread(target=_free_spent, name="fhir-resist-free", daemon=True).start()
+    _spent.start()
     tune_gc()
 
 
@@ -133,6 +126,7 @@ def evaluate(service_id: str, raw: bytes, page: bool = False) -> Answer:
         if hit is not None:
             return Evaluated(hit.cards, True, time.perf_counter() - started, hit.page)
     body: Any = None
+    _spent.take()  # the last call's request, freed before this one's is parsed
     try:
         body = parse_body(raw)
         if needs_server(parse_request(body, service)):
@@ -151,7 +145,7 @@ def evaluate(service_id: str, raw: bytes, page: bool = False) -> Answer:
     except HttpError as exc:
         return Refused(exc)
     finally:
-        _spent.put(body)
+        _spent.park(body)
         del body
     return Evaluated(result.cards, result.cached, time.perf_counter() - started, result.page)
 
