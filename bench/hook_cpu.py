@@ -33,7 +33,10 @@ from fhir_resist.cdshooks.assessment_cache import AssessmentCache
 from fhir_resist.cdshooks.tuning import tune_gc
 
 evaluators._catalogue = load_catalogue()
-evaluators._spent.start()
+if hasattr(evaluators, "_free_spent"):  # a version before cdshooks/spent.py
+    threading.Thread(target=evaluators._free_spent, daemon=True).start()
+else:
+    evaluators._spent.start()
 tune_gc()
 service = "fhir-resist-patient-view"
 bodies = [hook_bodies({variants}, seed)["patient-view"] for seed in range(1, 17)]
